@@ -1,0 +1,39 @@
+# One entry point for people and CI. On a fresh machine:
+#   make run    install, start Kafka + PostgreSQL, run every service (Ctrl-C stops)
+#   make test   install, start Kafka + PostgreSQL, lint, type-check, run every test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install up run test lint unit down bench
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+up: install
+	$(BIN)/loyalty up
+
+run: up
+	$(BIN)/loyalty run
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest tests/unit -q
+
+test: lint up
+	$(BIN)/pytest
+
+bench: up
+	$(BIN)/loyalty bench
+
+down:
+	$(BIN)/loyalty down

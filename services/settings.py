@@ -1,0 +1,56 @@
+"""Settings of every service, read once at start-up from `LOYALTY_*` environment variables.
+
+Defaults work for a local run: Kafka on 127.0.0.1:9092, PostgreSQL on 127.0.0.1:5432.
+"""
+
+from typing import Annotated
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from events import topics
+
+DEFAULT_EVENT_TYPES = ("operation", "action", "registration", "manual")
+DEV_API_KEY = "dev-key"
+DEFAULT_OPERATION_TYPES = ("purchase", "payment", "transfer", "withdrawal", "refund")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    postgres_dsn: str = "postgresql://loyalty:loyalty@127.0.0.1:5432/loyalty"
+
+    commands_topic: str = topics.COMMANDS
+    items_topic: str = topics.ITEMS
+    results_topic: str = topics.RESULTS
+    topic_partitions: int = 8
+
+    max_items_per_command: int = 1000
+    max_command_bytes: int = 1024 * 1024
+    phone_default_region: str = "RU"
+    event_types: Annotated[tuple[str, ...], NoDecode] = DEFAULT_EVENT_TYPES
+    operation_types: Annotated[tuple[str, ...], NoDecode] = DEFAULT_OPERATION_TYPES
+
+    processor_group: str = "loyalty-processor"
+    processor_batch_size: int = 500
+    processor_batch_wait_ms: int = 20
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    api_keys: str = ""
+    """`key:programme` pairs, comma-separated (LOYALTY_API_KEYS); empty means the local `dev-key`."""
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("event_types", "operation_types", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        return tuple(v.strip() for v in value.split(",") if v.strip()) if isinstance(value, str) else value
+
+    def api_key_programmes(self) -> dict[str, str]:
+        """API key -> programme; `{"dev-key": "default"}` when no keys are configured."""
+        pairs = (pair.split(":", 1) for pair in self.api_keys.split(",") if ":" in pair)
+        keys = {key.strip(): programme.strip() for key, programme in pairs}
+        return keys or {DEV_API_KEY: topics.DEFAULT_PROGRAMME}

@@ -1,0 +1,95 @@
+"""Fixtures that find or start the real servers the integration and e2e tests talk to.
+
+Order of preference, for each server:
+1. the one named by an environment variable (`KAFKA_BOOTSTRAP_SERVERS`, `LOYALTY_POSTGRES_DSN`);
+2. a container from testcontainers, when a Docker engine answers;
+3. the project's own scripts (`deploy/kafka.sh`, `deploy/postgres.sh`), which need no Docker.
+Unit tests use none of these fixtures and need no server.
+"""
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_KAFKA = "127.0.0.1:9092"
+LOCAL_POSTGRES = "postgresql://loyalty:loyalty@127.0.0.1:5432/loyalty"
+
+
+def docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+def run_script(name: str) -> None:
+    env = {**os.environ, "PYTHON": sys.executable}
+    subprocess.run(["bash", str(ROOT / "deploy" / name), "start"], check=True, env=env)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """Bootstrap servers of a real Kafka broker."""
+    if named := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield named
+    elif docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as kafka:
+            yield kafka.get_bootstrap_server()
+    else:
+        run_script("kafka.sh")
+        yield LOCAL_KAFKA
+
+
+@pytest.fixture(scope="session")
+def postgres_server_dsn() -> Iterator[str]:
+    """DSN of a real PostgreSQL server whose role may create databases."""
+    if named := os.environ.get("LOYALTY_POSTGRES_DSN"):
+        yield named
+    elif docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16", driver=None) as postgres:
+            yield postgres.get_connection_url()
+    else:
+        run_script("postgres.sh")
+        yield LOCAL_POSTGRES
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres_server_dsn: str) -> Iterator[str]:
+    """DSN of a fresh database of its own for this test session, dropped afterwards."""
+    yield from scratch_database(postgres_server_dsn)
+
+
+def scratch_database(server_dsn: str) -> Iterator[str]:
+    """Creates a uniquely named database on the server, yields its DSN, drops it."""
+    name = f"loyalty_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    base, _, _ = server_dsn.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(server_dsn, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A prefix that gives each test its own topics on the shared broker."""
+    return f"t{uuid.uuid4().hex[:10]}."
