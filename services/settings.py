@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     event_types: Annotated[tuple[str, ...], NoDecode] = DEFAULT_EVENT_TYPES
     operation_types: Annotated[tuple[str, ...], NoDecode] = DEFAULT_OPERATION_TYPES
 
+    intake_group: str = "loyalty-intake"
     processor_group: str = "loyalty-processor"
     processor_batch_size: int = 500
     processor_batch_wait_ms: int = 20

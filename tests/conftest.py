@@ -93,3 +93,9 @@ def scratch_database(server_dsn: str) -> Iterator[str]:
 def topic_prefix() -> str:
     """A prefix that gives each test its own topics on the shared broker."""
     return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture(scope="module")
+def module_postgres_dsn(postgres_server_dsn: str) -> Iterator[str]:
+    """DSN of a fresh database of its own for one test module."""
+    yield from scratch_database(postgres_server_dsn)

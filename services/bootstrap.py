@@ -1,0 +1,44 @@
+"""Composition: build the pieces a service needs from settings, once, at start-up."""
+
+import asyncio
+import signal
+
+import structlog
+from eventsourcing.persistence import ProcessRecorder
+
+from services.customers.application import CustomerApplication
+from services.kafka import ensure_topics
+from services.settings import Settings
+from services.store import event_store_env
+
+log = structlog.get_logger(__name__)
+
+
+class TrackingCustomerApplication(CustomerApplication):
+    """The customer application whose recorder also stores positions beside the events."""
+
+    name = CustomerApplication.name
+
+    def construct_recorder(self) -> ProcessRecorder:
+        return self.factory.process_recorder()
+
+
+def event_store(settings: Settings) -> TrackingCustomerApplication:
+    """The customer application on PostgreSQL (creates its tables when missing)."""
+    return TrackingCustomerApplication(env=event_store_env(settings))
+
+
+def prepare(settings: Settings) -> None:
+    """Creates the topics and the event store's tables, so that every service can start."""
+    asyncio.run(ensure_topics(settings))
+    event_store(settings).close()
+    log.info("topics and event store ready")
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, for a service's main loop to end cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop

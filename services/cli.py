@@ -1,0 +1,128 @@
+"""The `loyalty` command: infrastructure, services, projections, benchmark.
+
+    loyalty up          start Kafka and PostgreSQL (the project's own scripts, no Docker)
+    loyalty run         run every service in the foreground; Ctrl-C stops them all
+    loyalty down        stop what `up` started
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from services.settings import Settings
+
+cli = typer.Typer(
+    help="Event-sourced loyalty points service: customers, bonus points, messages.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+SERVICES = ("intake", "processor", "relay", "projections-run", "api")
+
+
+def deploy_script(name: str, action: str) -> None:
+    env = {**os.environ, "PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(DEPLOY / name), action], env=env, check=False)
+    if result.returncode != 0:
+        raise typer.Exit(result.returncode)
+
+
+@cli.command()
+def up() -> None:
+    """Start Kafka (KRaft, 127.0.0.1:9092) and PostgreSQL (127.0.0.1:5432); harmless twice."""
+    deploy_script("postgres.sh", "start")
+    deploy_script("kafka.sh", "start")
+    prepare()
+
+
+@cli.command()
+def prepare() -> None:
+    """Create the topics and the database tables (idempotent); `up` does it too."""
+    from services.bootstrap import prepare as prepare_everything
+    from services.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings, "prepare")
+    prepare_everything(settings)
+
+
+@cli.command()
+def down() -> None:
+    """Stop the Kafka broker and the PostgreSQL cluster that `up` started."""
+    deploy_script("kafka.sh", "stop")
+    deploy_script("postgres.sh", "stop")
+
+
+@cli.command()
+def run(
+    services: list[str] = typer.Option(
+        list(SERVICES), "--service", "-s", help=f"Which services to run: {', '.join(SERVICES)}."
+    ),
+) -> None:
+    """Run the services in the foreground, each in its own process; Ctrl-C stops them cleanly."""
+    from services.supervisor import supervise
+
+    unknown = set(services) - set(SERVICES)
+    if unknown:
+        raise typer.BadParameter(f"unknown service(s): {', '.join(sorted(unknown))}")
+    raise typer.Exit(supervise(services))
+
+
+@cli.command()
+def intake() -> None:
+    """Stage 1: validate commands from loyalty.commands (faust-streaming worker)."""
+    from services.intake.stream import run_worker
+    from services.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings, "intake")
+    sys.argv = [sys.argv[0], "worker"]
+    run_worker(settings)
+
+
+@cli.command()
+def processor() -> None:
+    """Stage 2: apply items from loyalty.items to customer aggregates, exactly once."""
+    from services.processor.main import main
+
+    main(Settings())
+
+
+@cli.command()
+def relay() -> None:
+    """Publish every stored item outcome to loyalty.results."""
+    from services.relay.main import main
+
+    main(Settings())
+
+
+@cli.command()
+def api() -> None:
+    """The read API, the command gateway and the bonus window over HTTP."""
+    from services.api.app import serve
+    from services.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings, "api")
+    serve(settings)
+
+
+def mount_projections() -> None:
+    try:
+        from projections.cli import app as projections_app
+    except ImportError:
+        return
+    cli.add_typer(projections_app, name="projections", help="Read models: run or rebuild.")
+
+
+def main() -> None:
+    mount_projections()
+    cli()
+
+
+if __name__ == "__main__":
+    main()

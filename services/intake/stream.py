@@ -1,0 +1,94 @@
+"""Stage 1 as a faust-streaming agent: validate every command, answer at once, forward items.
+
+Run it with `loyalty intake`. The agent only decodes, calls the pure `validate_command` and
+writes: valid items to `loyalty.items` (keyed by programme and customer), then the stage-1
+result to `loyalty.results` (keyed by commandId). It never raises on bad input; agent
+concurrency is 1, so faust commits no offset past a command still in flight.
+"""
+
+import tempfile
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import faust
+import structlog
+
+from events import topics
+from services.intake.validation import ValidationRules, validate_command
+from services.kafka import MAX_RECORD_BYTES
+from services.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+COMMAND_ID_NAMESPACE = uuid.UUID("6f1d9c1e-4f57-4c1b-9a52-3d7e1c0b8a11")
+
+
+def header(headers: Iterable[tuple[str, bytes]] | dict[str, bytes] | None, name: str) -> str | None:
+    """A header's value as text, or None when absent or not UTF-8."""
+    pairs = headers.items() if isinstance(headers, dict) else (headers or [])
+    for key, value in pairs:
+        if key == name and value is not None:
+            try:
+                return value.decode() if isinstance(value, bytes) else str(value)
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+def derived_command_id(topic: str, partition: int, offset: int) -> str:
+    """A stable commandId for a record that came without one."""
+    return str(uuid.uuid5(COMMAND_ID_NAMESPACE, f"{topic}:{partition}:{offset}"))
+
+
+def create_app(settings: Settings) -> faust.App:
+    """The faust app with its one agent; nothing connects until the worker starts."""
+    app = faust.App(
+        settings.intake_group,
+        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
+        value_serializer="raw",
+        key_serializer="raw",
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=settings.topic_partitions,
+        topic_allow_declare=True,
+        web_enabled=False,
+        store="memory://",
+        datadir=tempfile.mkdtemp(prefix="loyalty-intake-"),
+        consumer_max_fetch_size=MAX_RECORD_BYTES,
+        producer_max_request_size=MAX_RECORD_BYTES,
+        producer_acks=-1,
+        broker_commit_every=1000,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        broker_commit_interval=1.0,
+    )
+    rules = ValidationRules.from_settings(settings)
+    commands = app.topic(settings.commands_topic, value_serializer="raw", key_serializer="raw")
+    items = app.topic(settings.items_topic, value_serializer="raw", key_serializer="raw")
+    results = app.topic(settings.results_topic, value_serializer="raw", key_serializer="raw")
+
+    @app.agent(commands, concurrency=1)
+    async def validate(stream: faust.StreamT[Any]) -> None:
+        async for event in stream.events():
+            message = event.message
+            command_id = header(message.headers, topics.COMMAND_ID_HEADER) or derived_command_id(
+                message.topic, message.partition, message.offset
+            )
+            programme = header(message.headers, topics.PROGRAMME_HEADER) or topics.DEFAULT_PROGRAMME
+            raw = event.value if isinstance(event.value, bytes) else b""
+            validated = validate_command(raw, command_id=command_id, programme=programme,
+                                         rules=rules)
+            for item in validated.items:
+                await items.send(key=topics.item_key(item.programme, item.uniq_id),
+                                 value=item.to_json())
+            await results.send(key=command_id.encode(), value=validated.result.to_json())
+
+    return app
+
+
+def run_worker(settings: Settings) -> None:
+    """Runs the intake worker in the foreground until SIGINT/SIGTERM."""
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
+    worker.execute_from_commandline()

@@ -1,0 +1,86 @@
+"""Records batches of items in the event store: one transaction per batch, item by item on conflict.
+
+Everything here is synchronous (eventsourcing and psycopg block): the consumer runs it in a
+worker thread.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+import structlog
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from events.commands import WorkItem
+from services.customers.application import CustomerApplication
+from services.customers.processing import CustomerBook
+from services.processor.positions import Position, tracking_name
+
+log = structlog.get_logger(__name__)
+
+ATTEMPTS_PER_ITEM = 10
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """A work item and the Kafka position it was read from (item None: undecodable record)."""
+
+    item: WorkItem | None
+    position: Position
+
+
+class ItemRecorder:
+    """Applies items to customer aggregates and saves their events with the Kafka position."""
+
+    def __init__(self, app: CustomerApplication) -> None:
+        self.app = app
+
+    def stored_offset(self, topic: str, partition: int) -> int | None:
+        """The next offset to read from a partition, as last stored with events, or None."""
+        return self.app.recorder.max_tracking_id(tracking_name(topic, partition))  # type: ignore[attr-defined, no-any-return]
+
+    def record_batch(self, records: Sequence[ItemRecord]) -> None:
+        """Records consecutive records of one partition atomically, or item by item on conflict."""
+        if not records:
+            return
+        book = CustomerBook(self.load)
+        for record in records:
+            if record.item is not None:
+                book.apply(record.item, str(record.position))
+        try:
+            self.save(book.pending(), records[-1].position)
+        except IntegrityError:
+            log.info("batch conflicted, recording item by item", size=len(records))
+            for record in records:
+                self.record_one(record)
+
+    def record_one(self, record: ItemRecord) -> None:
+        """Records one item in a transaction of its own, retrying on concurrent writes."""
+        for _ in range(ATTEMPTS_PER_ITEM):
+            if self.already_recorded(record.position):
+                return
+            book = CustomerBook(self.load)
+            if record.item is not None:
+                book.apply(record.item, str(record.position))
+            try:
+                self.save(book.pending(), record.position)
+                return
+            except IntegrityError:
+                continue
+        raise RuntimeError(f"item at {record.position} kept conflicting")
+
+    def already_recorded(self, position: Position) -> bool:
+        stored = self.stored_offset(position.topic, position.partition)
+        return stored is not None and stored > position.offset
+
+    def save(self, aggregates: Sequence[Aggregate], position: Position) -> None:
+        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        self.app.events.put(events, tracking=position.tracking())
+
+    def load(self, aggregate_id: UUID) -> Aggregate | None:
+        try:
+            return self.app.repository.get(aggregate_id)  # type: ignore[no-any-return]
+        except AggregateNotFoundError:
+            return None
