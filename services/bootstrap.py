@@ -4,7 +4,6 @@ import asyncio
 import signal
 
 import structlog
-from eventsourcing.persistence import ProcessRecorder
 
 from services.customers.application import CustomerApplication
 from services.kafka import ensure_topics
@@ -14,18 +13,9 @@ from services.store import event_store_env
 log = structlog.get_logger(__name__)
 
 
-class TrackingCustomerApplication(CustomerApplication):
-    """The customer application whose recorder also stores positions beside the events."""
-
-    name = CustomerApplication.name
-
-    def construct_recorder(self) -> ProcessRecorder:
-        return self.factory.process_recorder()
-
-
-def event_store(settings: Settings) -> TrackingCustomerApplication:
+def event_store(settings: Settings) -> CustomerApplication:
     """The customer application on PostgreSQL (creates its tables when missing)."""
-    return TrackingCustomerApplication(env=event_store_env(settings))
+    return CustomerApplication(env=event_store_env(settings))
 
 
 def prepare(settings: Settings) -> None:

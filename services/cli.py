@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -59,13 +60,15 @@ def down() -> None:
 
 @cli.command()
 def run(
-    services: list[str] = typer.Option(
-        list(SERVICES), "--service", "-s", help=f"Which services to run: {', '.join(SERVICES)}."
-    ),
+    services: Annotated[
+        list[str] | None,
+        typer.Option("--service", "-s", help=f"Run only these: {', '.join(SERVICES)}."),
+    ] = None,
 ) -> None:
     """Run the services in the foreground, each in its own process; Ctrl-C stops them cleanly."""
     from services.supervisor import supervise
 
+    services = services or list(SERVICES)
     unknown = set(services) - set(SERVICES)
     if unknown:
         raise typer.BadParameter(f"unknown service(s): {', '.join(sorted(unknown))}")

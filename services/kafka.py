@@ -1,5 +1,8 @@
 """Kafka plumbing shared by the services: topic creation and producer settings."""
 
+import contextlib
+from typing import Any
+
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -26,16 +29,14 @@ async def ensure_topics(settings: Settings) -> None:
             for name in wanted if name not in existing
         ]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile elsewhere
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
             log.info("topics created", topics=[topic.name for topic in missing])
     finally:
         await admin.close()
 
 
-def producer(settings: Settings, **options: object) -> AIOKafkaProducer:
+def producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
     """A producer that waits for the broker's acknowledgement and never reorders."""
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -43,5 +44,5 @@ def producer(settings: Settings, **options: object) -> AIOKafkaProducer:
         enable_idempotence=True,
         linger_ms=5,
         max_request_size=MAX_RECORD_BYTES,
-        **options,  # type: ignore[arg-type]
+        **options,
     )

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     api_keys: str = ""
-    """`key:programme` pairs, comma-separated (LOYALTY_API_KEYS); empty means the local `dev-key`."""
+    """`key:programme` pairs, comma-separated; empty means the local `dev-key`."""
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     @field_validator("event_types", "operation_types", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
-        return tuple(v.strip() for v in value.split(",") if v.strip()) if isinstance(value, str) else value
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     def api_key_programmes(self) -> dict[str, str]:
         """API key -> programme; `{"dev-key": "default"}` when no keys are configured."""

@@ -17,7 +17,7 @@ from services.settings import Settings
 log = structlog.get_logger(__name__)
 
 
-class ResumeFromStore(ConsumerRebalanceListener):  # type: ignore[misc]
+class ResumeFromStore(ConsumerRebalanceListener):
     """On assignment, seeks every partition to the position stored with the events."""
 
     def __init__(self, consumer: AIOKafkaConsumer, recorder: ItemRecorder) -> None:

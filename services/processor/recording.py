@@ -6,10 +6,8 @@ worker thread.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from uuid import UUID
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
@@ -39,13 +37,13 @@ class ItemRecorder:
 
     def stored_offset(self, topic: str, partition: int) -> int | None:
         """The next offset to read from a partition, as last stored with events, or None."""
-        return self.app.recorder.max_tracking_id(tracking_name(topic, partition))  # type: ignore[attr-defined, no-any-return]
+        return self.app.recorder.max_tracking_id(tracking_name(topic, partition))
 
     def record_batch(self, records: Sequence[ItemRecord]) -> None:
         """Records consecutive records of one partition atomically, or item by item on conflict."""
         if not records:
             return
-        book = CustomerBook(self.load)
+        book = CustomerBook(self.app.load)
         for record in records:
             if record.item is not None:
                 book.apply(record.item, str(record.position))
@@ -61,7 +59,7 @@ class ItemRecorder:
         for _ in range(ATTEMPTS_PER_ITEM):
             if self.already_recorded(record.position):
                 return
-            book = CustomerBook(self.load)
+            book = CustomerBook(self.app.load)
             if record.item is not None:
                 book.apply(record.item, str(record.position))
             try:
@@ -78,9 +76,3 @@ class ItemRecorder:
     def save(self, aggregates: Sequence[Aggregate], position: Position) -> None:
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         self.app.events.put(events, tracking=position.tracking())
-
-    def load(self, aggregate_id: UUID) -> Aggregate | None:
-        try:
-            return self.app.repository.get(aggregate_id)  # type: ignore[no-any-return]
-        except AggregateNotFoundError:
-            return None

@@ -30,7 +30,7 @@ class ResultsRelay:
         self.results_published = 0
 
     def position(self) -> int:
-        return self.app.recorder.max_tracking_id(self.tracking_name) or 0  # type: ignore[attr-defined, no-any-return]
+        return self.app.recorder.max_tracking_id(self.tracking_name) or 0
 
     def next_page(self, after: int) -> list[Notification]:
         return list(self.app.recorder.select_notifications(
@@ -39,7 +39,8 @@ class ResultsRelay:
 
     def results_of(self, notifications: list[Notification]) -> list[ProcessingResult]:
         events = (self.app.mapper.to_domain_event(n) for n in notifications)
-        return [ProcessingResult.model_validate(event.result) for event in events]
+        return [ProcessingResult.model_validate(event.result)
+                for event in events if isinstance(event, OUTCOME_EVENTS)]
 
     async def run(self, stop: asyncio.Event) -> None:
         kafka = producer(self.settings)
@@ -58,7 +59,7 @@ class ResultsRelay:
                 ]
                 await asyncio.gather(*sent)
                 after = page[-1].id
-                await asyncio.to_thread(self.app.recorder.insert_tracking,  # type: ignore[attr-defined]
+                await asyncio.to_thread(self.app.recorder.insert_tracking,
                                         Tracking(self.tracking_name, after))
                 self.results_published += len(sent)
         finally:

@@ -1,0 +1,81 @@
+"""The aggregates alone, without a book or a store: they refuse what breaks a rule."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from events.commands import Accrual, Message
+from services.customers import ids
+from services.customers.domain import (
+    Customer,
+    CustomerStatus,
+    EmailIndex,
+    PhoneIndex,
+    RuleViolationError,
+)
+
+NOW = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def blocked_customer() -> Customer:
+    customer = Customer.register("default", "u1", CustomerStatus.ACTIVE, "g1")
+    customer.block("fraud")
+    return customer
+
+
+def test_a_customer_id_is_its_deterministic_id() -> None:
+    customer = Customer.register("default", "u1", CustomerStatus.NEW, "g1")
+
+    assert customer.id == ids.customer_id("default", "u1")
+    assert [type(e).__name__ for e in customer.collect_events()] == ["CustomerCreated"]
+
+
+def test_a_blocked_customer_refuses_accruals_contacts_messages_and_logins() -> None:
+    customer = blocked_customer()
+    accrual = Accrual(amount=Decimal(1), event_id="e", event_date=NOW, event_type="manual")
+
+    with pytest.raises(RuleViolationError):
+        customer.accrue("g2", "c", accrual)
+    with pytest.raises(RuleViolationError):
+        customer.change_phone("+79161234567")
+    with pytest.raises(RuleViolationError):
+        customer.change_email("x@example.com")
+    with pytest.raises(RuleViolationError):
+        customer.queue_message("m", "g2", Message(text="x"))
+    with pytest.raises(RuleViolationError):
+        customer.authorize("g2", "link", NOW)
+    assert customer.balance == 0
+
+
+def test_a_phone_held_by_one_customer_cannot_be_claimed_by_another() -> None:
+    first, second = ids.customer_id("default", "a"), ids.customer_id("default", "b")
+    index = PhoneIndex.first_claim("default", "+79161234567", first)
+
+    with pytest.raises(RuleViolationError):
+        index.claim(second)
+    index.release(second)  # not the holder: nothing happens
+    assert index.owner == str(first)
+
+    index.release(first)
+    index.claim(second)
+    assert index.owner == str(second)
+    assert [type(e).__name__ for e in index.collect_events()] == [
+        "PhoneClaimed",
+        "PhoneReleased",
+        "PhoneClaimed",
+    ]
+
+
+def test_an_email_index_keeps_its_holders_in_the_order_they_came() -> None:
+    first, second = ids.customer_id("default", "a"), ids.customer_id("default", "b")
+    index = EmailIndex.first_holder("default", "Shared@Example.com", first)
+    index.add_holder(second)
+    index.add_holder(second)
+
+    assert index.email == "shared@example.com"
+    assert index.longest_holder == first
+    index.remove_holder(first)
+    assert index.longest_holder == second
+    index.remove_holder(second)
+    assert index.longest_holder is None
