@@ -15,6 +15,7 @@ from events.commands import WorkItem
 from services.customers.application import CustomerApplication
 from services.customers.processing import CustomerBook
 from services.processor.positions import Position, tracking_name
+from services.processor.prefetch import AggregateCache, PrefetchedLoader
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +35,7 @@ class ItemRecorder:
 
     def __init__(self, app: CustomerApplication) -> None:
         self.app = app
+        self.cache = AggregateCache()
 
     def stored_offset(self, topic: str, partition: int) -> int | None:
         """The next offset to read from a partition, as last stored with events, or None."""
@@ -43,7 +45,8 @@ class ItemRecorder:
         """Records consecutive records of one partition atomically, or item by item on conflict."""
         if not records:
             return
-        book = CustomerBook(self.app.load)
+        items = [record.item for record in records if record.item is not None]
+        book = CustomerBook(PrefetchedLoader(self.app, self.cache, items))
         for record in records:
             if record.item is not None:
                 book.apply(record.item, str(record.position))
@@ -74,5 +77,11 @@ class ItemRecorder:
         return stored is not None and stored > position.offset
 
     def save(self, aggregates: Sequence[Aggregate], position: Position) -> None:
+        """Stores the aggregates' new events and the position in one transaction."""
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
-        self.app.events.put(events, tracking=position.tracking())
+        try:
+            self.app.events.put(events, tracking=position.tracking())
+        except Exception:
+            self.cache.forget(aggregates)
+            raise
+        self.cache.keep(aggregates)
