@@ -70,7 +70,7 @@ class WorkItem(Contract):
     phone: str | None = None
     """E.164, or None when the item does not set a phone."""
     email: str | None = None
-    """As sent (trimmed), or None when the item does not set an e-mail."""
+    """Normalised by email-validator (domain lower-cased), or None when not set."""
     accrual: Accrual | None = None
     message: Message | None = None
     reason: str | None = None
