@@ -19,10 +19,13 @@ def event_store(settings: Settings) -> CustomerApplication:
 
 
 def prepare(settings: Settings) -> None:
-    """Creates the topics and the event store's tables, so that every service can start."""
+    """Creates the topics, the event store and the read-model tables: every service can start."""
+    from projections.runner import create_tables
+
     asyncio.run(ensure_topics(settings))
     event_store(settings).close()
-    log.info("topics and event store ready")
+    create_tables(settings)
+    log.info("topics, event store and read models ready")
 
 
 def stop_on_signals() -> asyncio.Event:

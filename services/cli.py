@@ -114,16 +114,12 @@ def api() -> None:
     serve(settings)
 
 
-def mount_projections() -> None:
-    try:
-        from projections.cli import app as projections_app
-    except ImportError:
-        return
-    cli.add_typer(projections_app, name="projections", help="Read models: run or rebuild.")
-
-
 def main() -> None:
-    mount_projections()
+    from projections.cli import app as projections_app
+    from services.bench.cli import app as bench_app
+
+    cli.add_typer(projections_app, name="projections", help="Read models: run or rebuild.")
+    cli.add_typer(bench_app, name="bench")
     cli()
 
 

@@ -12,6 +12,7 @@ from events import topics
 
 DEFAULT_EVENT_TYPES = ("operation", "action", "registration", "manual")
 DEV_API_KEY = "dev-key"
+DEV_LINK_SECRET = "development-link-secret-do-not-use-in-production"
 DEFAULT_OPERATION_TYPES = ("purchase", "payment", "transfer", "withdrawal", "refund")
 
 
@@ -34,6 +35,7 @@ class Settings(BaseSettings):
 
     intake_group: str = "loyalty-intake"
     processor_group: str = "loyalty-processor"
+    projections_group: str = "loyalty-projections"
     processor_batch_size: int = 500
     processor_batch_wait_ms: int = 20
 
@@ -41,6 +43,8 @@ class Settings(BaseSettings):
     http_port: int = 8080
     api_keys: str = ""
     """`key:programme` pairs, comma-separated; empty means the local `dev-key`."""
+    link_secret: str = DEV_LINK_SECRET
+    """Signs customers' login links (LOYALTY_LINK_SECRET); changing it invalidates every link."""
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import phonenumbers
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
-from pydantic import PlainValidator, StringConstraints, ValidationInfo
+from pydantic import AfterValidator, PlainValidator, StringConstraints, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from events.errors import ErrorCode
@@ -184,11 +184,20 @@ def _member(value: Any, allowed: tuple[str, ...]) -> str:
     return value
 
 
-Login = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-Text100 = Annotated[str, StringConstraints(max_length=100)]
-Text200 = Annotated[str, StringConstraints(max_length=200)]
-Text1000 = Annotated[str, StringConstraints(max_length=1000)]
-Text2000 = Annotated[str, StringConstraints(max_length=2000)]
+def _storable(value: str) -> str:
+    if "\x00" in value:
+        raise _fail(ErrorCode.INVALID_FORMAT, "must not contain the NUL character (\\u0000)")
+    return value
+
+
+Storable = AfterValidator(_storable)
+"""No text may hold NUL: PostgreSQL text cannot store it, so it would stall the read models."""
+
+Login = Annotated[str, StringConstraints(min_length=1, max_length=100), Storable]
+Text100 = Annotated[str, StringConstraints(max_length=100), Storable]
+Text200 = Annotated[str, StringConstraints(max_length=200), Storable]
+Text1000 = Annotated[str, StringConstraints(max_length=1000), Storable]
+Text2000 = Annotated[str, StringConstraints(max_length=2000), Storable]
 Guid = Annotated[str, PlainValidator(_guid)]
 Phone = Annotated[str, PlainValidator(_phone)]
 Email = Annotated[str, PlainValidator(_email)]

@@ -78,14 +78,16 @@ def create_app(settings: Settings) -> faust.App:
             raw = event.value if isinstance(event.value, bytes) else b""
             validated = validate_command(raw, command_id=command_id, programme=programme,
                                          rules=rules)
-            await publish(app, settings, validated, command_id)
+            await publish(app, settings, validated, command_id, programme)
 
     return app
 
 
 async def publish(app: faust.App, settings: Settings, validated: Validated,
-                  command_id: str) -> None:
+                  command_id: str, programme: str) -> None:
     """Produces the valid items, then the stage-1 result, and waits for the broker's acks.
+
+    The result carries the command's programme as a `programme` header, as the command did.
 
     Sent straight through the producer (one future per record, awaited together): faust's
     per-message `topic.send` bookkeeping costs more than validating the item.
@@ -97,7 +99,8 @@ async def publish(app: faust.App, settings: Settings, validated: Validated,
     ]
     await asyncio.gather(*sent)
     result = await app.producer.send(settings.results_topic, command_id.encode(),
-                                     validated.result.to_json(), None, None, None)
+                                     validated.result.to_json(), None, None,
+                                     [(topics.PROGRAMME_HEADER, programme.encode())])
     await result
 
 

@@ -7,6 +7,7 @@ on topics and a database of its own, so tests do not see each other's records.
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +32,8 @@ class Pipeline:
     prefix: str
     log_dir: Path
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    http_port: int | None = None
+    """Where `loyalty api` listens once `start_api` chose a free port."""
 
     @property
     def env(self) -> dict[str, str]:
@@ -42,7 +46,10 @@ class Pipeline:
             "LOYALTY_RESULTS_TOPIC": f"{self.prefix}results",
             "LOYALTY_INTAKE_GROUP": f"{self.prefix}intake",
             "LOYALTY_PROCESSOR_GROUP": f"{self.prefix}processor",
+            "LOYALTY_PROJECTIONS_GROUP": f"{self.prefix}projections",
             "LOYALTY_LOG_JSON": "true",
+            **({"LOYALTY_HTTP_HOST": "127.0.0.1", "LOYALTY_HTTP_PORT": str(self.http_port)}
+               if self.http_port else {}),
         }
 
     @property
@@ -62,6 +69,24 @@ class Pipeline:
         )
         self.children[name] = child
         return child
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the API started by `start_api`."""
+        assert self.http_port, "start_api() first"
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start_api(self, timeout: float = 60) -> str:
+        """Starts `loyalty api` on a free port; returns its base URL once /healthz answers."""
+        self.http_port = self.http_port or free_port()
+        child = self.start("api")
+        deadline = time.monotonic() + timeout
+        while not answers(f"{self.api_url}/healthz"):
+            if child.poll() is not None or time.monotonic() > deadline:
+                log = (self.log_dir / "api.log").read_text(errors="replace")[-2000:]
+                raise AssertionError(f"the API did not start:\n{log}")
+            time.sleep(0.1)
+        return self.api_url
 
     def prepare(self) -> None:
         subprocess.run([sys.executable, "-m", "services.cli", "prepare"],
@@ -173,3 +198,19 @@ def is_validation_of(result: Result, command_id: str) -> bool:
 
 def processing_of(results: Iterable[Result], guid: str) -> list[Result]:
     return [r for r in results if r.get("stage") == "processing" and r.get("guid") == guid]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def answers(url: str) -> bool:
+    """Whether a GET of `url` answers 200."""
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -229,6 +229,9 @@ ITEM_ERRORS = [
     ("showCount", "3", ErrorCode.INVALID_FORMAT),
     ("showTill", "2030-01-01", ErrorCode.INVALID_FORMAT),
     ("showTill", "2030-13-01T00:00:00Z", ErrorCode.INVALID_FORMAT),
+    ("uniqId", "customer\u0000", ErrorCode.INVALID_FORMAT),
+    ("message", "hello\u0000", ErrorCode.INVALID_FORMAT),
+    ("merchantName", "\u0000", ErrorCode.INVALID_FORMAT),
 ]
 
 

@@ -1,0 +1,206 @@
+"""Read model `bonus_operations`: one row per PointsAccrued, with every field of the event.
+
+The row id is the event's notification id: unique, increasing with processing time and equal
+in every rebuild, so it breaks ties in the keyset order (time, id) of getBonusOperationExt.
+"""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import class_row
+
+from projections.folding import Folds, Statement
+from projections.schema import SCHEMA
+
+TABLE = f"{SCHEMA}.bonus_operations"
+ACCRUAL = "accrual"
+
+DDL = (
+    sql.SQL(f"""
+    CREATE TABLE IF NOT EXISTS {TABLE} (
+        id bigint PRIMARY KEY,
+        programme text NOT NULL,
+        uniq_id text NOT NULL,
+        customer_id uuid NOT NULL,
+        kind text NOT NULL,
+        guid text NOT NULL,
+        command_id text NOT NULL,
+        amount numeric NOT NULL,
+        event_id text,
+        event_date timestamptz,
+        event_type text,
+        info text,
+        operation_type text,
+        operation_amount numeric,
+        merchant_name text,
+        bank_product text,
+        mcc text,
+        processed_at timestamptz NOT NULL
+    )"""),
+    sql.SQL(f"""CREATE INDEX IF NOT EXISTS bonus_operations_customer_time
+        ON {TABLE} (programme, uniq_id, processed_at, id)"""),
+    sql.SQL(f"""CREATE INDEX IF NOT EXISTS bonus_operations_processed
+        ON {TABLE} (programme, processed_at, id)"""),
+    sql.SQL(f"""CREATE INDEX IF NOT EXISTS bonus_operations_event_date
+        ON {TABLE} (programme, event_date, id)"""),
+    sql.SQL(f"CREATE INDEX IF NOT EXISTS bonus_operations_guid ON {TABLE} (guid)"),
+)
+
+EVENT_FIELDS = (
+    "guid", "command_id", "amount", "event_id", "event_date", "event_type", "info",
+    "operation_type", "operation_amount", "merchant_name", "bank_product", "mcc",
+)
+
+INSERT = sql.SQL(f"""
+    INSERT INTO {TABLE} (id, programme, uniq_id, customer_id, kind, processed_at,
+        {", ".join(EVENT_FIELDS)})
+    SELECT %(id)s, c.programme, c.uniq_id, c.customer_id, '{ACCRUAL}', %(processed_at)s,
+        {", ".join(f"%({name})s" for name in EVENT_FIELDS)}
+    FROM {SCHEMA}.customers c WHERE c.customer_id = %(customer_id)s""")
+
+QUERIES = (INSERT,)
+
+
+def points_accrued(event: Any, notification_id: int) -> list[Statement]:
+    """PointsAccrued: a bonus operation of type accrual for the customer."""
+    params = {name: getattr(event, name, None) for name in EVENT_FIELDS}
+    params |= {"id": notification_id, "customer_id": event.originator_id,
+               "processed_at": event.timestamp}
+    return [Statement(INSERT, params)]
+
+
+FOLDS: Folds = {"PointsAccrued": points_accrued}
+
+TimeField = Literal["processedAt", "eventDate"]
+TIME_COLUMNS: dict[str, str] = {"processedAt": "processed_at", "eventDate": "event_date"}
+
+
+@dataclass(frozen=True)
+class OperationFilter:
+    """The filters of getBonusOperationExt, every one optional except the programme."""
+
+    programme: str
+    uniq_id: str | None = None
+    kind: str | None = None
+    since: datetime | None = None
+    """Inclusive lower bound of the time field."""
+    until: datetime | None = None
+    """Exclusive upper bound of the time field."""
+    time_field: TimeField = "processedAt"
+    guid: str | None = None
+
+    def where(self) -> tuple[sql.Composable, list[object]]:
+        """The WHERE clause of the filter and its parameters."""
+        column = sql.Identifier(TIME_COLUMNS[self.time_field])
+        conditions: list[sql.Composable] = [sql.SQL("programme = %s")]
+        params: list[object] = [self.programme]
+        for condition, value in (
+            (sql.SQL("uniq_id = %s"), self.uniq_id),
+            (sql.SQL("kind = %s"), self.kind),
+            (sql.SQL("guid = %s"), self.guid),
+            (sql.SQL("{} >= %s").format(column), self.since),
+            (sql.SQL("{} < %s").format(column), self.until),
+        ):
+            if value is not None:
+                conditions.append(condition)
+                params.append(value)
+        return sql.SQL(" AND ").join(conditions), params
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """Where a page ended: the time field, its value and the id of the last row."""
+
+    time_field: TimeField
+    at: datetime
+    id: int
+
+    def encode(self) -> str:
+        """Opaque to clients: base64url of a small JSON array."""
+        payload = json.dumps([self.time_field, self.at.isoformat(), self.id])
+        return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str, time_field: TimeField) -> "PageCursor":
+        """The cursor of `encode`; ValueError when it is malformed or of another time field."""
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            field, at, last_id = json.loads(raw)
+            cursor = cls(field, datetime.fromisoformat(at), int(last_id))
+        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
+            raise ValueError("malformed cursor") from error
+        if cursor.time_field != time_field or cursor.at.tzinfo is None:
+            raise ValueError("the cursor belongs to another query")
+        return cursor
+
+
+@dataclass(frozen=True)
+class OperationRow:
+    """One bonus operation as the read model holds it."""
+
+    id: int
+    programme: str
+    uniq_id: str
+    customer_id: UUID
+    kind: str
+    guid: str
+    command_id: str
+    amount: Decimal
+    event_id: str | None
+    event_date: datetime | None
+    event_type: str | None
+    info: str | None
+    operation_type: str | None
+    operation_amount: Decimal | None
+    merchant_name: str | None
+    bank_product: str | None
+    mcc: str | None
+    processed_at: datetime
+
+
+@dataclass(frozen=True)
+class OperationPage:
+    """One page of operations, the count and sum over the whole filter, the next cursor."""
+
+    operations: list[OperationRow]
+    count: int
+    total: Decimal
+    next_cursor: PageCursor | None
+
+
+async def find_operations(
+    conn: AsyncConnection[Any], query: OperationFilter, limit: int, after: PageCursor | None
+) -> OperationPage:
+    """A page of operations in (time field, id) order, after the cursor when one is given."""
+    where, params = query.where()
+    column = sql.Identifier(TIME_COLUMNS[query.time_field])
+    page_where, page_params = where, list(params)
+    if after is not None:
+        page_where = sql.SQL("{} AND ({}, id) > (%s, %s)").format(where, column)
+        page_params += [after.at, after.id]
+    select = sql.SQL("SELECT * FROM {} WHERE {} ORDER BY {}, id LIMIT %s").format(
+        sql.SQL(TABLE), page_where, column)
+    async with conn.cursor(row_factory=class_row(OperationRow)) as cursor:
+        await cursor.execute(select, [*page_params, limit + 1])
+        rows = await cursor.fetchall()
+    totals = await conn.execute(sql.SQL(
+        "SELECT count(*), coalesce(sum(amount), 0) FROM {} WHERE {}").format(
+        sql.SQL(TABLE), where), params)
+    count, total = await totals.fetchone() or (0, Decimal(0))
+    return OperationPage(rows[:limit], count, total, next_cursor(rows, limit, query.time_field))
+
+
+def next_cursor(rows: list[OperationRow], limit: int, time_field: TimeField) -> PageCursor | None:
+    """The cursor after the page's last row, or None when no row follows the page."""
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    at = last.processed_at if time_field == "processedAt" else last.event_date
+    return PageCursor(time_field, at, last.id) if at is not None else None

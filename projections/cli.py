@@ -1,0 +1,48 @@
+"""`loyalty projections run | rebuild`: the read models, mounted by services/cli.py."""
+
+import asyncio
+
+import typer
+from tqdm import tqdm
+
+from services.settings import Settings
+
+app = typer.Typer(help="Read models: follow the event store, or rebuild them from scratch.",
+                  no_args_is_help=True)
+
+
+@app.command()
+def run() -> None:
+    """Follow the event store and the validation results forever (Ctrl-C or SIGTERM stops)."""
+    from projections.service import run_projections
+    from services.bootstrap import stop_on_signals
+    from services.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings, "projections")
+
+    async def main() -> None:
+        await run_projections(settings, stop_on_signals())
+
+    asyncio.run(main())
+
+
+@app.command()
+def rebuild() -> None:
+    """Drop the read models and fold the whole event store again, then exit.
+
+    Stop `loyalty projections run` first; the pending items from Kafka are kept.
+    """
+    from projections.runner import rebuild as rebuild_read_models
+    from services.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings, "projections")
+    with tqdm(desc="read models", unit="event") as bar:
+
+        def progress(position: int, head: int) -> None:
+            bar.total = head
+            bar.update(position - bar.n)
+
+        head = rebuild_read_models(settings, progress)
+    typer.echo(f"read models rebuilt up to notification {head}")

@@ -1,0 +1,52 @@
+"""The vocabulary shared by the read models: a statement to run, a fold from event to statements.
+
+A fold is a pure function: it reads a domain event's attributes (the names of docs/events.md)
+and returns the SQL that brings one read model up to date. It performs no I/O, so the view can
+run the statements of many events in one transaction.
+
+For speed the view runs a batch's statements query by query (one `executemany` each), in the
+order each read model declares in its `QUERIES`; statements of one query keep their order.
+That equals running them event by event as long as each read model keeps two rules: a row is
+inserted by the first query of its model, and every column is written by one query only.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One parameterised SQL statement with its named parameters."""
+
+    query: sql.SQL | sql.Composed
+    params: Mapping[str, object]
+
+    def storable_params(self) -> Mapping[str, object]:
+        """The parameters, with any NUL character in a text replaced by U+FFFD.
+
+        PostgreSQL text cannot hold NUL. Stage 1 refuses it, but a read model must never stall
+        on an event stored before that rule, or written by another producer of items.
+        """
+        if not any(isinstance(v, str) and "\x00" in v for v in self.params.values()):
+            return self.params
+        return {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v
+                for k, v in self.params.items()}
+
+
+Fold = Callable[[Any, int], list[Statement]]
+"""(domain event, its notification id) -> statements; the id orders rows deterministically."""
+
+Folds = Mapping[str, Fold]
+"""Event class name (the public contract of docs/events.md) -> its fold."""
+
+
+def merge_folds(*read_models: Folds) -> dict[str, list[Fold]]:
+    """Event name -> the folds of every read model interested in it, in the order given."""
+    merged: dict[str, list[Fold]] = {}
+    for folds in read_models:
+        for name, fold in folds.items():
+            merged.setdefault(name, []).append(fold)
+    return merged

@@ -1,0 +1,158 @@
+"""Read model `item_outcomes`: guid -> pending, or the final Success / Error of stage 2.
+
+Final outcomes are folded from the ItemOutcome events (ItemProcessed; GuidReused counts later
+attempts to reuse the guid with other content, without changing the item's own outcome).
+Pending items come from outside the event store: the stage-1 validation results on Kafka
+(`projections.pending`). They live in a table of their own, which a rebuild keeps, and a query
+prefers the final outcome whenever one exists, so a pending row can never hide a final status,
+whatever the order in which the two arrive.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import class_row
+
+from projections.folding import Folds, Statement
+from projections.schema import SCHEMA
+
+TABLE = f"{SCHEMA}.item_outcomes"
+PENDING_TABLE = f"{SCHEMA}.pending_items"
+PENDING = "pending"
+
+DDL = (
+    sql.SQL(f"""
+    CREATE TABLE IF NOT EXISTS {TABLE} (
+        outcome_id uuid PRIMARY KEY,
+        programme text NOT NULL,
+        guid text NOT NULL,
+        status text NOT NULL,
+        error_code text,
+        error_message text,
+        error_field text,
+        login text,
+        command_id text,
+        type_of_command text,
+        processed_at timestamptz NOT NULL,
+        reuses integer NOT NULL DEFAULT 0,
+        UNIQUE (programme, guid)
+    )"""),
+)
+
+PENDING_DDL = (
+    sql.SQL(f"""
+    CREATE TABLE IF NOT EXISTS {PENDING_TABLE} (
+        programme text NOT NULL,
+        guid text NOT NULL,
+        login text,
+        command_id text NOT NULL,
+        accepted_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (programme, guid)
+    )"""),
+)
+
+INSERT = sql.SQL(f"""
+    INSERT INTO {TABLE} (outcome_id, programme, guid, status, error_code, error_message,
+        error_field, login, command_id, type_of_command, processed_at)
+    VALUES (%(outcome_id)s, %(programme)s, %(guid)s, %(status)s, %(error_code)s,
+        %(error_message)s, %(error_field)s, %(login)s, %(command_id)s, %(type_of_command)s,
+        %(at)s)""")
+FORGET_PENDING = sql.SQL(
+    f"DELETE FROM {PENDING_TABLE} WHERE programme = %(programme)s AND guid = %(guid)s"
+)
+REUSED = sql.SQL(
+    f"UPDATE {TABLE} SET reuses = reuses + 1 WHERE outcome_id = %(outcome_id)s"
+)
+
+QUERIES = (INSERT, REUSED, FORGET_PENDING)
+
+
+def processed(event: Any, _: int) -> list[Statement]:
+    """ItemProcessed: the item's final outcome; it is no longer pending."""
+    result: dict[str, Any] = event.result
+    error: dict[str, Any] = result.get("error") or {}
+    params = {
+        "outcome_id": event.originator_id, "programme": event.programme, "guid": event.guid,
+        "status": result["status"], "error_code": error.get("code"),
+        "error_message": error.get("message"), "error_field": error.get("field"),
+        "login": result.get("login"), "command_id": result.get("commandId"),
+        "type_of_command": result.get("typeOfCommand"), "at": event.timestamp,
+    }
+    return [Statement(INSERT, params), Statement(FORGET_PENDING, params)]
+
+
+def guid_reused(event: Any, _: int) -> list[Statement]:
+    """GuidReused: another item came with this guid and other content, and was rejected."""
+    return [Statement(REUSED, {"outcome_id": event.originator_id})]
+
+
+FOLDS: Folds = {"ItemProcessed": processed, "GuidReused": guid_reused}
+
+INSERT_PENDING = sql.SQL(f"""
+    INSERT INTO {PENDING_TABLE} (programme, guid, login, command_id)
+    SELECT %(programme)s, %(guid)s, %(login)s, %(command_id)s
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {TABLE} WHERE programme = %(programme)s AND guid = %(guid)s)
+    ON CONFLICT DO NOTHING""")
+
+
+@dataclass(frozen=True)
+class PendingItem:
+    """An item accepted by stage 1 and not yet known to be processed."""
+
+    programme: str
+    guid: str
+    login: str | None
+    command_id: str
+
+    def statement(self) -> Statement:
+        """The idempotent insert of this pending item (nothing when it is already final)."""
+        return Statement(INSERT_PENDING, {
+            "programme": self.programme, "guid": self.guid, "login": self.login,
+            "command_id": self.command_id,
+        })
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    """An item's outcome: pending, or the final status with its error."""
+
+    guid: str
+    status: str
+    error_code: str | None
+    error_message: str | None
+    error_field: str | None
+    login: str | None
+    command_id: str | None
+    processed_at: datetime | None
+    reuses: int
+
+
+SELECT_ONE = sql.SQL(f"""
+    SELECT guid, status, error_code, error_message, error_field, login, command_id,
+        processed_at, reuses
+    FROM (
+        SELECT 0 AS rank, guid, status, error_code, error_message, error_field, login,
+            command_id, processed_at, reuses
+        FROM {TABLE} WHERE programme = %(programme)s AND guid = %(guid)s
+        UNION ALL
+        SELECT 1, guid, '{PENDING}', NULL, NULL, NULL, login, command_id, NULL, 0
+        FROM {PENDING_TABLE} WHERE programme = %(programme)s AND guid = %(guid)s
+    ) AS known ORDER BY rank LIMIT 1""")
+
+
+async def find_outcome(
+    conn: AsyncConnection[Any], programme: str, guid: str
+) -> OutcomeRow | None:
+    """The outcome of the item with this guid in this programme, or None when unknown."""
+    async with conn.cursor(row_factory=class_row(OutcomeRow)) as cursor:
+        await cursor.execute(SELECT_ONE, {"programme": programme, "guid": guid})
+        return await cursor.fetchone()
+
+
+async def count_outcomes(conn: AsyncConnection[Any]) -> dict[str, int]:
+    """Stage-2 outcomes by status."""
+    cursor = await conn.execute(sql.SQL(f"SELECT status, count(*) FROM {TABLE} GROUP BY 1"))
+    return dict(await cursor.fetchall())

@@ -1,0 +1,93 @@
+"""Pending items: the items that stage 1 accepted, read from the validation results on Kafka.
+
+Each item with status Success in a `ValidationResult` (stage "validation") is pending until its
+stage-2 outcome is projected. The result must name its programme: the JSON field `programme`
+(or, failing that, a `programme` record header); a result that names none is skipped, because
+guessing would show one programme's items to another.
+Inserting a pending item is idempotent, so the consumer commits its offsets after writing and a
+redelivery changes nothing.
+"""
+
+import asyncio
+import json
+from typing import Any
+
+import psycopg
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+from events.topics import PROGRAMME_HEADER
+from projections.item_outcomes import PendingItem
+from services.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+RETRY_SECONDS = 2.0
+
+
+def pending_items(value: bytes | None, headers: dict[str, bytes]) -> list[PendingItem]:
+    """The pending items of one record of the results topic (none for other records)."""
+    try:
+        result: Any = json.loads(value or b"")
+    except ValueError:
+        return []
+    if not isinstance(result, dict) or result.get("stage") != "validation":
+        return []
+    programme = result.get("programme") or headers.get(PROGRAMME_HEADER, b"").decode() or None
+    if programme is None:
+        log.warning("validation result without programme skipped",
+                    command_id=result.get("commandId"))
+        return []
+    return [
+        PendingItem(programme, item["guid"], item.get("login"), str(result.get("commandId")))
+        for item in result.get("results") or []
+        if isinstance(item, dict) and item.get("status") == "Success" and item.get("guid")
+    ]
+
+
+def record_items(record: ConsumerRecord) -> list[PendingItem]:
+    """The pending items of a consumed record."""
+    headers = {key: value for key, value in record.headers or ()}
+    return pending_items(record.value, headers)
+
+
+async def store(conn: psycopg.AsyncConnection[Any], items: list[PendingItem]) -> None:
+    """Inserts the pending items in one transaction."""
+    async with conn.transaction(), conn.cursor() as cursor:
+        for item in items:
+            statement = item.statement()
+            await cursor.execute(statement.query, statement.storable_params())
+
+
+async def follow_validation_results(settings: Settings, stop: asyncio.Event) -> None:
+    """Records pending items from the results topic until `stop` is set."""
+    while not stop.is_set():
+        try:
+            await consume(settings, stop)
+        except Exception:
+            log.exception("pending items consumer failed; restarting")
+            await asyncio.sleep(RETRY_SECONDS)
+
+
+async def consume(settings: Settings, stop: asyncio.Event) -> None:
+    """One consumer session: batches of records, written, then committed."""
+    consumer = AIOKafkaConsumer(
+        settings.results_topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.projections_group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        async with await psycopg.AsyncConnection.connect(settings.postgres_dsn) as conn:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=1000)
+                items = [item for records in batches.values()
+                         for record in records for item in record_items(record)]
+                if items:
+                    await store(conn, items)
+                if batches:
+                    await consumer.commit()
+    finally:
+        await consumer.stop()

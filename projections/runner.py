@@ -1,0 +1,134 @@
+"""Following the event store: start the read-model runner, follow it forever, or rebuild.
+
+Everything here is synchronous (eventsourcing and psycopg block) and runs in threads of its own.
+"""
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import psycopg
+import structlog
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.projection import BaseProjectionRunner
+from eventsourcing.utils import Environment
+from psycopg import sql
+
+from projections.schema import PROJECTION_NAME, SCHEMA, TRACKING_TABLE
+from projections.view import EVENT_TABLES, ReadModelProjection, ReadModelView
+from services.customers.application import CustomerApplication
+from services.settings import Settings
+from services.store import event_store_env
+
+log = structlog.get_logger(__name__)
+
+RETRY_SECONDS = 2.0
+APPLICATION_NAME = CustomerApplication.name
+"""The tracking name of the read models' position: the event store application's name."""
+
+
+def projection_env(settings: Settings) -> dict[str, str]:
+    """The event store's environment, with the view's tables in the read-model schema."""
+    return {**event_store_env(settings), f"{PROJECTION_NAME.upper()}_POSTGRES_SCHEMA": SCHEMA}
+
+
+def events_table(env: Mapping[str, str]) -> sql.Composable:
+    """The event store's table, named as eventsourcing names it for CustomerApplication."""
+    app_env = Environment(APPLICATION_NAME, {**os.environ, **env})
+    schema = app_env.get("POSTGRES_SCHEMA") or "public"
+    return sql.Identifier(schema, f"{APPLICATION_NAME.lower()}_events")
+
+
+class ReadModelRunner(BaseProjectionRunner[CustomerApplication]):
+    """eventsourcing's ProjectionRunner for the read models, which also tells the view where
+    the event store's head is before the first event arrives. Use it as a context manager."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        factory = InfrastructureFactory[ReadModelView].construct(
+            env=self._construct_env(name=PROJECTION_NAME, env=env)
+        )
+        self.view = factory.tracking_recorder(ReadModelView)
+        self.view.events_table = events_table(env)
+        self.projection = ReadModelProjection(view=self.view)
+        super().__init__(
+            projection=self.projection,
+            application_class=CustomerApplication,
+            tracking_recorder=self.view,
+            topics=(),
+            env=env,
+        )
+
+    def __exit__(self, *exc_info: Any) -> None:
+        """Stops following, then closes the view's connections too."""
+        try:
+            super().__exit__(*exc_info)
+        finally:
+            self.view.datastore.close()
+
+    def position(self) -> int:
+        """The last notification id folded into the read models (0 before the first)."""
+        return self.view.max_tracking_id(self.app_name) or 0
+
+
+def follow(settings: Settings, stop: threading.Event) -> None:
+    """Follows the event store until `stop` is set; restarts the runner after an error."""
+    env = projection_env(settings)
+    while not stop.is_set():
+        try:
+            with ReadModelRunner(env) as runner:
+                log.info("projection following", position=runner.position())
+                while not stop.is_set() and not runner.is_interrupted.is_set():
+                    runner.run_forever(timeout=0.5)
+        except Exception:
+            log.exception("projection failed; restarting", retry_seconds=RETRY_SECONDS)
+            stop.wait(RETRY_SECONDS)
+
+
+def drop_read_models(dsn: str) -> None:
+    """Drops the tables built from the event store and their tracking position.
+
+    The pending items (from Kafka, not from the event store) are kept.
+    """
+    tables = [sql.SQL(table) for table in (*EVENT_TABLES, f"{SCHEMA}.{TRACKING_TABLE}")]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(tables)))
+
+
+Progress = Callable[[int, int], None]
+"""(position, head) -> None: told how far a rebuild has come."""
+
+
+def rebuild(settings: Settings, progress: Progress | None = None) -> int:
+    """Drops the read models and folds the whole event store again, up to the head it had
+    when the rebuild started; returns that head. Stop `projections run` first."""
+    drop_read_models(settings.postgres_dsn)
+    with ReadModelRunner(projection_env(settings)) as runner:
+        head = runner.view.head()
+        position = runner.position()
+        while position < head:
+            runner.run_forever(timeout=0.2)
+            if runner.is_interrupted.is_set():
+                raise RuntimeError("the projection stopped before the rebuild finished")
+            position = runner.position()
+            if progress is not None:
+                progress(position, head)
+    return head
+
+
+def catch_up(runner: ReadModelRunner, timeout: float = 60.0) -> None:
+    """Blocks until the runner has folded every event stored before the call."""
+    deadline = time.monotonic() + timeout
+    head = runner.view.head()
+    while runner.position() < head:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"projection at {runner.position()}, head at {head}")
+        runner.run_forever(timeout=0.05)
+
+
+def create_tables(settings: Settings) -> None:
+    """Creates the read-model schema, tables and tracking table when missing."""
+    env = BaseProjectionRunner._construct_env(name=PROJECTION_NAME, env=projection_env(settings))
+    view = InfrastructureFactory[ReadModelView].construct(env=env).tracking_recorder(ReadModelView)
+    view.datastore.close()

@@ -1,0 +1,105 @@
+"""The materialised view of all four read models, and the projection that folds events into it.
+
+One view, one tracking name: every event is read once, and the rows it changes in any read
+model are written in the same transaction as the tracking position. The view buffers the
+statements of consecutive events and writes them together with the last event's position when
+`batch_size` events have gathered or when it has reached the head of the event store, so a
+restart neither skips nor doubles anything and a busy store is followed in few transactions.
+"""
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.projection import Projection
+from psycopg import sql
+
+from projections import bonus_operations, customers, item_outcomes, messages
+from projections.folding import Statement, merge_folds
+from projections.schema import CREATE_SCHEMA, PROJECTION_NAME
+
+READ_MODELS = (customers, bonus_operations, messages, item_outcomes)
+"""Customers first: the other read models copy the programme and uniqId from its rows."""
+
+FOLDS = merge_folds(*(model.FOLDS for model in READ_MODELS))
+DDL: tuple[sql.SQL, ...] = (
+    *(statement for model in READ_MODELS for statement in model.DDL),
+    *item_outcomes.PENDING_DDL,
+)
+QUERIES = tuple(query for model in READ_MODELS for query in model.QUERIES)
+RANKS = {id(query): rank for rank, query in enumerate(QUERIES)}
+"""Queries are module constants: their identity says where they run in a batch."""
+EVENT_TABLES = tuple(model.TABLE for model in READ_MODELS)
+"""The tables built from the event store alone (a rebuild drops and refills them)."""
+
+
+class ReadModelView(PostgresTrackingRecorder):
+    """Read-model rows and the tracking position, written together in one transaction."""
+
+    batch_size = 1000
+    """At most this many events per transaction."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.sql_create_statements.insert(0, sql.Composed([CREATE_SCHEMA]))
+        self.sql_create_statements.extend(sql.Composed([statement]) for statement in DDL)
+        self.events_table: sql.Composable | None = None
+        """The event store's table, whose maximum notification id is the head."""
+        self._statements: list[Statement] = []
+        self._events = 0
+        self._head = 0
+
+    def fold(self, statements: list[Statement], tracking: Tracking) -> None:
+        """Adds one event's statements; writes the batch when full or at the store's head."""
+        self._statements.extend(statements)
+        self._events += 1
+        if self._events >= self.batch_size or self._reached_head(tracking.notification_id):
+            self.write(tracking)
+
+    def write(self, tracking: Tracking) -> None:
+        """Runs the buffered statements and records `tracking`, in one transaction."""
+        with self.datastore.transaction(commit=True) as cursor:
+            for query, params in batched_by_query(self._statements):
+                cursor.executemany(query, params)
+            self._insert_tracking(cursor, tracking)
+        self._statements.clear()
+        self._events = 0
+
+    def head(self) -> int:
+        """The highest notification id in the event store (0 when empty or unknown)."""
+        if self.events_table is None:
+            return 0
+        query = sql.SQL("SELECT max(notification_id) FROM {}").format(self.events_table)
+        with self.datastore.transaction(commit=False) as cursor:
+            row = cursor.execute(query).fetchone()
+        return int(row["max"] or 0) if row else 0
+
+    def _reached_head(self, notification_id: int) -> bool:
+        if notification_id < self._head:
+            return False
+        self._head = self.head()
+        return notification_id >= self._head
+
+
+def batched_by_query(
+    statements: list[Statement],
+) -> list[tuple[sql.SQL | sql.Composed, list[Mapping[str, object]]]]:
+    """The statements grouped by query, in the order of QUERIES (see projections.folding)."""
+    groups: dict[int, list[Mapping[str, object]]] = defaultdict(list)
+    for statement in statements:
+        groups[RANKS[id(statement.query)]].append(statement.storable_params())
+    return [(QUERIES[rank], groups[rank]) for rank in sorted(groups)]
+
+
+class ReadModelProjection(Projection[ReadModelView]):
+    """Folds each domain event, found by its class name, into the read models' statements."""
+
+    name = PROJECTION_NAME
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """Buffers the event's statements in the view (events no read model needs: none)."""
+        folds = FOLDS.get(type(domain_event).__name__, ())
+        statements = [s for fold in folds for s in fold(domain_event, tracking.notification_id)]
+        self.view.fold(statements, tracking)
