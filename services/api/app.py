@@ -1,0 +1,69 @@
+"""The HTTP application: read API, health and metrics (the gateway and the window plug in).
+
+Run it with `loyalty api`, or `serve(settings)`. Nothing connects at import or at creation:
+the pool of read-model connections opens when the application starts.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+import uvicorn
+from fastapi import APIRouter, FastAPI
+
+from services.api import health, read
+from services.api.errors import install_error_handlers
+from services.api.gateway import gateway_router
+from services.api.metrics import ApiMetrics
+from services.api.read_store import ensure_read_models, read_pool
+from services.api.window import window_router
+from services.settings import DEV_API_KEY, Settings
+
+log = structlog.get_logger(__name__)
+
+ROUTERS: tuple[APIRouter, ...] = (
+    read.router,
+    health.router,
+)
+"""Every router of the application: adding one is one line."""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The FastAPI application for these settings (OpenAPI at /openapi.json and /docs)."""
+
+    @asynccontextmanager
+    async def lifespan(running: FastAPI) -> AsyncIterator[None]:
+        # A pool per start: a closed pool cannot be opened again (tests start apps twice).
+        running.state.pool = pool = read_pool(settings)
+        await pool.open(wait=False)
+        await ensure_read_models(pool)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="Loyalty points",
+        version="1.0.0",
+        description="Read API of the loyalty points service (organisers: header X-Api-Key).",
+        lifespan=lifespan,
+    )
+    app.state.api_keys = settings.api_key_programmes()
+    app.state.metrics = ApiMetrics()
+    app.state.metrics.install(app)
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.include_router(gateway_router(settings))
+    app.include_router(window_router(settings))
+    return app
+
+
+def serve(settings: Settings) -> None:
+    """Runs the application with uvicorn on settings.http_host:settings.http_port."""
+    if not settings.api_keys:
+        log.warning("LOYALTY_API_KEYS is unset: the development key reads programme default",
+                    api_key=DEV_API_KEY)
+    log.info("api listening", host=settings.http_host, port=settings.http_port)
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
+                log_config=None, access_log=False)

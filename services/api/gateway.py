@@ -1,0 +1,91 @@
+"""The HTTP command gateway: `POST /v1/commands` takes the same JSON as the commands topic.
+
+The caller's API key names the programme. The body is read up to `max_command_bytes` and no
+further, checked with stage 1's own pure function, produced to the commands topic (headers
+`programme` and a fresh `commandId`) and answered once the broker acknowledged it, in exactly
+the source API's shape: `{"results": [{"login", "guid", "status", "error"}]}`. Intake then
+validates the same bytes again with the same function, so its result is the identical one.
+
+A command rejected as a whole (`{"results": [], "error": {"code", "message"}}`, HTTP 400, or
+413 above the size limit) is not produced: nothing of it would be processed.
+"""
+
+import asyncio
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from events.errors import ErrorCode
+from events.results import CommandError, ValidationResult
+from services.api.auth import Programme
+from services.api.command_schema import STAGE1_ANSWER, request_body
+from services.api.errors import described, error_response
+from services.api.pipeline import PipelineUnavailableError, Upstream, pipeline_lifespan
+from services.intake.validation import ValidationRules, validate_command
+from services.settings import Settings
+
+COMMAND_ID_HEADER = "X-Command-Id"
+"""Response header: the commandId under which the command's results are published."""
+
+
+async def read_capped(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it proves longer than `limit` bytes: never more
+    than `limit + 1` bytes are kept."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk[: limit + 1 - len(body)]
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def stage1_answer(result: ValidationResult) -> dict[str, Any]:
+    """The source API's response: the per-item results, or the whole command's error."""
+    if result.error is not None:
+        return {"results": [], "error": result.error.model_dump(mode="json", by_alias=True)}
+    return {"results": [status.model_dump(mode="json", by_alias=True)
+                        for status in result.results]}
+
+
+def too_large(limit: int) -> JSONResponse:
+    """The answer to a body above the limit: 413, PAYLOAD_TOO_LARGE."""
+    error = CommandError(code=ErrorCode.PAYLOAD_TOO_LARGE,
+                         message=f"the command is larger than {limit} bytes")
+    return JSONResponse({"results": [], "error": error.model_dump(mode="json")}, 413)
+
+
+def gateway_router(settings: Settings) -> APIRouter:
+    """`POST /v1/commands`, with the application's one Kafka producer."""
+    rules = ValidationRules.from_settings(settings)
+    limit = settings.max_command_bytes
+    router = APIRouter(prefix="/v1", tags=["commands"], lifespan=pipeline_lifespan(settings))
+
+    @router.post("/commands", responses={**STAGE1_ANSWER, **described(401, 403, 503)},
+                 openapi_extra={"requestBody": request_body(rules)})
+    async def post_command(programme: Programme, pipeline: Upstream,
+                           request: Request) -> JSONResponse:
+        """Accepts one command of the family (the JSON of the commands topic) and answers with
+        its stage-1 result once the command is durably stored in Kafka."""
+        raw = await read_capped(request, limit)
+        if raw is None:
+            return too_large(limit)
+        command_id = str(uuid.uuid4())
+        validated = await asyncio.to_thread(
+            validate_command, raw, command_id=command_id, programme=programme, rules=rules)
+        answer = stage1_answer(validated.result)
+        headers = {COMMAND_ID_HEADER: command_id}
+        if validated.result.error is not None:
+            status = 413 if validated.result.error.code is ErrorCode.PAYLOAD_TOO_LARGE else 400
+            return JSONResponse(answer, status, headers=headers)
+        try:
+            await pipeline.send_command(raw, programme=programme, command_id=command_id)
+        except PipelineUnavailableError as error:
+            return error_response(503, f"{error}: the command was not accepted, send it again")
+        return JSONResponse(answer, headers=headers)
+
+    return router

@@ -1,0 +1,150 @@
+"""The HTTP application's way into the pipeline: one Kafka producer and the event store.
+
+Both are opened once for the application's lifetime (`pipeline_lifespan`, shared by every
+router that needs them) and reached in a route through the `Upstream` parameter. The producer
+waits for every in-sync replica (acks=all), so a record it reports sent is durable. The event
+store is synchronous: every call to it runs in a worker thread.
+"""
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Annotated, Any
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from fastapi import Depends, FastAPI, HTTPException, Request
+
+from events import topics
+from events.commands import WorkItem
+from services.bootstrap import event_store
+from services.customers import Customer, CustomerApplication, ItemOutcome
+from services.customers.ids import customer_id, item_id
+from services.kafka import producer
+from services.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+SEND_TIMEOUT_SECONDS = 10.0
+
+
+class PipelineUnavailableError(Exception):
+    """Kafka or the event store did not answer in time: the request may be retried."""
+
+
+class PipelineClient:
+    """Sends commands and items to Kafka; reads customers and item outcomes from the store."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._producer_lock = asyncio.Lock()
+        self._store: CustomerApplication | None = None
+        self._store_lock = threading.Lock()
+
+    async def connect(self) -> None:
+        """Starts the producer now, so the first request does not wait for it; when Kafka
+        does not answer yet, logs it and starts the producer at the first request instead."""
+        try:
+            await self._started_producer()
+        except PipelineUnavailableError as error:
+            log.warning("kafka producer not started yet", error=str(error.__cause__))
+
+    async def close(self) -> None:
+        """Flushes and stops the producer, closes the event store."""
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._store is not None:
+            await asyncio.to_thread(self._store.close)
+
+    async def send_command(self, raw: bytes, *, programme: str, command_id: str) -> None:
+        """Produces an organiser's command, as sent, to the commands topic; returns once
+        the broker has acknowledged it."""
+        headers = [(topics.PROGRAMME_HEADER, programme.encode()),
+                   (topics.COMMAND_ID_HEADER, command_id.encode())]
+        await self._send(self._settings.commands_topic, raw, key=None, headers=headers)
+
+    async def send_item(self, item: WorkItem) -> None:
+        """Produces a validated item straight to the items topic, keyed by its customer."""
+        key = topics.item_key(item.programme, item.uniq_id)
+        await self._send(self._settings.items_topic, item.to_json(), key=key, headers=[])
+
+    async def outcome(self, programme: str, guid: str) -> ItemOutcome | None:
+        """The stored stage-2 outcome of an item, or None while it is pending."""
+        found = await self._load(item_id(programme, guid))
+        return found if isinstance(found, ItemOutcome) else None
+
+    async def customer(self, programme: str, uniq_id: str) -> Customer | None:
+        """The customer aggregate as stored now, or None when there is no such customer."""
+        found = await self._load(customer_id(programme, uniq_id))
+        return found if isinstance(found, Customer) else None
+
+    async def _send(self, topic: str, value: bytes, *, key: bytes | None,
+                    headers: list[tuple[str, bytes]]) -> None:
+        started = await self._started_producer()
+        try:
+            await asyncio.wait_for(started.send_and_wait(topic, value, key=key, headers=headers),
+                                   SEND_TIMEOUT_SECONDS)
+        except Exception as error:
+            raise PipelineUnavailableError("kafka did not acknowledge the record") from error
+
+    async def _started_producer(self) -> AIOKafkaProducer:
+        async with self._producer_lock:
+            if self._producer is None:
+                candidate = producer(self._settings)
+                try:
+                    await asyncio.wait_for(candidate.start(), SEND_TIMEOUT_SECONDS)
+                except Exception as error:
+                    await candidate.stop()
+                    raise PipelineUnavailableError("kafka does not answer") from error
+                self._producer = candidate
+            return self._producer
+
+    async def _load(self, aggregate_id: Any) -> Any:
+        try:
+            return await asyncio.to_thread(lambda: self._opened_store().load(aggregate_id))
+        except Exception as error:
+            raise PipelineUnavailableError("the event store does not answer") from error
+
+    def _opened_store(self) -> CustomerApplication:
+        with self._store_lock:
+            if self._store is None:
+                self._store = event_store(self._settings)
+            return self._store
+
+
+def pipeline_lifespan(
+    settings: Settings,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A router lifespan that opens the application's one `PipelineClient` (in
+    `app.state.pipeline`) and closes it at shutdown; routers that share it open it once."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "pipeline", None) is not None:
+            yield
+            return
+        client = PipelineClient(settings)
+        await client.connect()
+        app.state.pipeline = client
+        try:
+            yield
+        finally:
+            app.state.pipeline = None
+            await client.close()
+
+    return lifespan
+
+
+def pipeline_of(request: Request) -> PipelineClient:
+    """The application's pipeline client; 503 when the application's lifespan did not run
+    (so no `pipeline_lifespan` opened one)."""
+    client: PipelineClient | None = getattr(request.app.state, "pipeline", None)
+    if client is None:
+        raise HTTPException(503, "the service is not connected to the pipeline")
+    return client
+
+
+Upstream = Annotated[PipelineClient, Depends(pipeline_of)]
+"""A route parameter: the application's `PipelineClient`."""

@@ -1,0 +1,78 @@
+"""`loyalty bench`: mounted by services/cli.py with `cli.add_typer(app, name="bench")`."""
+
+import datetime
+import logging
+import platform
+import signal
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from services.bench.report import SUSTAINED_ITEMS
+
+app = typer.Typer(add_completion=False)
+
+
+HELP = "\n\n".join((
+    "Benchmark the pipeline on this machine, beside raw Kafka and raw PostgreSQL"
+    " (docs/benchmarks.md).",
+    "Starts intake, processor, relay and projections as child processes on topics and a"
+    " database of their own, and produces addCustomerPointMessage / addBonusExtQuick commands"
+    " over many customers (phones, e-mails, a share of invalid items).",
+    "Measures: stage-1 items/s (first produce -> last stage-1 result consumed); end-to-end"
+    " items/s (first produce -> every accepted item's stage-2 result consumed); projection lag"
+    " (last stage-2 result -> read models' position at the event store's head); produce ->"
+    " stage-2 result latency p50/p95/p99 at a fixed offered load (10-item commands paced by"
+    " the clock); CPU of each process during the throughput phase, peak memory (VmHWM) at the"
+    " end.",
+    "Ceilings on the same volume: aiokafka produce + consume of the items as JSON, one record"
+    " each; PostgreSQL COPY of as many event-shaped rows as the pipeline stored, 500 rows per"
+    " transaction. Keep trial runs small on a shared machine: --items 20000.",
+))
+
+
+Items = Annotated[int, typer.Option(min=1, help="Items of the throughput phase.")]
+PerCommand = Annotated[int, typer.Option(min=1, max=1000, help="Items per command.")]
+InvalidShare = Annotated[float, typer.Option(min=0, max=1, help="Share failing stage 1.")]
+LatencyRate = Annotated[float, typer.Option(min=1, help="Items/s offered, latency phase.")]
+LatencySeconds = Annotated[float, typer.Option(min=0, help="Length of the latency phase.")]
+SkipCeilings = Annotated[bool, typer.Option("--skip-ceilings", help="Pipeline only.")]
+Keep = Annotated[bool, typer.Option("--keep", help="Keep the scratch database and topics.")]
+JsonPath = Annotated[Path | None, typer.Option("--json", help="Also write the figures here.")]
+
+
+@app.callback(invoke_without_command=True, help=HELP)
+def bench(
+    items: Items = 200_000,
+    items_per_command: PerCommand = 500,
+    invalid_share: InvalidShare = 0.02,
+    latency_rate: LatencyRate = 1000,
+    latency_seconds: LatencySeconds = 20,
+    skip_ceilings: SkipCeilings = False,
+    keep: Keep = False,
+    json_path: JsonPath = None,
+) -> None:
+    """Benchmark the pipeline on this machine, beside raw Kafka and raw PostgreSQL."""
+    from services.bench.report import as_json, table, usage_table, write_json
+    from services.bench.run import BenchOptions, run_bench
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # a fresh topic's leader warnings
+    options = BenchOptions(items, items_per_command, invalid_share, latency_rate,
+                           latency_seconds, skip_ceilings, keep)
+    pipeline, ceilings, log_dir = run_bench(options)
+    typer.echo(f"\n{items:,} items in {pipeline.commands:,} commands; "
+               f"{pipeline.items_accepted:,} accepted by stage 1, "
+               f"{pipeline.items_failed_in_stage2:,} failed in stage 2; "
+               f"{pipeline.events_stored:,} events stored; service logs in {log_dir}\n")
+    typer.echo(table(pipeline, ceilings))
+    if items < SUSTAINED_ITEMS:
+        typer.echo(f"(end-to-end target judged only over >= {SUSTAINED_ITEMS:,} items)")
+    typer.echo("\nCPU during the throughput phase, peak memory at the end:")
+    typer.echo(usage_table(pipeline))
+    if json_path is not None:
+        context = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                   "machine": platform.node(), "options": asdict(options)}
+        write_json(json_path, as_json(pipeline, ceilings, context))

@@ -1,0 +1,149 @@
+"""The pipeline under test: its own topics, its own database, its services as child processes."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from aiokafka.admin import AIOKafkaAdminClient
+from psycopg import sql
+
+from services.bench.procfs import peak_mib
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = {
+    "intake": ("intake",),
+    "processor": ("processor",),
+    "relay": ("relay",),
+    "projections": ("projections", "run"),
+}
+GRACE_SECONDS = 20
+
+
+class ServiceDiedError(RuntimeError):
+    """A service under test exited during the benchmark."""
+
+
+def database_dsn(server_dsn: str, name: str) -> str:
+    """The DSN of database `name` on the server of `server_dsn`."""
+    parts = urlsplit(server_dsn)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@dataclass
+class BenchEnvironment:
+    """Names of one run's topics, consumer groups and scratch database."""
+
+    bootstrap: str
+    server_dsn: str
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    @property
+    def prefix(self) -> str:
+        return f"bench{self.run_id}."
+
+    @property
+    def database(self) -> str:
+        return f"loyalty_bench_{self.run_id}"
+
+    @property
+    def dsn(self) -> str:
+        return database_dsn(self.server_dsn, self.database)
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def service_env(self) -> dict[str, str]:
+        """The environment of every child: the user's, with this run's names."""
+        return {
+            **os.environ,
+            "LOYALTY_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "LOYALTY_POSTGRES_DSN": self.dsn,
+            "LOYALTY_COMMANDS_TOPIC": self.topic("commands"),
+            "LOYALTY_ITEMS_TOPIC": self.topic("items"),
+            "LOYALTY_RESULTS_TOPIC": self.topic("results"),
+            "LOYALTY_INTAKE_GROUP": self.topic("intake"),
+            "LOYALTY_PROCESSOR_GROUP": self.topic("processor"),
+            "LOYALTY_PROJECTIONS_GROUP": self.topic("projections"),
+            "LOYALTY_LOG_JSON": "true",
+        }
+
+    def create_database(self) -> None:
+        with psycopg.connect(self.server_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
+
+    def drop_database(self) -> None:
+        with psycopg.connect(self.server_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                         .format(sql.Identifier(self.database)))
+
+    def prepare(self) -> None:
+        """Creates the topics and the event store's tables (`loyalty prepare`)."""
+        subprocess.run([sys.executable, "-m", "services.cli", "prepare"], env=self.service_env(),
+                       cwd=ROOT, check=True, capture_output=True)
+
+    def delete_topics(self) -> None:
+        """Deletes every topic of this run (faust's internal ones too)."""
+        asyncio.run(self._delete_topics())
+
+    async def _delete_topics(self) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            ours = [name for name in await admin.list_topics() if name.startswith(self.prefix)]
+            if ours:
+                await admin.delete_topics(ours)
+        finally:
+            await admin.close()
+
+
+class Services:
+    """The services under test as child processes (`python -m services.cli <name>`)."""
+
+    def __init__(self, environment: BenchEnvironment, log_dir: Path) -> None:
+        self.environment = environment
+        self.log_dir = log_dir
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self) -> None:
+        env = self.environment.service_env()
+        for name, args in SERVICES.items():
+            with open(self.log_dir / f"{name}.log", "ab") as log:
+                self.children[name] = subprocess.Popen(
+                    [sys.executable, "-m", "services.cli", *args],
+                    env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                )
+
+    def pids(self) -> dict[str, int]:
+        return {name: child.pid for name, child in self.children.items()}
+
+    def check_alive(self) -> None:
+        """Raises ServiceDiedError, with the end of its log, when a service has exited."""
+        for name, child in self.children.items():
+            if child.poll() is not None:
+                tail = (self.log_dir / f"{name}.log").read_text(errors="replace")[-2000:]
+                raise ServiceDiedError(f"{name} exited with {child.returncode}:\n{tail}")
+
+    def peak_memory(self) -> dict[str, float]:
+        """VmHWM of each service, in MiB (read before `stop`)."""
+        return {name: peak_mib(child.pid) for name, child in self.children.items()}
+
+    def stop(self) -> None:
+        """SIGTERM to all, then SIGKILL to whoever is still there after the grace period."""
+        for child in self.children.values():
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + GRACE_SECONDS
+        for child in self.children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        self.children.clear()
