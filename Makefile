@@ -1,12 +1,13 @@
 # One entry point for people and CI. On a fresh machine:
 #   make run    install, start Kafka + PostgreSQL, run every service (Ctrl-C stops)
-#   make test   install, start Kafka + PostgreSQL, lint, type-check, run every test
+#   make test   install, start Kafka + PostgreSQL (+ Debian's chromium for the browser
+#               tests), lint, type-check, run every test
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up run test lint unit down bench
+.PHONY: install up run test lint unit down bench browser
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +30,10 @@ lint: install
 unit: install
 	$(BIN)/pytest tests/unit -q
 
-test: lint up
+browser:
+	bash deploy/browser.sh install
+
+test: lint up browser
 	$(BIN)/pytest
 
 bench: up

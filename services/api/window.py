@@ -4,7 +4,7 @@
 any organiser's `authorizeCustomer` item (method `link`): the item goes to the items topic, the
 processor applies it, and the page shows the stored outcome (the messages shown at this login)
 with the customer's status and balance. Opening the page is the login: each opening shows
-every due message once.
+every due message once (a link previewer that fetches the page uses up a show too).
 """
 
 import asyncio
@@ -23,7 +23,12 @@ from events.commands import CommandType, WorkItem
 from events.errors import ErrorCode
 from events.results import ProcessingResult, ShownMessage
 from services.api.links import LinkSigner, Login, links_router
-from services.api.pipeline import PipelineUnavailableError, Upstream, pipeline_lifespan
+from services.api.pipeline import (
+    PipelineClient,
+    PipelineUnavailableError,
+    Upstream,
+    pipeline_lifespan,
+)
 from services.settings import DEV_LINK_SECRET, Settings
 
 log = structlog.get_logger(__name__)
@@ -68,7 +73,7 @@ def authorization(login: Login) -> WorkItem:
                     programme=login.programme, guid=guid, uniq_id=login.uniq_id, method="link")
 
 
-async def log_in(pipeline: Upstream, login: Login) -> ProcessingResult:
+async def log_in(pipeline: PipelineClient, login: Login) -> ProcessingResult:
     """Sends the login through the pipeline and waits for its stored stage-2 outcome."""
     item = authorization(login)
     await pipeline.send_item(item)
@@ -80,7 +85,7 @@ async def log_in(pipeline: Upstream, login: Login) -> ProcessingResult:
     return outcome.stored_result
 
 
-async def open_window(pipeline: Upstream, login: Login) -> WindowView | ErrorCode:
+async def open_window(pipeline: PipelineClient, login: Login) -> WindowView | ErrorCode:
     """Logs the customer in; the view of the window, or why it cannot be shown."""
     result = await log_in(pipeline, login)
     if result.error is not None:

@@ -1,5 +1,6 @@
 """The read API against its own OpenAPI document, with schemathesis and the development key."""
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -20,17 +21,25 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def api_schema(postgres_server_dsn: str) -> Iterator[schemathesis.schemas.BaseSchema]:
-    """The app's OpenAPI document, served by the app over read models of a small workload."""
+def api_settings(postgres_server_dsn: str) -> Iterator[Settings]:
+    """Settings of an app over read models of a small workload, on topics of its own."""
+    prefix = f"schema{uuid.uuid4().hex[:8]}."
     for dsn in scratch_database(postgres_server_dsn):
-        config = Settings(postgres_dsn=dsn)
+        config = Settings(postgres_dsn=dsn, commands_topic=f"{prefix}commands",
+                          items_topic=f"{prefix}items", results_topic=f"{prefix}results")
         app = CustomerApplication(env=event_store_env(config))
         record(app, [item.model_copy(update={"programme": "default"})
                      for item in workload()[:200]])
         app.close()
         with ReadModelRunner(projection_env(config)) as runner:
             catch_up(runner)
-        yield schemathesis.openapi.from_asgi("/openapi.json", create_app(config))
+        yield config
+
+
+@pytest.fixture
+def api_schema(api_settings: Settings) -> schemathesis.schemas.BaseSchema:
+    """The OpenAPI document served by a fresh app (schemathesis ends its lifespan per test)."""
+    return schemathesis.openapi.from_asgi("/openapi.json", create_app(api_settings))
 
 
 READ_API = ("/v1/customers/{uniqId}", "/v1/getBonusOperationExt", "/v1/items/{guid}",

@@ -1,0 +1,83 @@
+"""The bonus window in a real browser: the login link, balance, messages and their shows left."""
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.pipeline import Organiser
+from tests.e2e.test_accruals import accrual, add, outcome, unique
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+PHONE_SCREEN = {"width": 390, "height": 844}
+
+
+def login_link(api_url: str, uniq_id: str) -> str:
+    """The customer's unique login link, asked for with the organiser's key."""
+    response = httpx.get(f"{api_url}/v1/customers/{uniq_id}/link",
+                         headers={"X-Api-Key": "dev-key"})
+    response.raise_for_status()
+    assert response.json()["uniqId"] == uniq_id
+    return f"{api_url}{response.json()['url']}"
+
+
+def shown(page: Any) -> list[tuple[str, str]]:
+    """The messages on the page: text and shows left."""
+    cards = page.locator("li.message")
+    return [(cards.nth(i).locator("p").first.inner_text(),
+             cards.nth(i).get_attribute("data-shows-left")) for i in range(cards.count())]
+
+
+def test_the_window_shows_the_balance_and_each_message_as_often_as_asked(
+    api_url: str, organiser: Organiser, browser: Any, tmp_path: Path
+) -> None:
+    customer = unique("window")
+    earned = accrual(customer, "1250.50", message="Thank you for shopping with us!\n"
+                     "Your points are waiting for you.", showCount=2)
+    organiser.send(add(earned))
+    assert outcome(organiser, earned["guid"])["status"] == "Success"
+    link = login_link(api_url, customer)
+
+    page = browser.new_page(viewport=PHONE_SCREEN)
+    response = page.goto(link)
+    assert response is not None and response.status == 200
+    assert page.locator(".amount").get_attribute("data-balance") == "1,250.50"
+    assert page.locator(".status").inner_text() == "Active"
+    assert shown(page) == [("Thank you for shopping with us!\nYour points are waiting for you.",
+                            "1")]
+    page.screenshot(path=tmp_path / "first-login.png", full_page=True)
+
+    page.reload()
+    assert [left for _, left in shown(page)] == ["0"]
+    page.reload()
+    assert shown(page) == []
+    assert page.get_by_text("No new messages").is_visible()
+    page.screenshot(path=tmp_path / "third-login.png", full_page=True)
+
+
+def test_a_forged_link_finds_nothing(api_url: str, browser: Any) -> None:
+    page = browser.new_page(viewport=PHONE_SCREEN)
+    response = page.goto(f"{api_url}/window/ZGVmYXVsdB94.forged")
+    assert response is not None and response.status == 404
+    assert page.get_by_role("heading").inner_text() == "Link not found"
+
+
+def test_a_blocked_customer_sees_a_polite_page(
+    api_url: str, organiser: Organiser, browser: Any, tmp_path: Path
+) -> None:
+    customer = unique("blocked")
+    earned = accrual(customer)
+    organiser.send(add(earned))
+    outcome(organiser, earned["guid"])
+    block = {"guid": str(uuid.uuid4()), "uniqId": customer}
+    organiser.send({"typeOfCommand": "blockCustomers", "customers": [block]})
+    assert outcome(organiser, block["guid"])["status"] == "Success"
+
+    page = browser.new_page(viewport=PHONE_SCREEN)
+    response = page.goto(login_link(api_url, customer))
+    assert response is not None and response.status == 403
+    assert page.get_by_role("heading").inner_text() == "Account blocked"
+    page.screenshot(path=tmp_path / "blocked.png", full_page=True)
