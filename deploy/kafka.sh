@@ -5,6 +5,8 @@
 #                            record can be produced (idempotent: a running broker is reused)
 #   deploy/kafka.sh stop     SIGTERM the broker this script started and wait for it to exit
 #   deploy/kafka.sh status   exit 0 when a record can be produced
+#   deploy/kafka.sh produce TOPIC      the stock console producer (one record per line of stdin)
+#   deploy/kafka.sh consume TOPIC ...  the stock console consumer (extra options passed on)
 # Logs: $LOYALTY_HOME/kafka/broker.log (LOYALTY_HOME defaults to ~/.cache/loyalty).
 set -euo pipefail
 
@@ -29,12 +31,14 @@ running_pid() {
 }
 
 fetch_jars() {
-  [ -f "$LIB_DIR/.complete" ] && return 0
+  local marker
+  marker="$LIB_DIR/.complete-$(sha1sum "$HERE/kafka/pom.xml" | cut -c1-12)"
+  [ -f "$marker" ] && return 0
   log "fetching Kafka $KAFKA_VERSION jars from Maven Central into $LIB_DIR"
   mkdir -p "$LIB_DIR"
-  mvn -q -B -f "$HERE/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+  mvn -q -B -Dstyle.color=never -f "$HERE/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
     dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIB_DIR" >&2
-  touch "$LIB_DIR/.complete"
+  touch "$marker"
 }
 
 write_config() {
@@ -90,8 +94,19 @@ case "${1:-start}" in
   status)
     answers 5
     ;;
+  produce)
+    fetch_jars
+    exec java -cp "$LIB_DIR/*" -Dlog4j.configuration="file:$HERE/kafka/log4j.properties" \
+      kafka.tools.ConsoleProducer --bootstrap-server "$BOOTSTRAP" --topic "${2:?topic}" "${@:3}"
+    ;;
+  consume)
+    fetch_jars
+    exec java -cp "$LIB_DIR/*" -Dlog4j.configuration="file:$HERE/kafka/log4j.properties" \
+      org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$BOOTSTRAP" \
+      --topic "${2:?topic}" "${@:3}"
+    ;;
   *)
-    echo "usage: $0 start|stop|status" >&2
+    echo "usage: $0 start|stop|status|produce TOPIC|consume TOPIC [options]" >&2
     exit 2
     ;;
 esac

@@ -29,9 +29,10 @@ APPLICATION_NAME = CustomerApplication.name
 """The tracking name of the read models' position: the event store application's name."""
 
 
-def projection_env(settings: Settings) -> dict[str, str]:
+def projection_env(settings: Settings, *, create_tables: bool = False) -> dict[str, str]:
     """The event store's environment, with the view's tables in the read-model schema."""
-    return {**event_store_env(settings), f"{PROJECTION_NAME.upper()}_POSTGRES_SCHEMA": SCHEMA}
+    env = event_store_env(settings, create_tables=create_tables)
+    return {**env, f"{PROJECTION_NAME.upper()}_POSTGRES_SCHEMA": SCHEMA}
 
 
 def events_table(env: Mapping[str, str]) -> sql.Composable:
@@ -104,7 +105,7 @@ def rebuild(settings: Settings, progress: Progress | None = None) -> int:
     """Drops the read models and folds the whole event store again, up to the head it had
     when the rebuild started; returns that head. Stop `projections run` first."""
     drop_read_models(settings.postgres_dsn)
-    with ReadModelRunner(projection_env(settings)) as runner:
+    with ReadModelRunner(projection_env(settings, create_tables=True)) as runner:
         head = runner.view.head()
         position = runner.position()
         while position < head:
@@ -129,6 +130,8 @@ def catch_up(runner: ReadModelRunner, timeout: float = 60.0) -> None:
 
 def create_tables(settings: Settings) -> None:
     """Creates the read-model schema, tables and tracking table when missing."""
-    env = BaseProjectionRunner._construct_env(name=PROJECTION_NAME, env=projection_env(settings))
+    env = BaseProjectionRunner._construct_env(
+        name=PROJECTION_NAME, env=projection_env(settings, create_tables=True)
+    )
     view = InfrastructureFactory[ReadModelView].construct(env=env).tracking_recorder(ReadModelView)
     view.datastore.close()

@@ -13,9 +13,9 @@ from services.store import event_store_env
 log = structlog.get_logger(__name__)
 
 
-def event_store(settings: Settings) -> CustomerApplication:
-    """The customer application on PostgreSQL (creates its tables when missing)."""
-    return CustomerApplication(env=event_store_env(settings))
+def event_store(settings: Settings, *, create_tables: bool = False) -> CustomerApplication:
+    """The customer application on PostgreSQL (its tables are made by `prepare`)."""
+    return CustomerApplication(env=event_store_env(settings, create_tables=create_tables))
 
 
 def prepare(settings: Settings) -> None:
@@ -23,7 +23,7 @@ def prepare(settings: Settings) -> None:
     from projections.runner import create_tables
 
     asyncio.run(ensure_topics(settings))
-    event_store(settings).close()
+    event_store(settings, create_tables=True).close()
     create_tables(settings)
     log.info("topics, event store and read models ready")
 

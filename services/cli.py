@@ -72,6 +72,7 @@ def run(
     unknown = set(services) - set(SERVICES)
     if unknown:
         raise typer.BadParameter(f"unknown service(s): {', '.join(sorted(unknown))}")
+    prepare()
     raise typer.Exit(supervise(services))
 
 

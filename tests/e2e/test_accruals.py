@@ -8,33 +8,10 @@ import pytest
 
 from tests.e2e.pipeline import Organiser, Pipeline
 from tests.e2e.store import customer, event_names
+from tests.seed import SEED_GUID, SEED_REQUEST
 
 pytestmark = pytest.mark.e2e
 
-SEED_REQUEST = b"""{
-    "add":[
-        {
-            "amount":200.00,
-            "guid":"9803d32e-8fcd-4984-a736-9f02f726b3c0",
-            "email":null,
-            "phone":null,
-            "uniqId":"12345678",
-            "info":null,
-            "message":"Message for customer",
-            "showCount":3,
-            "showTill":"2019-10-23T18:25:43.511Z",
-            "eventId":"123456",
-            "eventDate":"2015-01-01T00:00:00+03",
-            "eventType":"operation",
-            "operationType":"purchase",
-            "operationAmount":100.0000,
-            "merchantName":"TZUM",
-            "bankProduct":"Gold card",
-            "mcc":"Petrol station"
-        }
-    ],
-    "typeOfCommand":"addCustomerPointMessage"
-}"""
 
 
 def accrual(uniq_id: str, amount: str = "10.00", **fields: Any) -> dict[str, Any]:
@@ -64,7 +41,7 @@ def test_the_seed_request_verbatim_is_accepted_processed_and_stored(
     organiser: Organiser, pipeline: Pipeline
 ) -> None:
     command_id = organiser.send(SEED_REQUEST)
-    guid = "9803d32e-8fcd-4984-a736-9f02f726b3c0"
+    guid = SEED_GUID
 
     stage1 = organiser.validation(command_id)
     assert stage1["results"] == [

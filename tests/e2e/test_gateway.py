@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from tests.e2e.pipeline import Organiser, Pipeline
-from tests.e2e.test_accruals import SEED_REQUEST, accrual, add, outcome, unique
+from tests.e2e.test_accruals import accrual, add, outcome, unique
+from tests.seed import SEED_REQUEST
 
 pytestmark = pytest.mark.e2e
 

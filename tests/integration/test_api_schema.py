@@ -27,11 +27,11 @@ def api_settings(postgres_server_dsn: str) -> Iterator[Settings]:
     for dsn in scratch_database(postgres_server_dsn):
         config = Settings(postgres_dsn=dsn, commands_topic=f"{prefix}commands",
                           items_topic=f"{prefix}items", results_topic=f"{prefix}results")
-        app = CustomerApplication(env=event_store_env(config))
+        app = CustomerApplication(env=event_store_env(config, create_tables=True))
         record(app, [item.model_copy(update={"programme": "default"})
                      for item in workload()[:200]])
         app.close()
-        with ReadModelRunner(projection_env(config)) as runner:
+        with ReadModelRunner(projection_env(config, create_tables=True)) as runner:
             catch_up(runner)
         yield config
 

@@ -26,7 +26,14 @@ from fastapi.testclient import TestClient
 from events.commands import Accrual, CommandType, Message, WorkItem
 from projections.item_outcomes import PendingItem
 from projections.pending import follow_validation_results, pending_items
-from projections.runner import ReadModelRunner, catch_up, drop_read_models, projection_env, rebuild
+from projections.runner import (
+    ReadModelRunner,
+    catch_up,
+    create_tables,
+    drop_read_models,
+    projection_env,
+    rebuild,
+)
 from projections.schema import SCHEMA, TRACKING_TABLE
 from projections.view import EVENT_TABLES
 from services.api.app import create_app
@@ -101,7 +108,7 @@ def settings(postgres_server_dsn: str) -> Iterator[Settings]:
     """A scratch database holding the event store of the whole workload."""
     for dsn in scratch_database(postgres_server_dsn):
         settings = Settings(postgres_dsn=dsn, api_keys="key-a:alpha,key-b:beta")
-        app = CustomerApplication(env=event_store_env(settings))
+        app = CustomerApplication(env=event_store_env(settings, create_tables=True))
         record(app, workload())
         app.close()
         yield settings
@@ -109,14 +116,14 @@ def settings(postgres_server_dsn: str) -> Iterator[Settings]:
 
 @pytest.fixture(scope="module")
 def app(settings: Settings) -> Iterator[CustomerApplication]:
-    application = CustomerApplication(env=event_store_env(settings))
+    application = CustomerApplication(env=event_store_env(settings, create_tables=True))
     yield application
     application.close()
 
 
 def project(settings: Settings) -> None:
     """Brings the read models up to the event store's head."""
-    with ReadModelRunner(projection_env(settings)) as runner:
+    with ReadModelRunner(projection_env(settings, create_tables=True)) as runner:
         catch_up(runner)
 
 
@@ -212,6 +219,7 @@ def test_a_killed_projection_resumes_to_what_a_rebuild_builds(
     settings: Settings, app: CustomerApplication
 ) -> None:
     drop_read_models(settings.postgres_dsn)
+    create_tables(settings)  # as `loyalty prepare` does before the services start
     head = app.recorder.max_notification_id() or 0
     env = {**os.environ, "LOYALTY_POSTGRES_DSN": settings.postgres_dsn, "LOYALTY_LOG_JSON": "0"}
     follower = subprocess.Popen([sys.executable, "-c", FOLLOWER], cwd=ROOT, env=env)

@@ -3,7 +3,6 @@
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,36 +15,12 @@ from events.errors import ErrorCode
 from services.intake.fields import normalized_email
 from services.intake.validation import Validated, ValidationRules, validate_command
 from services.settings import Settings
+from tests.seed import SEED_REQUEST
 
-SEED = Path("/work/shared/seed/addCustomerPointMessage.txt")
 RULES = ValidationRules()
 MSK = timezone(timedelta(hours=3))
 GUID = "9803d32e-8fcd-4984-a736-9f02f726b3c0"
 
-SEED_REQUEST = """{
-    "add":[
-        {
-            "amount":200.00,
-            "guid":"9803d32e-8fcd-4984-a736-9f02f726b3c0",
-            "email":null,
-            "phone":null,
-            "uniqId":"12345678",
-            "info":null,
-            "message":"Message for customer",
-            "showCount":3,
-            "showTill":"2019-10-23T18:25:43.511Z",
-            "eventId":"123456",
-            "eventDate":"2015-01-01T00:00:00+03",
-            "eventType":"operation",
-            "operationType":"purchase",
-            "operationAmount":100.0000,
-            "merchantName":"TZUM",
-            "bankProduct":"Gold card",
-            "mcc":"Petrol station"        
-        }      
-    ],
-    "typeOfCommand":"addCustomerPointMessage"
-}"""  # noqa: W291 (the seed's own trailing spaces)
 
 
 def validate(
@@ -102,11 +77,6 @@ def command_error(validated: Validated) -> ErrorCode:
 
 
 # --- the source's example -------------------------------------------------------------------
-
-
-@pytest.mark.skipif(not SEED.exists(), reason="the shared seed document is not on this machine")
-def test_the_seed_documents_request_is_in_the_seed_file_verbatim() -> None:
-    assert SEED_REQUEST in SEED.read_text()
 
 
 def test_the_seed_request_is_accepted_with_exact_decimals_and_its_offsets() -> None:
