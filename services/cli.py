@@ -73,7 +73,7 @@ def run(
     if unknown:
         raise typer.BadParameter(f"unknown service(s): {', '.join(sorted(unknown))}")
     prepare()
-    raise typer.Exit(supervise(services))
+    raise typer.Exit(supervise(services, Settings()))
 
 
 @cli.command()

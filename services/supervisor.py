@@ -1,13 +1,12 @@
 """`loyalty run`: every service in a child process of its own, stopped together."""
 
 import signal
+import socket
 import subprocess
 import sys
 import time
 
-import structlog
-
-log = structlog.get_logger(__name__)
+from services.settings import Settings
 
 COMMANDS = {
     "intake": ["intake"],
@@ -23,8 +22,18 @@ def spawn(name: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "services.cli", *COMMANDS[name]])
 
 
-def supervise(names: list[str]) -> int:
+def port_taken(host: str, port: int) -> bool:
+    """Whether something already listens there (e.g. another `loyalty run`)."""
+    with socket.socket() as probe:
+        return probe.connect_ex((host, port)) == 0
+
+
+def supervise(names: list[str], settings: Settings) -> int:
     """Starts the services, waits until one exits or Ctrl-C, then stops them all."""
+    if "api" in names and port_taken(settings.http_host, settings.http_port):
+        print(f"loyalty: {settings.http_host}:{settings.http_port} is in use; is `loyalty run`"
+              " already running? Nothing was started.", file=sys.stderr)
+        return 1
     children = {name: spawn(name) for name in names}
     print(f"loyalty: running {', '.join(names)}; Ctrl-C stops them", file=sys.stderr)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
