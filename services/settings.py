@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     processor_group: str = "loyalty-processor"
     projections_group: str = "loyalty-projections"
     processor_batch_size: int = 500
-    processor_batch_wait_ms: int = 20
+    processor_poll_timeout_ms: int = 200
+    """How long an idle processor waits for items before it polls again."""
 
     http_host: str = "127.0.0.1"
     http_port: int = 8080

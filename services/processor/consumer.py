@@ -75,11 +75,11 @@ class ItemConsumer:
 
     async def consume_once(self, consumer: AIOKafkaConsumer) -> None:
         batches = await consumer.getmany(
-            timeout_ms=self.settings.processor_batch_wait_ms * 10,
+            timeout_ms=self.settings.processor_poll_timeout_ms,
             max_records=self.settings.processor_batch_size,
         )
-        for records in batches.values():
-            items = [decode(record) for record in records]
+        items = [decode(record) for records in batches.values() for record in records]
+        if items:
             await asyncio.to_thread(self.recorder.record_batch, items)
             self.items_recorded += len(items)
         if batches:

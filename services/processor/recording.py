@@ -42,7 +42,8 @@ class ItemRecorder:
         return self.app.recorder.max_tracking_id(tracking_name(topic, partition))
 
     def record_batch(self, records: Sequence[ItemRecord]) -> None:
-        """Records consecutive records of one partition atomically, or item by item on conflict."""
+        """Records a batch atomically with each partition's last position, or item by item on
+        conflict. Records of one partition must come in offset order."""
         if not records:
             return
         items = [record.item for record in records if record.item is not None]
@@ -51,7 +52,7 @@ class ItemRecorder:
             if record.item is not None:
                 book.apply(record.item, str(record.position))
         try:
-            self.save(book.pending(), records[-1].position)
+            self.save(book.pending(), last_positions(records))
         except IntegrityError:
             log.info("batch conflicted, recording item by item", size=len(records))
             for record in records:
@@ -66,7 +67,7 @@ class ItemRecorder:
             if record.item is not None:
                 book.apply(record.item, str(record.position))
             try:
-                self.save(book.pending(), record.position)
+                self.save(book.pending(), [record.position])
                 return
             except IntegrityError:
                 continue
@@ -76,12 +77,20 @@ class ItemRecorder:
         stored = self.stored_offset(position.topic, position.partition)
         return stored is not None and stored > position.offset
 
-    def save(self, aggregates: Sequence[Aggregate], position: Position) -> None:
-        """Stores the aggregates' new events and the position in one transaction."""
+    def save(self, aggregates: Sequence[Aggregate], positions: Sequence[Position]) -> None:
+        """Stores the aggregates' new events and the positions in one transaction."""
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         try:
-            self.app.events.put(events, tracking=position.tracking())
+            self.app.events.put(events, trackings=[p.tracking() for p in positions])
         except Exception:
             self.cache.forget(aggregates)
             raise
         self.cache.keep(aggregates)
+
+
+def last_positions(records: Sequence[ItemRecord]) -> list[Position]:
+    """The last position of each partition among the records."""
+    last: dict[tuple[str, int], Position] = {}
+    for record in records:
+        last[record.position.topic, record.position.partition] = record.position
+    return list(last.values())
