@@ -205,3 +205,18 @@ def test_wrong_types_fail_their_item_only(organiser: Organiser) -> None:
     assert [r["status"] for r in results] == ["Error", "Success"]
     assert results[0]["error"]["field"] == "amount"
     assert outcome(organiser, good["guid"])["status"] == "Success"
+
+
+def test_programmes_named_by_the_header_share_nothing(
+    organiser: Organiser, pipeline: Pipeline
+) -> None:
+    uniq_id, shared_phone = unique("twin"), phone()
+    in_default = accrual(uniq_id, "1.00", phone=shared_phone)
+    in_bank = accrual(uniq_id, "2.00", phone=shared_phone)
+    organiser.send(add(in_default))
+    organiser.send(add(in_bank), programme="bank-b")
+
+    assert outcome(organiser, in_default["guid"])["status"] == "Success"
+    assert outcome(organiser, in_bank["guid"])["status"] == "Success"
+    assert customer(pipeline.dsn, uniq_id).balance == Decimal("1.00")
+    assert customer(pipeline.dsn, uniq_id, programme="bank-b").balance == Decimal("2.00")
