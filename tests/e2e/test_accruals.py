@@ -121,21 +121,6 @@ def test_a_shared_email_replaces_the_old_one_faq5_and_finds_its_holder_faq7(
     assert customer(pipeline.dsn, first).balance == Decimal("17.00")
 
 
-def test_a_blocked_customer_gets_nothing(organiser: Organiser, pipeline: Pipeline) -> None:
-    blocked = unique("blocked")
-    created = accrual(blocked)
-    organiser.send(add(created))
-    outcome(organiser, created["guid"])
-    block = {"guid": str(uuid.uuid4()), "uniqId": blocked, "reason": "fraud"}
-    organiser.send({"typeOfCommand": "blockCustomers", "customers": [block]})
-    assert outcome(organiser, block["guid"])["status"] == "Success"
-
-    refused = accrual(blocked, "99.00")
-    organiser.send(add(refused))
-    assert outcome(organiser, refused["guid"])["error"]["code"] == "CUSTOMER_BLOCKED"
-    assert customer(pipeline.dsn, blocked).balance == Decimal("10.00")
-
-
 def test_add_bonus_ext_quick_creates_active_customers(
     organiser: Organiser, pipeline: Pipeline
 ) -> None:
