@@ -36,7 +36,8 @@ def supervise(names: list[str], settings: Settings) -> int:
         return 1
     children = {name: spawn(name) for name in names}
     print(f"loyalty: running {', '.join(names)}; Ctrl-C stops them", file=sys.stderr)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started in the background
+        signal.signal(signum, signal.default_int_handler)
     code = 0
     try:
         while all(child.poll() is None for child in children.values()):
