@@ -27,7 +27,12 @@ log() { echo "[kafka] $*" >&2; }
 answers() { "$PYTHON" "$HERE/kafka_ready.py" "$BOOTSTRAP" "${1:-5}" >/dev/null 2>&1; }
 
 running_pid() {
-  [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null && cat "$PID_FILE"
+  # The saved pid, if that process is still our broker (a stale pid may have been reused).
+  local pid
+  [ -f "$PID_FILE" ] || return 1
+  pid="$(cat "$PID_FILE")"
+  [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "kafka.Kafka $CONFIG" && echo "$pid"
 }
 
 fetch_jars() {

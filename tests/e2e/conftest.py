@@ -23,6 +23,7 @@ def pipeline(kafka_bootstrap: str, module_postgres_dsn: str,
         yield running
     finally:
         running.stop_all()
+        running.delete_topics()
 
 
 @pytest.fixture(scope="module")

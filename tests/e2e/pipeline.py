@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 ROOT = Path(__file__).resolve().parents[2]
 Result = dict[str, Any]
@@ -107,6 +108,10 @@ class Pipeline:
         child.kill()
         child.wait()
 
+    def delete_topics(self) -> None:
+        """Deletes every topic of this pipeline (its own and faust's), so the broker stays lean."""
+        asyncio.run(delete_topics_with_prefix(self.bootstrap, self.prefix))
+
     def stop_all(self) -> None:
         for child in self.children.values():
             child.terminate()
@@ -190,6 +195,17 @@ class Organiser:
         self.consumer_task.cancel()
         self.call(self.producer.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+async def delete_topics_with_prefix(bootstrap: str, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        doomed = [topic for topic in await admin.list_topics() if topic.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
 
 
 def is_validation_of(result: Result, command_id: str) -> bool:
