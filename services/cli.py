@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from services.settings import Settings
+from services.supervisor import COMMANDS, supervise
 
 cli = typer.Typer(
     help="Event-sourced loyalty points service: customers, bonus points, messages.",
@@ -22,7 +23,7 @@ cli = typer.Typer(
 )
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
-SERVICES = ("intake", "processor", "relay", "projections-run", "api")
+SERVICES = tuple(COMMANDS)
 
 
 def deploy_script(name: str, action: str) -> None:
@@ -66,8 +67,6 @@ def run(
     ] = None,
 ) -> None:
     """Run the services in the foreground, each in its own process; Ctrl-C stops them cleanly."""
-    from services.supervisor import supervise
-
     services = services or list(SERVICES)
     unknown = set(services) - set(SERVICES)
     if unknown:

@@ -15,7 +15,7 @@ from services.api import health, read
 from services.api.errors import install_error_handlers
 from services.api.gateway import gateway_router
 from services.api.metrics import ApiMetrics
-from services.api.read_store import ensure_read_models, read_pool
+from services.api.read_store import read_pool
 from services.api.window import window_router
 from services.settings import DEV_API_KEY, Settings
 
@@ -35,8 +35,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(running: FastAPI) -> AsyncIterator[None]:
         # A pool per start: a closed pool cannot be opened again (tests start apps twice).
         running.state.pool = pool = read_pool(settings)
-        await pool.open(wait=False)
-        await ensure_read_models(pool)
+        await pool.open(wait=False)  # tables: `loyalty prepare`, as for every service
         try:
             yield
         finally:

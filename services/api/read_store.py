@@ -3,16 +3,11 @@
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import structlog
 from fastapi import Depends, Request
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from projections.schema import CREATE_SCHEMA
-from projections.view import DDL
 from services.settings import Settings
-
-log = structlog.get_logger(__name__)
 
 POOL_TIMEOUT_SECONDS = 5.0
 
@@ -23,18 +18,6 @@ def read_pool(settings: Settings) -> AsyncConnectionPool[AsyncConnection[Any]]:
         settings.postgres_dsn, min_size=1, max_size=10, open=False,
         timeout=POOL_TIMEOUT_SECONDS, kwargs={"autocommit": True},
     )
-
-
-async def ensure_read_models(pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
-    """Creates the read-model tables when missing, so that reads answer before the first
-    projection run; logs and carries on when the database does not answer yet."""
-    try:
-        async with pool.connection() as conn, conn.transaction():
-            await conn.execute(CREATE_SCHEMA)
-            for statement in DDL:
-                await conn.execute(statement)
-    except Exception as error:  # the API still starts; /healthz tells what is wrong
-        log.warning("read models not prepared", error=str(error))
 
 
 async def lend_connection(request: Request) -> AsyncIterator[AsyncConnection[Any]]:

@@ -4,15 +4,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from services.bootstrap import event_store as services_event_store
 from services.customers.application import CustomerApplication
 from services.customers.ids import customer_id
 from services.settings import Settings
-from services.store import event_store_env
 
 
 @contextmanager
 def event_store(dsn: str) -> Iterator[CustomerApplication]:
-    app = CustomerApplication(env=event_store_env(Settings(postgres_dsn=dsn)))
+    app = services_event_store(Settings(postgres_dsn=dsn))
     try:
         yield app
     finally:
