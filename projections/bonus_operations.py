@@ -16,7 +16,8 @@ from uuid import UUID
 from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
-from projections.folding import Folds, Statement
+from events.customer import PointsAccrued
+from projections.folding import Statement
 from projections.schema import SCHEMA
 
 TABLE = f"{SCHEMA}.bonus_operations"
@@ -68,15 +69,16 @@ INSERT = sql.SQL(f"""
 QUERIES = (INSERT,)
 
 
-def points_accrued(event: Any, notification_id: int) -> list[Statement]:
+def fold(event: object, notification_id: int) -> list[Statement]:
     """PointsAccrued: a bonus operation of type accrual for the customer."""
-    params = {name: getattr(event, name, None) for name in EVENT_FIELDS}
-    params |= {"id": notification_id, "customer_id": event.originator_id,
-               "processed_at": event.timestamp}
-    return [Statement(INSERT, params)]
+    match event:
+        case PointsAccrued():
+            params = {name: getattr(event, name) for name in EVENT_FIELDS}
+            params |= {"id": notification_id, "customer_id": event.originator_id,
+                       "processed_at": event.timestamp}
+            return [Statement(INSERT, params)]
+    return []
 
-
-FOLDS: Folds = {"PointsAccrued": points_accrued}
 
 TimeField = Literal["processedAt", "eventDate"]
 TIME_COLUMNS: dict[str, str] = {"processedAt": "processed_at", "eventDate": "event_date"}

@@ -14,7 +14,15 @@ from uuid import UUID
 from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
-from projections.folding import Folds, Statement
+from events.customer import (
+    CustomerActivated,
+    CustomerBlocked,
+    CustomerCreated,
+    EmailChanged,
+    PhoneChanged,
+    PointsAccrued,
+)
+from projections.folding import Statement
 from projections.schema import SCHEMA
 
 TABLE = f"{SCHEMA}.customers"
@@ -55,50 +63,27 @@ QUERIES = (INSERT, SET_PHONE, SET_EMAIL, SET_BALANCE, SET_STATUS)
 """In the order a batch runs them: the row first, then each column by its only writer."""
 
 
-def created(event: Any, _: int) -> list[Statement]:
-    """CustomerCreated: a new row, New or Active, with a zero balance."""
-    return [Statement(INSERT, {
-        "customer_id": event.originator_id, "programme": event.programme,
-        "uniq_id": event.uniq_id, "status": event.status, "at": event.timestamp,
-    })]
-
-
-def phone_changed(event: Any, _: int) -> list[Statement]:
-    """PhoneChanged: the new E.164 number replaces the old one."""
-    return [Statement(SET_PHONE, {"customer_id": event.originator_id, "phone": event.phone})]
-
-
-def email_changed(event: Any, _: int) -> list[Statement]:
-    """EmailChanged: the new address replaces the old one."""
-    return [Statement(SET_EMAIL, {"customer_id": event.originator_id, "email": event.email})]
-
-
-def points_accrued(event: Any, _: int) -> list[Statement]:
-    """PointsAccrued: the balance after the accrual, as the aggregate computed it."""
-    params = {"customer_id": event.originator_id, "balance": event.balance}
-    return [Statement(SET_BALANCE, params)]
-
-
-def activated(event: Any, _: int) -> list[Statement]:
-    """CustomerActivated: Active again, or for the first time."""
-    params = {"customer_id": event.originator_id, "status": "Active", "at": event.timestamp}
-    return [Statement(SET_STATUS, params)]
-
-
-def blocked(event: Any, _: int) -> list[Statement]:
-    """CustomerBlocked: Blocked since the event's time."""
-    params = {"customer_id": event.originator_id, "status": "Blocked", "at": event.timestamp}
-    return [Statement(SET_STATUS, params)]
-
-
-FOLDS: Folds = {
-    "CustomerCreated": created,
-    "PhoneChanged": phone_changed,
-    "EmailChanged": email_changed,
-    "PointsAccrued": points_accrued,
-    "CustomerActivated": activated,
-    "CustomerBlocked": blocked,
-}
+def fold(event: object, _: int) -> list[Statement]:
+    """The statements that bring a customer's row up to date with one event."""
+    customer_id = getattr(event, "originator_id", None)
+    match event:
+        case CustomerCreated(programme=programme, uniq_id=uniq_id, status=status):
+            return [Statement(INSERT, {
+                "customer_id": customer_id, "programme": programme, "uniq_id": uniq_id,
+                "status": status, "at": event.timestamp})]
+        case PhoneChanged(phone=phone):
+            return [Statement(SET_PHONE, {"customer_id": customer_id, "phone": phone})]
+        case EmailChanged(email=email):
+            return [Statement(SET_EMAIL, {"customer_id": customer_id, "email": email})]
+        case PointsAccrued(balance=balance):
+            return [Statement(SET_BALANCE, {"customer_id": customer_id, "balance": balance})]
+        case CustomerActivated():
+            return [Statement(SET_STATUS, {"customer_id": customer_id, "status": "Active",
+                                           "at": event.timestamp})]
+        case CustomerBlocked():
+            return [Statement(SET_STATUS, {"customer_id": customer_id, "status": "Blocked",
+                                           "at": event.timestamp})]
+    return []
 
 
 @dataclass(frozen=True)

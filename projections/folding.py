@@ -1,7 +1,7 @@
 """The vocabulary shared by the read models: a statement to run, a fold from event to statements.
 
-A fold is a pure function: it reads a domain event's attributes (the names of docs/events.md)
-and returns the SQL that brings one read model up to date. It performs no I/O, so the view can
+A fold is a pure function: it matches a domain event on its class (`events`) and returns the
+SQL that brings one read model up to date. It performs no I/O, so the view can
 run the statements of many events in one transaction.
 
 For speed the view runs a batch's statements query by query (one `executemany` each), in the
@@ -12,7 +12,6 @@ inserted by the first query of its model, and every column is written by one que
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from psycopg import sql
 
@@ -36,17 +35,6 @@ class Statement:
                 for k, v in self.params.items()}
 
 
-Fold = Callable[[Any, int], list[Statement]]
-"""(domain event, its notification id) -> statements; the id orders rows deterministically."""
-
-Folds = Mapping[str, Fold]
-"""Event class name (the public contract of docs/events.md) -> its fold."""
-
-
-def merge_folds(*read_models: Folds) -> dict[str, list[Fold]]:
-    """Event name -> the folds of every read model interested in it, in the order given."""
-    merged: dict[str, list[Fold]] = {}
-    for folds in read_models:
-        for name, fold in folds.items():
-            merged.setdefault(name, []).append(fold)
-    return merged
+Fold = Callable[[object, int], list[Statement]]
+"""(domain event, its notification id) -> statements; the id orders rows deterministically.
+Each read model's `fold` matches on the event classes of `events` it needs."""

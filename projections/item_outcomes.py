@@ -14,9 +14,13 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
 
-from projections.folding import Folds, Statement
+from events.outcomes import GuidReused, ItemProcessed
+from projections.folding import Statement
 from projections.schema import SCHEMA
+from services.contract.mapping import result_of
+from services.domain.outcomes import answer_of
 
 TABLE = f"{SCHEMA}.item_outcomes"
 PENDING_TABLE = f"{SCHEMA}.pending_items"
@@ -37,8 +41,10 @@ DDL = (
         type_of_command text,
         processed_at timestamptz NOT NULL,
         reuses integer NOT NULL DEFAULT 0,
+        messages jsonb,
         UNIQUE (programme, guid)
     )"""),
+    sql.SQL(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS messages jsonb"),
 )
 
 PENDING_DDL = (
@@ -55,10 +61,10 @@ PENDING_DDL = (
 
 INSERT = sql.SQL(f"""
     INSERT INTO {TABLE} (outcome_id, programme, guid, status, error_code, error_message,
-        error_field, login, command_id, type_of_command, processed_at)
+        error_field, login, command_id, type_of_command, processed_at, messages)
     VALUES (%(outcome_id)s, %(programme)s, %(guid)s, %(status)s, %(error_code)s,
         %(error_message)s, %(error_field)s, %(login)s, %(command_id)s, %(type_of_command)s,
-        %(at)s)""")
+        %(at)s, %(messages)s)""")
 FORGET_PENDING = sql.SQL(
     f"DELETE FROM {PENDING_TABLE} WHERE programme = %(programme)s AND guid = %(guid)s"
 )
@@ -69,26 +75,29 @@ REUSED = sql.SQL(
 QUERIES = (INSERT, REUSED, FORGET_PENDING)
 
 
-def processed(event: Any, _: int) -> list[Statement]:
-    """ItemProcessed: the item's final outcome; it is no longer pending."""
-    result: dict[str, Any] = event.result
-    error: dict[str, Any] = result.get("error") or {}
-    params = {
-        "outcome_id": event.originator_id, "programme": event.programme, "guid": event.guid,
-        "status": result["status"], "error_code": error.get("code"),
-        "error_message": error.get("message"), "error_field": error.get("field"),
-        "login": result.get("login"), "command_id": result.get("commandId"),
-        "type_of_command": result.get("typeOfCommand"), "at": event.timestamp,
-    }
-    return [Statement(INSERT, params), Statement(FORGET_PENDING, params)]
+def fold(event: object, _: int) -> list[Statement]:
+    """ItemProcessed: the item's final outcome, no longer pending; GuidReused: another item
+    came with this guid and other content, and was refused."""
+    match event:
+        case ItemProcessed():
+            result = result_of(answer_of(event))
+            error = result.error
+            params = {
+                "outcome_id": event.originator_id, "programme": event.programme,
+                "guid": event.guid, "status": result.status,
+                "error_code": None if error is None else error.code.value,
+                "error_message": None if error is None else error.message,
+                "error_field": None if error is None else error.field,
+                "login": result.login, "command_id": result.command_id,
+                "type_of_command": result.type_of_command, "at": event.timestamp,
+                "messages": None if result.messages is None else Jsonb(
+                    [m.model_dump(mode="json", by_alias=True) for m in result.messages]),
+            }
+            return [Statement(INSERT, params), Statement(FORGET_PENDING, params)]
+        case GuidReused():
+            return [Statement(REUSED, {"outcome_id": event.originator_id})]
+    return []
 
-
-def guid_reused(event: Any, _: int) -> list[Statement]:
-    """GuidReused: another item came with this guid and other content, and was rejected."""
-    return [Statement(REUSED, {"outcome_id": event.originator_id})]
-
-
-FOLDS: Folds = {"ItemProcessed": processed, "GuidReused": guid_reused}
 
 INSERT_PENDING = sql.SQL(f"""
     INSERT INTO {PENDING_TABLE} (programme, guid, login, command_id)
@@ -128,17 +137,18 @@ class OutcomeRow:
     command_id: str | None
     processed_at: datetime | None
     reuses: int
+    messages: list[dict[str, Any]] | None
 
 
 SELECT_ONE = sql.SQL(f"""
     SELECT guid, status, error_code, error_message, error_field, login, command_id,
-        processed_at, reuses
+        processed_at, reuses, messages
     FROM (
         SELECT 0 AS rank, guid, status, error_code, error_message, error_field, login,
-            command_id, processed_at, reuses
+            command_id, processed_at, reuses, messages
         FROM {TABLE} WHERE programme = %(programme)s AND guid = %(guid)s
         UNION ALL
-        SELECT 1, guid, '{PENDING}', NULL, NULL, NULL, login, command_id, NULL, 0
+        SELECT 1, guid, '{PENDING}', NULL, NULL, NULL, login, command_id, NULL, 0, NULL
         FROM {PENDING_TABLE} WHERE programme = %(programme)s AND guid = %(guid)s
     ) AS known ORDER BY rank LIMIT 1""")
 

@@ -7,7 +7,8 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
-from projections.folding import Folds, Statement
+from events.customer import MessageQueued, MessageShown
+from projections.folding import Statement
 from projections.schema import SCHEMA
 
 TABLE = f"{SCHEMA}.messages"
@@ -41,22 +42,17 @@ SHOWN = sql.SQL(
 QUERIES = (INSERT, SHOWN)
 
 
-def queued(event: Any, _: int) -> list[Statement]:
-    """MessageQueued: a message with all its shows left."""
-    return [Statement(INSERT, {
-        "message_id": event.message_id, "guid": getattr(event, "guid", None),
-        "text": event.text, "show_count": event.show_count, "show_till": event.show_till,
-        "at": event.timestamp, "customer_id": event.originator_id,
-    })]
-
-
-def shown(event: Any, _: int) -> list[Statement]:
-    """MessageShown: one show fewer left."""
-    params = {"message_id": event.message_id, "shows_left": event.shows_left}
-    return [Statement(SHOWN, params)]
-
-
-FOLDS: Folds = {"MessageQueued": queued, "MessageShown": shown}
+def fold(event: object, _: int) -> list[Statement]:
+    """MessageQueued: a message with all its shows left; MessageShown: one show fewer."""
+    match event:
+        case MessageQueued():
+            return [Statement(INSERT, {
+                "message_id": event.message_id, "guid": event.guid, "text": event.text,
+                "show_count": event.show_count, "show_till": event.show_till,
+                "at": event.timestamp, "customer_id": event.originator_id})]
+        case MessageShown(message_id=message_id, shows_left=shows_left):
+            return [Statement(SHOWN, {"message_id": message_id, "shows_left": shows_left})]
+    return []
 
 
 @dataclass(frozen=True)

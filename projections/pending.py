@@ -16,8 +16,8 @@ import psycopg
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
-from events.topics import PROGRAMME_HEADER
 from projections.item_outcomes import PendingItem
+from services.contract.topics import PROGRAMME_HEADER
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -6,9 +6,9 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 
 from projections.schema import SCHEMA, TRACKING_TABLE
-from services.customers.application import CustomerApplication
+from services.adapters.event_store import EventStore
 
-APPLICATION_NAME = CustomerApplication.name
+APPLICATION_NAME = EventStore.name
 EVENTS_TABLE = f"public.{APPLICATION_NAME.lower()}_events"
 TRACKING = f"{SCHEMA}.{TRACKING_TABLE}"
 

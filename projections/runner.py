@@ -18,14 +18,14 @@ from psycopg import sql
 
 from projections.schema import PROJECTION_NAME, SCHEMA, TRACKING_TABLE
 from projections.view import EVENT_TABLES, ReadModelProjection, ReadModelView
-from services.customers.application import CustomerApplication
+from services.adapters.event_store import EventStore
+from services.adapters.postgres import event_store_env
 from services.settings import Settings
-from services.store import event_store_env
 
 log = structlog.get_logger(__name__)
 
 RETRY_SECONDS = 2.0
-APPLICATION_NAME = CustomerApplication.name
+APPLICATION_NAME = EventStore.name
 """The tracking name of the read models' position: the event store application's name."""
 
 
@@ -36,26 +36,31 @@ def projection_env(settings: Settings, *, create_tables: bool = False) -> dict[s
 
 
 def events_table(env: Mapping[str, str]) -> sql.Composable:
-    """The event store's table, named as eventsourcing names it for CustomerApplication."""
+    """The event store's table, named as eventsourcing names it for the EventStore."""
     app_env = Environment(APPLICATION_NAME, {**os.environ, **env})
     schema = app_env.get("POSTGRES_SCHEMA") or "public"
     return sql.Identifier(schema, f"{APPLICATION_NAME.lower()}_events")
 
 
-class ReadModelRunner(BaseProjectionRunner[CustomerApplication]):
+def view_of(env: Mapping[str, str]) -> ReadModelView:
+    """The read models' view (a tracking recorder) in the read-model schema, built through
+    eventsourcing's public factory as its own ProjectionRunner builds a view."""
+    named = Environment(PROJECTION_NAME, {**os.environ, **env})
+    return InfrastructureFactory[ReadModelView].construct(env=named).tracking_recorder(
+        ReadModelView)
+
+
+class ReadModelRunner(BaseProjectionRunner[EventStore]):
     """eventsourcing's ProjectionRunner for the read models, which also tells the view where
     the event store's head is before the first event arrives. Use it as a context manager."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
-        factory = InfrastructureFactory[ReadModelView].construct(
-            env=self._construct_env(name=PROJECTION_NAME, env=env)
-        )
-        self.view = factory.tracking_recorder(ReadModelView)
+        self.view = view_of(env)
         self.view.events_table = events_table(env)
         self.projection = ReadModelProjection(view=self.view)
         super().__init__(
             projection=self.projection,
-            application_class=CustomerApplication,
+            application_class=EventStore,
             tracking_recorder=self.view,
             topics=(),
             env=env,
@@ -130,8 +135,4 @@ def catch_up(runner: ReadModelRunner, timeout: float = 60.0) -> None:
 
 def create_tables(settings: Settings) -> None:
     """Creates the read-model schema, tables and tracking table when missing."""
-    env = BaseProjectionRunner._construct_env(
-        name=PROJECTION_NAME, env=projection_env(settings, create_tables=True)
-    )
-    view = InfrastructureFactory[ReadModelView].construct(env=env).tracking_recorder(ReadModelView)
-    view.datastore.close()
+    view_of(projection_env(settings, create_tables=True)).datastore.close()

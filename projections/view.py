@@ -17,13 +17,13 @@ from eventsourcing.projection import Projection
 from psycopg import sql
 
 from projections import bonus_operations, customers, item_outcomes, messages
-from projections.folding import Statement, merge_folds
+from projections.folding import Fold, Statement
 from projections.schema import CREATE_SCHEMA, PROJECTION_NAME
 
 READ_MODELS = (customers, bonus_operations, messages, item_outcomes)
 """Customers first: the other read models copy the programme and uniqId from its rows."""
 
-FOLDS = merge_folds(*(model.FOLDS for model in READ_MODELS))
+FOLDS: tuple[Fold, ...] = tuple(model.fold for model in READ_MODELS)
 DDL: tuple[sql.SQL, ...] = (
     *(statement for model in READ_MODELS for statement in model.DDL),
     *item_outcomes.PENDING_DDL,
@@ -94,12 +94,11 @@ def batched_by_query(
 
 
 class ReadModelProjection(Projection[ReadModelView]):
-    """Folds each domain event, found by its class name, into the read models' statements."""
+    """Folds each domain event into the statements of every read model."""
 
     name = PROJECTION_NAME
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """Buffers the event's statements in the view (events no read model needs: none)."""
-        folds = FOLDS.get(type(domain_event).__name__, ())
-        statements = [s for fold in folds for s in fold(domain_event, tracking.notification_id)]
+        statements = [s for fold in FOLDS for s in fold(domain_event, tracking.notification_id)]
         self.view.fold(statements, tracking)

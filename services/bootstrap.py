@@ -1,21 +1,41 @@
-"""Composition: build the pieces a service needs from settings, once, at start-up."""
+"""The composition root: every service is built here from `Settings`, and nowhere else.
+
+Entry points (`services.cli`, the `loyalty` command) and the tests build what they run through
+these functions; nothing connects to a server at import time, and settings are read once, by
+the caller, and passed down.
+"""
 
 import asyncio
 import signal
+from typing import TYPE_CHECKING
 
 import structlog
 
-from services.customers.application import CustomerApplication
-from services.kafka import ensure_topics
+from services.adapters.event_store import EventStore
+from services.adapters.kafka import ensure_topics, producer
+from services.adapters.postgres import event_store_env
 from services.settings import Settings
-from services.store import event_store_env
+
+if TYPE_CHECKING:
+    import faust
+    from fastapi import FastAPI
+
+    from services.processor.consumer import ItemConsumer
+    from services.relay.service import RelayService
 
 log = structlog.get_logger(__name__)
 
+IN_MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
-def event_store(settings: Settings, *, create_tables: bool = False) -> CustomerApplication:
-    """The customer application on PostgreSQL (its tables are made by `prepare`)."""
-    return CustomerApplication(env=event_store_env(settings, create_tables=create_tables))
+
+def event_store(settings: Settings, *, create_tables: bool = False) -> EventStore:
+    """The event store on PostgreSQL (its tables are made by `prepare`)."""
+    return EventStore(env=event_store_env(settings, create_tables=create_tables))
+
+
+def in_memory_event_store() -> EventStore:
+    """An event store in memory: the domain's own tests and trials."""
+    return EventStore(env=IN_MEMORY)
 
 
 def prepare(settings: Settings) -> None:
@@ -26,6 +46,36 @@ def prepare(settings: Settings) -> None:
     event_store(settings, create_tables=True).close()
     create_tables(settings)
     log.info("topics, event store and read models ready")
+
+
+def intake(settings: Settings) -> "faust.App":
+    """Stage 1: the faust application that validates commands."""
+    from services.intake.worker import create_intake
+
+    return create_intake(settings)
+
+
+def processor(settings: Settings) -> "ItemConsumer":
+    """Stage 2: the consumer of items and the processor that applies them to the store."""
+    from services.processor.batches import ItemProcessor
+    from services.processor.consumer import ItemConsumer
+
+    return ItemConsumer(settings, ItemProcessor(event_store(settings)))
+
+
+def relay(settings: Settings) -> "RelayService":
+    """The publisher of results and customer events, with its producer."""
+    from services.relay.publisher import Relay
+    from services.relay.service import RelayService
+
+    return RelayService(Relay(settings, event_store(settings)), lambda: producer(settings))
+
+
+def api(settings: Settings) -> "FastAPI":
+    """The HTTP application: read API, command gateway, bonus window."""
+    from services.api.app import create_app
+
+    return create_app(settings)
 
 
 def stop_on_signals() -> asyncio.Event:

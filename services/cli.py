@@ -78,7 +78,7 @@ def run(
 @cli.command()
 def intake() -> None:
     """Stage 1: validate commands from loyalty.commands (faust-streaming worker)."""
-    from services.intake.stream import run_worker
+    from services.intake.worker import run_worker
     from services.logs import configure_logging
 
     settings = Settings()

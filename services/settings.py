@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from events import topics
+from services.contract import topics
 
 DEFAULT_EVENT_TYPES = ("operation", "action", "registration", "manual")
 DEV_API_KEY = "dev-key"
@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     commands_topic: str = topics.COMMANDS
     items_topic: str = topics.ITEMS
     results_topic: str = topics.RESULTS
+    events_topic: str = topics.EVENTS
+    events_source: str = "loyalty"
+    """The CloudEvents `source` of every published event."""
     topic_partitions: int = 8
 
     max_items_per_command: int = 1000

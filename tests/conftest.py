@@ -18,6 +18,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.support.pipeline import SERVICES, Organiser, Pipeline
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_KAFKA = "127.0.0.1:9092"
 LOCAL_POSTGRES = "postgresql://loyalty:loyalty@127.0.0.1:5432/loyalty"
@@ -99,3 +101,31 @@ def topic_prefix() -> str:
 def module_postgres_dsn(postgres_server_dsn: str) -> Iterator[str]:
     """DSN of a fresh database of its own for one test module."""
     yield from scratch_database(postgres_server_dsn)
+
+
+@pytest.fixture(scope="module")
+def pipeline(kafka_bootstrap: str, module_postgres_dsn: str,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """Intake, processor, relay and projections running on topics and a database of their
+    own, for one test module."""
+    log_dir: Path = tmp_path_factory.mktemp("logs")
+    running = Pipeline(kafka_bootstrap, module_postgres_dsn, f"e2e{uuid.uuid4().hex[:8]}.",
+                       log_dir)
+    running.prepare()
+    for name in SERVICES:
+        running.start(name, *SERVICES[name])
+    try:
+        yield running
+    finally:
+        running.stop_all()
+        running.delete_topics()
+
+
+@pytest.fixture(scope="module")
+def organiser(pipeline: Pipeline) -> Iterator[Organiser]:
+    """An organiser producing commands to the module's pipeline and collecting its results."""
+    client = Organiser(pipeline)
+    try:
+        yield client
+    finally:
+        client.close()

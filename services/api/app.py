@@ -17,6 +17,7 @@ from services.api.gateway import gateway_router
 from services.api.metrics import ApiMetrics
 from services.api.read_store import read_pool
 from services.api.window import window_router
+from services.api.window_reads import ReadModelWindow
 from services.settings import DEV_API_KEY, Settings
 
 log = structlog.get_logger(__name__)
@@ -36,6 +37,8 @@ def create_app(settings: Settings) -> FastAPI:
         # A pool per start: a closed pool cannot be opened again (tests start apps twice).
         running.state.pool = pool = read_pool(settings)
         await pool.open(wait=False)  # tables: `loyalty prepare`, as for every service
+        if getattr(running.state, "window_reads", None) is None:
+            running.state.window_reads = ReadModelWindow(pool)
         try:
             yield
         finally:

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from events.commands import CommandType
-from events.results import CommandError, ItemStatus
-from services.intake.validation import ValidationRules
+from services.contract.commands import CommandType
+from services.contract.results import CommandError, ItemStatus
+from services.contract.validation import ValidationRules
 
 
 def _command_schema(names: list[str], items: str, item: dict[str, Any],

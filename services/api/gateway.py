@@ -17,13 +17,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from events.errors import ErrorCode
-from events.results import CommandError, ValidationResult
 from services.api.auth import Programme
 from services.api.command_schema import STAGE1_ANSWER, request_body
 from services.api.errors import described, error_response
 from services.api.pipeline import PipelineUnavailableError, Upstream, pipeline_lifespan
-from services.intake.validation import ValidationRules, validate_command
+from services.contract.errors import ErrorCode
+from services.contract.results import CommandError, ValidationResult
+from services.contract.validation import ValidationRules, validate_command
 from services.settings import Settings
 
 COMMAND_ID_HEADER = "X-Command-Id"

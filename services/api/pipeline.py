@@ -1,27 +1,22 @@
-"""The HTTP application's way into the pipeline: one Kafka producer and the event store.
+"""The HTTP application's way into the pipeline: one Kafka producer for commands and items.
 
-Both are opened once for the application's lifetime (`pipeline_lifespan`, shared by every
-router that needs them) and reached in a route through the `Upstream` parameter. The producer
-waits for every in-sync replica (acks=all), so a record it reports sent is durable. The event
-store is synchronous: every call to it runs in a worker thread.
+The producer is opened once for the application's lifetime (`pipeline_lifespan`, shared by
+every router that needs it) and reached in a route through the `Upstream` parameter. It waits
+for every in-sync replica (acks=all), so a record it reports sent is durable.
 """
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from fastapi import Depends, FastAPI, HTTPException, Request
 
-from events import topics
-from events.commands import WorkItem
-from services.bootstrap import event_store
-from services.customers import Customer, CustomerApplication, ItemOutcome
-from services.customers.ids import customer_id, item_id
-from services.kafka import producer
+from services.adapters.kafka import producer
+from services.contract import topics
+from services.contract.commands import WorkItem
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -30,18 +25,16 @@ SEND_TIMEOUT_SECONDS = 10.0
 
 
 class PipelineUnavailableError(Exception):
-    """Kafka or the event store did not answer in time: the request may be retried."""
+    """Kafka did not answer in time: the request may be retried."""
 
 
 class PipelineClient:
-    """Sends commands and items to Kafka; reads customers and item outcomes from the store."""
+    """Sends organisers' commands and the window's items to Kafka."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
         self._producer_lock = asyncio.Lock()
-        self._store: CustomerApplication | None = None
-        self._store_lock = threading.Lock()
 
     async def connect(self) -> None:
         """Starts the producer now, so the first request does not wait for it; when Kafka
@@ -52,11 +45,9 @@ class PipelineClient:
             log.warning("kafka producer not started yet", error=str(error.__cause__))
 
     async def close(self) -> None:
-        """Flushes and stops the producer, closes the event store."""
+        """Flushes and stops the producer."""
         if self._producer is not None:
             await self._producer.stop()
-        if self._store is not None:
-            await asyncio.to_thread(self._store.close)
 
     async def send_command(self, raw: bytes, *, programme: str, command_id: str) -> None:
         """Produces an organiser's command, as sent, to the commands topic; returns once
@@ -69,16 +60,6 @@ class PipelineClient:
         """Produces a validated item straight to the items topic, keyed by its customer."""
         key = topics.item_key(item.programme, item.uniq_id)
         await self._send(self._settings.items_topic, item.to_json(), key=key, headers=[])
-
-    async def outcome(self, programme: str, guid: str) -> ItemOutcome | None:
-        """The stored stage-2 outcome of an item, or None while it is pending."""
-        found = await self._load(item_id(programme, guid))
-        return found if isinstance(found, ItemOutcome) else None
-
-    async def customer(self, programme: str, uniq_id: str) -> Customer | None:
-        """The customer aggregate as stored now, or None when there is no such customer."""
-        found = await self._load(customer_id(programme, uniq_id))
-        return found if isinstance(found, Customer) else None
 
     async def _send(self, topic: str, value: bytes, *, key: bytes | None,
                     headers: list[tuple[str, bytes]]) -> None:
@@ -100,18 +81,6 @@ class PipelineClient:
                     raise PipelineUnavailableError("kafka does not answer") from error
                 self._producer = candidate
             return self._producer
-
-    async def _load(self, aggregate_id: Any) -> Any:
-        try:
-            return await asyncio.to_thread(lambda: self._opened_store().load(aggregate_id))
-        except Exception as error:
-            raise PipelineUnavailableError("the event store does not answer") from error
-
-    def _opened_store(self) -> CustomerApplication:
-        with self._store_lock:
-            if self._store is None:
-                self._store = event_store(self._settings)
-            return self._store
 
 
 def pipeline_lifespan(

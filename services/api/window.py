@@ -19,9 +19,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from events.commands import CommandType, WorkItem
-from events.errors import ErrorCode
-from events.results import ProcessingResult, ShownMessage
 from services.api.links import LinkSigner, Login, links_router
 from services.api.pipeline import (
     PipelineClient,
@@ -29,6 +26,10 @@ from services.api.pipeline import (
     Upstream,
     pipeline_lifespan,
 )
+from services.api.window_reads import LoginOutcome, WindowReads
+from services.contract.commands import CommandType, WorkItem
+from services.contract.errors import ErrorCode
+from services.contract.results import ShownMessage
 from services.settings import DEV_LINK_SECRET, Settings
 
 log = structlog.get_logger(__name__)
@@ -73,29 +74,30 @@ def authorization(login: Login) -> WorkItem:
                     programme=login.programme, guid=guid, uniq_id=login.uniq_id, method="link")
 
 
-async def log_in(pipeline: PipelineClient, login: Login) -> ProcessingResult:
-    """Sends the login through the pipeline and waits for its stored stage-2 outcome."""
+async def log_in(pipeline: PipelineClient, reads: WindowReads, login: Login) -> LoginOutcome:
+    """Sends the login through the pipeline and waits for its stage-2 outcome."""
     item = authorization(login)
     await pipeline.send_item(item)
     deadline = time.monotonic() + OUTCOME_DEADLINE_SECONDS
-    while (outcome := await pipeline.outcome(item.programme, item.guid)) is None:
+    while (outcome := await reads.outcome(item.programme, item.guid)) is None:
         if time.monotonic() > deadline:
             raise LoginTimeoutError(item.guid)
         await asyncio.sleep(OUTCOME_POLL_SECONDS)
-    return outcome.stored_result
+    return outcome
 
 
-async def open_window(pipeline: PipelineClient, login: Login) -> WindowView | ErrorCode:
+async def open_window(pipeline: PipelineClient, reads: WindowReads,
+                      login: Login) -> WindowView | ErrorCode:
     """Logs the customer in; the view of the window, or why it cannot be shown."""
-    result = await log_in(pipeline, login)
-    if result.error is not None:
-        return result.error.code
-    customer = await pipeline.customer(login.programme, login.uniq_id)
+    outcome = await log_in(pipeline, reads, login)
+    if outcome.error_code is not None:
+        return ErrorCode(outcome.error_code)
+    customer = await reads.customer(login.programme, login.uniq_id)
     if customer is None:  # cannot happen after a successful login; answered as unknown
         return ErrorCode.CUSTOMER_NOT_FOUND
     return WindowView(programme=login.programme, uniq_id=customer.uniq_id,
-                      status=customer.status.value, balance=customer.balance,
-                      messages=result.messages or [])
+                      status=customer.status, balance=customer.balance,
+                      messages=outcome.messages)
 
 
 def page(request: Request, name: str, status: int, **context: object) -> HTMLResponse:
@@ -131,7 +133,7 @@ def window_router(settings: Settings) -> APIRouter:
             return notice(request, 404, "Link not found",
                           "This link is not valid. Please use the link your programme sent you.")
         try:
-            view = await open_window(pipeline, login)
+            view = await open_window(pipeline, request.app.state.window_reads, login)
         except (PipelineUnavailableError, LoginTimeoutError) as error:
             log.warning("bonus window login not completed", error=repr(error))
             return notice(request, 503, "Please try again",

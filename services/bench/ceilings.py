@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from tqdm import tqdm
 
-from services.kafka import producer
+from services.adapters.kafka import producer
 from services.settings import Settings
 
 PARTITIONS = 8
@@ -34,7 +34,7 @@ CREATE UNIQUE INDEX ON {SCRATCH_TABLE} (notification_id ASC);
 """
 COPY = f"COPY {SCRATCH_TABLE} (originator_id, originator_version, topic, state) FROM STDIN"
 SAMPLE_EVENTS = "SELECT topic, state FROM loyalty_events ORDER BY notification_id LIMIT 1000"
-FALLBACK_EVENT = ("services.customers.domain.customer:Customer.PointsAccrued", os.urandom(400))
+FALLBACK_EVENT = ("events.customer:PointsAccrued", os.urandom(400))
 
 
 async def kafka_round_trip(bootstrap: str, topic: str,

@@ -1,8 +1,8 @@
 """The benchmark as the organiser: follows the results topic and tallies what came back.
 
-Stage-1 results are keyed by commandId and stage-2 results by guid (events.topics), so a record
-is told apart by its key alone, and a stage-2 result needs no JSON parsing at all: that keeps
-the benchmark's own CPU use small on a machine it shares with the pipeline.
+Stage-1 results are keyed by commandId and stage-2 results by guid (services.contract.topics),
+so a record is told apart by its key alone, and a stage-2 result needs no JSON parsing at all:
+that keeps the benchmark's own CPU use small on a machine it shares with the pipeline.
 """
 
 import asyncio

@@ -12,6 +12,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
+from services.adapters.kafka import producer
 from services.bench.ceilings import POSTGRES_METHOD, kafka_round_trip, postgres_insert
 from services.bench.figures import Ceilings, Latency, PipelineFigures, Usage
 from services.bench.harness import BenchEnvironment, Services
@@ -20,7 +21,6 @@ from services.bench.procfs import CpuMeter, peak_mib, pids_named
 from services.bench.results import ResultsFollower
 from services.bench.throughput import measure_throughput, projection_lag
 from services.bench.workload import BenchCommand, Workload
-from services.kafka import producer
 from services.settings import Settings
 
 LATENCY_COMMAND_ITEMS = 10

@@ -10,12 +10,12 @@ import psycopg
 from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
-from events.topics import COMMAND_ID_HEADER
 from projections.progress import read_progress
 from services.bench.harness import Services
 from services.bench.results import ResultsFollower, ResultsTally
 from services.bench.waiting import wait_for
 from services.bench.workload import BenchCommand
+from services.contract.topics import COMMAND_ID_HEADER
 
 STALL_SECONDS = 120.0
 LAG_POLL_SECONDS = 0.05

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from events.commands import CommandType
+from services.contract.commands import CommandType
 
 Item = dict[str, Any]
 

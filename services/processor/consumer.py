@@ -9,9 +9,10 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
-from events.commands import WorkItem
-from services.processor.positions import Position
-from services.processor.recording import ItemRecord, ItemRecorder
+from services.adapters.positions import Position
+from services.contract.commands import WorkItem
+from services.contract.mapping import command_of
+from services.processor.batches import ItemProcessor, ItemRecord
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -20,16 +21,16 @@ log = structlog.get_logger(__name__)
 class ResumeFromStore(ConsumerRebalanceListener):
     """On assignment, seeks every partition to the position stored with the events."""
 
-    def __init__(self, consumer: AIOKafkaConsumer, recorder: ItemRecorder) -> None:
+    def __init__(self, consumer: AIOKafkaConsumer, processor: ItemProcessor) -> None:
         self.consumer = consumer
-        self.recorder = recorder
+        self.processor = processor
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         log.info("partitions revoked", partitions=sorted(tp.partition for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         for tp in assigned:
-            offset = await asyncio.to_thread(self.recorder.stored_offset, tp.topic, tp.partition)
+            offset = await asyncio.to_thread(self.processor.stored_offset, tp.topic, tp.partition)
             if offset is None:
                 await self.consumer.seek_to_beginning(tp)
             else:
@@ -41,7 +42,7 @@ def decode(record: ConsumerRecord) -> ItemRecord:
     """A record of `loyalty.items` as an item; an undecodable one is kept with item None."""
     position = Position(record.topic, record.partition, record.offset)
     try:
-        return ItemRecord(WorkItem.model_validate_json(record.value), position)
+        return ItemRecord(command_of(WorkItem.model_validate_json(record.value)), position)
     except (ValidationError, TypeError, ValueError):
         log.error("undecodable item record skipped", position=str(position), value=record.value)
         return ItemRecord(None, position)
@@ -50,10 +51,14 @@ def decode(record: ConsumerRecord) -> ItemRecord:
 class ItemConsumer:
     """Consumes items in batches and records each partition's batch in one transaction."""
 
-    def __init__(self, settings: Settings, recorder: ItemRecorder) -> None:
+    def __init__(self, settings: Settings, processor: ItemProcessor) -> None:
         self.settings = settings
-        self.recorder = recorder
-        self.items_recorded = 0
+        self.processor = processor
+        self.items_processed = 0
+
+    def close(self) -> None:
+        """Closes the event store's connections."""
+        self.processor.store.close()
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
@@ -65,7 +70,7 @@ class ItemConsumer:
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
         consumer.subscribe([self.settings.items_topic],
-                           listener=ResumeFromStore(consumer, self.recorder))
+                           listener=ResumeFromStore(consumer, self.processor))
         await consumer.start()
         try:
             while not stop.is_set():
@@ -80,8 +85,8 @@ class ItemConsumer:
         )
         items = [decode(record) for records in batches.values() for record in records]
         if items:
-            await asyncio.to_thread(self.recorder.record_batch, items)
-            self.items_recorded += len(items)
+            await asyncio.to_thread(self.processor.process_batch, items)
+            self.items_processed += len(items)
         if batches:
             await self.commit_for_monitoring(consumer)
 

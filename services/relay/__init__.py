@@ -1,7 +1,7 @@
-"""The results relay: publishes every stored item outcome to `loyalty.results`.
+"""The relay: publishes what the event store stored, results and customer events.
 
-Run it with `loyalty relay`. Results come from the event store's notification log, never from
-a processor's memory, so a result is published only after what it reports is durably stored.
-The relay's own position is stored after the broker acknowledged the results: a crash may
-publish a result again, identical, but never loses one.
+Run it with `loyalty relay`. Everything it publishes comes from the event store's notification
+log, never from a processor's memory, so a record is published only after what it reports is
+durably stored. Its position is stored after the broker acknowledged the records: a crash may
+publish a record again, identical, but never loses one.
 """

@@ -1,27 +1,24 @@
-"""Entry point of the results relay: `loyalty relay`."""
+"""Entry point of the relay: `loyalty relay`."""
 
 import asyncio
 
 import structlog
 
-from services.bootstrap import event_store, stop_on_signals
-from services.kafka import ensure_topics
+from services import bootstrap
+from services.adapters.kafka import ensure_topics
 from services.logs import configure_logging
-from services.relay.publisher import ResultsRelay
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
 async def serve(settings: Settings) -> None:
-    stop = stop_on_signals()
+    stop = bootstrap.stop_on_signals()
     await ensure_topics(settings)
-    app = await asyncio.to_thread(event_store, settings)
-    relay = ResultsRelay(settings, app)
-    log.info("relay started", topic=settings.results_topic)
-    await relay.run(stop)
-    app.close()
-    log.info("relay stopped", results=relay.results_published)
+    service = await asyncio.to_thread(bootstrap.relay, settings)
+    log.info("relay started", results=settings.results_topic, events=settings.events_topic)
+    await service.run(stop)
+    log.info("relay stopped", published=service.relay.published)
 
 
 def main(settings: Settings) -> None:

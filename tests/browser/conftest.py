@@ -11,10 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import organiser, pipeline
-from tests.e2e.pipeline import Pipeline
-
-__all__ = ["api_url", "browser", "organiser", "pipeline"]
+from tests.support.pipeline import Pipeline
 
 CHROMIUM = Path(os.environ.get("LOYALTY_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",

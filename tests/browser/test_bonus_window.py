@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.pipeline import Organiser
-from tests.e2e.test_accruals import accrual, add, outcome, unique
+from tests.support.commands import accrual, add, outcome, unique
+from tests.support.pipeline import Organiser
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

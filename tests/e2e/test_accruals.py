@@ -2,39 +2,16 @@
 
 import uuid
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
-from tests.e2e.pipeline import Organiser, Pipeline
-from tests.e2e.store import customer, event_names
-from tests.seed import SEED_GUID, SEED_REQUEST
+from tests.support.commands import accrual, add, outcome, phone, unique
+from tests.support.pipeline import Organiser, Pipeline
+from tests.support.seed import SEED_GUID, SEED_REQUEST
+from tests.support.store import customer, event_names
 
 pytestmark = pytest.mark.e2e
 
-
-
-def accrual(uniq_id: str, amount: str = "10.00", **fields: Any) -> dict[str, Any]:
-    item = {"guid": str(uuid.uuid4()), "uniqId": uniq_id, "amount": amount,
-            "eventId": f"e-{uuid.uuid4().hex[:8]}", "eventDate": "2024-05-01T10:00:00+03:00",
-            "eventType": "operation"}
-    return {**item, **fields}
-
-
-def add(*items: dict[str, Any], command: str = "addCustomerPointMessage") -> dict[str, Any]:
-    return {"typeOfCommand": command, "add": list(items)}
-
-
-def outcome(organiser: Organiser, guid: str) -> dict[str, Any]:
-    return organiser.processing(guid)[0]
-
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
-
-
-def phone() -> str:
-    return f"+7916{uuid.uuid4().int % 10**7:07d}"
 
 
 def test_the_seed_request_verbatim_is_accepted_processed_and_stored(

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.pipeline import Organiser, Pipeline, Result
-from tests.e2e.store import customer
-from tests.e2e.test_accruals import accrual, add, outcome, unique
+from tests.support.commands import accrual, add, outcome, unique
+from tests.support.pipeline import Organiser, Pipeline, Result
+from tests.support.store import customer
 
 pytestmark = pytest.mark.e2e
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from services.customers.ids import customer_id
-from tests.e2e.pipeline import Organiser, Pipeline, processing_of
-from tests.e2e.store import event_store
+from services.domain.ids import customer_id
+from tests.support.pipeline import Organiser, Pipeline, processing_of
+from tests.support.store import event_store
 
 pytestmark = pytest.mark.e2e
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.pipeline import Organiser, Pipeline
-from tests.e2e.test_accruals import accrual, add, outcome, unique
-from tests.seed import SEED_REQUEST
+from tests.support.commands import accrual, add, outcome, unique
+from tests.support.pipeline import Organiser, Pipeline
+from tests.support.seed import SEED_REQUEST
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.pipeline import Organiser, Pipeline, processing_of
+from tests.support.pipeline import Organiser, Pipeline, processing_of
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,6 @@ ITEMS = 400
 
 @pytest.fixture(scope="module")
 def api(pipeline: Pipeline) -> Iterator[httpx.Client]:
-    pipeline.start("projections", "projections", "run")
     with httpx.Client(base_url=pipeline.start_api(), headers=DEV_KEY, timeout=30) as client:
         yield client
 

@@ -10,12 +10,11 @@ from schemathesis.schemas import APIOperation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from projections.runner import ReadModelRunner, catch_up, projection_env
+from services import bootstrap
 from services.api.app import create_app
-from services.customers.application import CustomerApplication
 from services.settings import DEV_API_KEY, Settings
-from services.store import event_store_env
 from tests.conftest import scratch_database
-from tests.integration.test_projections import record, workload
+from tests.support.workload import record, workload
 
 pytestmark = pytest.mark.integration
 
@@ -27,10 +26,10 @@ def api_settings(postgres_server_dsn: str) -> Iterator[Settings]:
     for dsn in scratch_database(postgres_server_dsn):
         config = Settings(postgres_dsn=dsn, commands_topic=f"{prefix}commands",
                           items_topic=f"{prefix}items", results_topic=f"{prefix}results")
-        app = CustomerApplication(env=event_store_env(config, create_tables=True))
-        record(app, [item.model_copy(update={"programme": "default"})
-                     for item in workload()[:200]])
-        app.close()
+        store = bootstrap.event_store(config, create_tables=True)
+        record(store, [item.model_copy(update={"programme": "default"})
+                       for item in workload()[:200]])
+        store.close()
         with ReadModelRunner(projection_env(config, create_tables=True)) as runner:
             catch_up(runner)
         yield config

@@ -7,14 +7,12 @@ pending items come from stage-1 results on Kafka and never hide a final outcome.
 
 import asyncio
 import os
-import random
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,6 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from events.commands import Accrual, CommandType, Message, WorkItem
 from projections.item_outcomes import PendingItem
 from projections.pending import follow_validation_results, pending_items
 from projections.runner import (
@@ -36,71 +33,18 @@ from projections.runner import (
 )
 from projections.schema import SCHEMA, TRACKING_TABLE
 from projections.view import EVENT_TABLES
+from services import bootstrap
+from services.adapters.event_store import EventStore
+from services.adapters.kafka import ensure_topics, producer
 from services.api.app import create_app
-from services.customers.application import CustomerApplication
-from services.customers.ids import customer_id
-from services.customers.processing import CustomerBook
-from services.kafka import ensure_topics, producer
+from services.domain.ids import customer_id
 from services.settings import Settings
-from services.store import event_store_env
 from tests.conftest import scratch_database
+from tests.support.workload import record, workload
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-PROGRAMMES = ("alpha", "beta")
-CUSTOMERS_PER_PROGRAMME = 300
-BATCH = 200
-
-
-def add_item(rng: random.Random, programme: str, n: int, serial: int) -> WorkItem:
-    """An add item for customer n: points mostly, a message sometimes, shared phones rarely."""
-    amount = Decimal(rng.randint(0, 50_000)) / 100 if rng.random() < 0.8 else None
-    accrual = None if not amount else Accrual(
-        amount=amount, event_id=f"e{serial}", event_type="operation",
-        event_date=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=serial),
-        operation_type="purchase", operation_amount=Decimal("12.3456"),
-        merchant_name="TZUM", bank_product="Gold card", mcc="Petrol station", info="i")
-    message = Message(text=f"hello {n}", show_count=2) if rng.random() < 0.3 else None
-    return WorkItem(
-        command_id=f"cmd{serial // 50}",
-        type_of_command=rng.choice(list((CommandType.ADD_CUSTOMER_POINT_MESSAGE,
-                                         CommandType.ADD_BONUS_EXT_QUICK))),
-        programme=programme, guid=f"{programme}-g{serial}", uniq_id=f"u{n}",
-        phone=f"+7916{rng.randint(0, 2 * CUSTOMERS_PER_PROGRAMME):07d}",
-        email=f"u{n % 50}@example.org" if rng.random() < 0.5 else None,
-        accrual=accrual, message=message)
-
-
-def status_item(rng: random.Random, programme: str, n: int, serial: int) -> WorkItem:
-    """A block, activation or login of customer n (who may not exist)."""
-    kind = rng.choice([CommandType.BLOCK_CUSTOMERS, CommandType.ACTIVATE_CUSTOMERS,
-                       CommandType.AUTHORIZE_CUSTOMER])
-    return WorkItem(command_id=f"cmd{serial // 50}", type_of_command=kind, programme=programme,
-                    guid=f"{programme}-g{serial}", uniq_id=f"u{n}", reason="fraud",
-                    method="link" if kind is CommandType.AUTHORIZE_CUSTOMER else None)
-
-
-def workload(seed: int = 7) -> list[WorkItem]:
-    """Every kind of item of every programme, interleaved, with a few reused guids."""
-    rng = random.Random(seed)
-    items: list[WorkItem] = []
-    for serial in range(len(PROGRAMMES) * CUSTOMERS_PER_PROGRAMME * 2):
-        programme = PROGRAMMES[serial % len(PROGRAMMES)]
-        n = rng.randrange(CUSTOMERS_PER_PROGRAMME)
-        maker = add_item if rng.random() < 0.75 else status_item
-        items.append(maker(rng, programme, n, serial))
-    reused = [item.model_copy(update={"uniq_id": "someone-else"}) for item in items[:5]]
-    return items + reused + items[5:8]  # reused guids, then resent items
-
-
-def record(app: CustomerApplication, items: list[WorkItem]) -> None:
-    """Processes the items as the processor does: batches, one atomic save each."""
-    for start in range(0, len(items), BATCH):
-        book = CustomerBook(app.load)
-        for offset, item in enumerate(items[start:start + BATCH]):
-            book.apply(item, f"loyalty.items:0:{start + offset}")
-        app.save(*book.pending())
 
 
 @pytest.fixture(scope="module")
@@ -108,15 +52,15 @@ def settings(postgres_server_dsn: str) -> Iterator[Settings]:
     """A scratch database holding the event store of the whole workload."""
     for dsn in scratch_database(postgres_server_dsn):
         settings = Settings(postgres_dsn=dsn, api_keys="key-a:alpha,key-b:beta")
-        app = CustomerApplication(env=event_store_env(settings, create_tables=True))
-        record(app, workload())
-        app.close()
+        store = bootstrap.event_store(settings, create_tables=True)
+        record(store, workload())
+        store.close()
         yield settings
 
 
 @pytest.fixture(scope="module")
-def app(settings: Settings) -> Iterator[CustomerApplication]:
-    application = CustomerApplication(env=event_store_env(settings, create_tables=True))
+def store(settings: Settings) -> Iterator[EventStore]:
+    application = bootstrap.event_store(settings, create_tables=True)
     yield application
     application.close()
 
@@ -137,14 +81,14 @@ def read_model(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
     return {table: rows(settings, table) for table in EVENT_TABLES}
 
 
-def all_events(app: CustomerApplication) -> list[tuple[int, Any]]:
-    notifications = app.recorder.select_notifications(start=1, limit=10**7)
-    return [(n.id, app.mapper.to_domain_event(n)) for n in notifications]
+def all_events(store: EventStore) -> list[tuple[int, Any]]:
+    notifications = store.recorder.select_notifications(start=1, limit=10**7)
+    return [(n.id, store.mapper.to_domain_event(n)) for n in notifications]
 
 
-def test_read_models_equal_the_events(settings: Settings, app: CustomerApplication) -> None:
+def test_read_models_equal_the_events(settings: Settings, store: EventStore) -> None:
     project(settings)
-    events = all_events(app)
+    events = all_events(store)
     accruals = {nid: e for nid, e in events if type(e).__name__ == "PointsAccrued"}
     sums: dict[Any, Decimal] = defaultdict(Decimal)
     for event in accruals.values():
@@ -168,7 +112,7 @@ def test_read_models_equal_the_events(settings: Settings, app: CustomerApplicati
     assert len(customers) == sum(type(e).__name__ == "CustomerCreated" for _, e in events)
     assert sum(sums.values()) > 0
     for cid, programme, uniq_id, status, phone, email, balance, *_ in customers:
-        customer = app.repository.get(cid)
+        customer = store.repository.get(cid)
         assert (programme, uniq_id, status, phone, email) == (
             customer.programme, customer.uniq_id, customer.status.value, customer.phone,
             customer.email)
@@ -178,18 +122,17 @@ def test_read_models_equal_the_events(settings: Settings, app: CustomerApplicati
     messages = rows(settings, f"{SCHEMA}.messages")
     assert messages, "the workload queues messages"
     for message_id, programme, uniq_id, _, text, shows_left, *_ in messages:
-        queued = app.repository.get(customer_id(programme, uniq_id)).messages[message_id]
+        queued = store.repository.get(customer_id(programme, uniq_id)).messages[message_id]
         assert (text, shows_left) == (queued.text, queued.shows_left)
 
     outcomes = rows(settings, f"{SCHEMA}.item_outcomes")
     processed = {e.originator_id: e for _, e in events if type(e).__name__ == "ItemProcessed"}
     reuses = Counter(e.originator_id for _, e in events if type(e).__name__ == "GuidReused")
     assert len(outcomes) == len(processed) and sum(reuses.values()) == 5
-    for outcome_id, programme, guid, status, code, *_, row_reuses in outcomes:
-        result = processed[outcome_id].result
+    for outcome_id, programme, guid, status, code, *_, row_reuses, _messages in outcomes:
+        event = processed[outcome_id]
         assert (programme, guid, status, code) == (
-            processed[outcome_id].programme, result["guid"], result["status"],
-            (result["error"] or {}).get("code"))
+            event.programme, event.guid, event.status, event.error_code)
         assert row_reuses == reuses[outcome_id]
     assert {row[3] for row in outcomes} == {"Success", "Error"}
 
@@ -201,7 +144,7 @@ def position(settings: Settings) -> int:
             return 0
         row = conn.execute(
             f"SELECT notification_id FROM {SCHEMA}.{TRACKING_TABLE}"
-            " WHERE application_name = %s", (CustomerApplication.name,)).fetchone()
+            " WHERE application_name = %s", (EventStore.name,)).fetchone()
         return int(row[0]) if row else 0
 
 
@@ -216,11 +159,11 @@ follow(Settings(), threading.Event())
 
 
 def test_a_killed_projection_resumes_to_what_a_rebuild_builds(
-    settings: Settings, app: CustomerApplication
+    settings: Settings, store: EventStore
 ) -> None:
     drop_read_models(settings.postgres_dsn)
     create_tables(settings)  # as `loyalty prepare` does before the services start
-    head = app.recorder.max_notification_id() or 0
+    head = store.recorder.max_notification_id() or 0
     env = {**os.environ, "LOYALTY_POSTGRES_DSN": settings.postgres_dsn, "LOYALTY_LOG_JSON": "0"}
     follower = subprocess.Popen([sys.executable, "-c", FOLLOWER], cwd=ROOT, env=env)
     try:

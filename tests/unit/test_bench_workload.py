@@ -7,8 +7,8 @@ import pytest
 
 from services.bench.figures import percentile
 from services.bench.workload import BenchCommand, Workload, email_of, phone_of
-from services.intake.fields import e164, normalized_email
-from services.intake.validation import ValidationRules, validate_command
+from services.contract.fields import e164, normalized_email
+from services.contract.validation import ValidationRules, validate_command
 
 E164_RU_MOBILE = re.compile(r"\+79\d{9}")
 

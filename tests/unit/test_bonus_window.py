@@ -9,14 +9,17 @@ from decimal import Decimal
 import pytest
 from fastapi.testclient import TestClient
 
-from events.commands import Message, WorkItem
 from services.api import window
 from services.api.app import create_app
 from services.api.links import LinkSigner, Login
 from services.api.pipeline import PipelineUnavailableError
-from services.customers import Customer, ItemOutcome, ids
+from services.api.window_reads import CustomerView, LoginOutcome
+from services.contract.commands import WorkItem
+from services.contract.mapping import command_of, result_of
+from services.domain import ItemOutcome, ids
+from services.domain.commands import Message
 from services.settings import Settings
-from tests.unit.test_customer_rules import World, add, block
+from tests.support.domain import World, add, block
 
 SETTINGS = Settings(link_secret="unit-test secret")
 SIGNER = LinkSigner(SETTINGS.link_secret)
@@ -36,14 +39,27 @@ class FakePipeline:
             raise PipelineUnavailableError("kafka did not acknowledge the record")
         self.sent.append(item)
         if not self.stalled:
-            self.world.one(item)
+            self.world.one(command_of(item))
 
-    async def outcome(self, programme: str, guid: str) -> ItemOutcome | None:
-        found = self.world.app.load(ids.item_id(programme, guid))
-        return found if isinstance(found, ItemOutcome) else None
 
-    async def customer(self, programme: str, uniq_id: str) -> Customer | None:
-        return self.world.customer(uniq_id, programme)
+class WorldReads:
+    """The window's reads, answered from the in-memory world."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    async def customer(self, programme: str, uniq_id: str) -> CustomerView | None:
+        found = self.world.customer(uniq_id, programme)
+        return None if found is None else CustomerView(found.uniq_id, found.status.value,
+                                                       found.balance)
+
+    async def outcome(self, programme: str, guid: str) -> LoginOutcome | None:
+        found = self.world.store.load(ids.item_id(programme, guid))
+        if not isinstance(found, ItemOutcome):
+            return None
+        result = result_of(found.stored_answer)
+        return LoginOutcome(None if result.error is None else result.error.code.value,
+                            result.messages or [])
 
 
 @pytest.fixture
@@ -60,6 +76,7 @@ def pipeline(world: World) -> FakePipeline:
 def client(pipeline: FakePipeline) -> Iterator[TestClient]:
     app = create_app(SETTINGS)
     app.state.pipeline = pipeline
+    app.state.window_reads = WorldReads(pipeline.world)
     yield TestClient(app)
 
 

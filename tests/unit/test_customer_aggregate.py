@@ -1,19 +1,13 @@
-"""The aggregates alone, without a book or a store: they refuse what breaks a rule."""
+"""The aggregates alone, without a unit of work or a store: they refuse what breaks a rule."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from events.commands import Accrual, Message
-from services.customers import ids
-from services.customers.domain import (
-    Customer,
-    CustomerStatus,
-    EmailIndex,
-    PhoneIndex,
-    RuleViolationError,
-)
+from services.domain import Customer, CustomerStatus, EmailIndex, PhoneIndex, ids
+from services.domain.commands import Accrual, Message
+from services.domain.errors import RuleViolationError
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 

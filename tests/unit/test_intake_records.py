@@ -1,6 +1,6 @@
 """How intake reads a record's headers and names a command that came without an id."""
 
-from services.intake.stream import derived_command_id, header
+from services.intake.worker import derived_command_id, header
 
 
 def test_a_header_is_read_as_text_from_pairs_or_a_mapping() -> None:

@@ -10,12 +10,12 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events.commands import CommandType
-from events.errors import ErrorCode
-from services.intake.fields import normalized_email
-from services.intake.validation import Validated, ValidationRules, validate_command
+from services.contract.commands import CommandType
+from services.contract.errors import ErrorCode
+from services.contract.fields import normalized_email
+from services.contract.validation import Validated, ValidationRules, validate_command
 from services.settings import Settings
-from tests.seed import SEED_REQUEST
+from tests.support.seed import SEED_REQUEST
 
 RULES = ValidationRules()
 MSK = timezone(timedelta(hours=3))

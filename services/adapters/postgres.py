@@ -1,0 +1,100 @@
+"""The event store on PostgreSQL: eventsourcing's environment from our settings, and the one
+module that reaches into eventsourcing's PostgreSQL internals.
+
+Everything else uses the library's public API. What is here buys measured speed and depends on
+eventsourcing 9.5.6 (pinned in constraints.txt); check it whenever that pin moves:
+
+- `ColumnarProcessRecorder` overrides the recorder's private `_insert_events` and
+  `_insert_stored_events`: the library sends a batch as one array of a composite type, which
+  psycopg dumps as text in Python at about 0.1 ms an event, the largest cost of a processor
+  batch (cProfile of 500-item batches); four arrays of plain types carry the same rows in the
+  same single statement, under the same table lock, with the same NOTIFY. It also records the
+  positions of several Kafka partitions (`trackings=[...]`) in the transaction of the events,
+  where the library takes one.
+- `select_newer_events` reads the events table directly: one query brings every aggregate of a
+  batch up to date (see `services.adapters.prefetch`), where the public `select_events` would
+  take one query per aggregate, some 1,500 per 500-item batch.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow, tuple_row
+from psycopg.sql import SQL, Identifier
+
+from services.settings import Settings
+
+
+def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[str, str]:
+    """The eventsourcing environment for `settings.postgres_dsn` (PostgreSQL persistence).
+
+    Tables are created by `loyalty prepare` alone (`create_tables=True`): services that
+    started together and each ran the library's DDL would race on it.
+    """
+    dsn = urlsplit(settings.postgres_dsn)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": dsn.path.lstrip("/") or "loyalty",
+        "POSTGRES_HOST": dsn.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(dsn.port or 5432),
+        "POSTGRES_USER": unquote(dsn.username or "loyalty"),
+        "POSTGRES_PASSWORD": unquote(dsn.password or ""),
+        "POSTGRES_POOL_SIZE": "4",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
+        "CREATE_TABLE": "y" if create_tables else "n",
+        "PROCESS_RECORDER_TOPIC": f"{__name__}:ColumnarProcessRecorder",
+    }
+
+
+class ColumnarProcessRecorder(PostgresProcessRecorder):
+    """eventsourcing's PostgreSQL process recorder, inserting events as four column arrays,
+    with the positions of several upstream partitions at once (see the module's docstring)."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.insert_events_statement = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "RETURNING notification_id"
+        ).format(schema=Identifier(datastore.schema), table=Identifier(self.events_table_name))
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        """Also records `trackings`: the positions of several partitions, in one transaction."""
+        for tracking in kwargs.get("trackings", ()):
+            self._insert_tracking(curs, tracking=tracking)
+        super()._insert_events(curs, stored_events, **kwargs)
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
+    ) -> None:
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(self.insert_events_statement, (
+            [event.originator_id for event in stored_events],
+            [event.originator_version for event in stored_events],
+            [event.topic for event in stored_events],
+            [event.state for event in stored_events],
+        ))
+
+
+def select_newer_events(recorder: Any, known: Mapping[UUID, int]) -> list[StoredEvent]:
+    """The stored events of these aggregates after each one's known version (0: all of them),
+    in (aggregate, version) order, in one query."""
+    query = SQL(
+        "SELECT e.originator_id, e.originator_version, e.topic, e.state FROM {}.{} e "
+        "JOIN unnest(%s::uuid[], %s::int[]) AS known(id, version) "
+        "ON e.originator_id = known.id AND e.originator_version > known.version "
+        "ORDER BY e.originator_id, e.originator_version"
+    ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+    with (recorder.datastore.get_connection() as conn,
+          conn.cursor(row_factory=tuple_row) as cursor):
+        cursor.execute(query, ([str(aggregate_id) for aggregate_id in known], list(known.values())))
+        return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in cursor.fetchall()]

@@ -1,0 +1,59 @@
+"""What the bonus window reads: the customer and a login's outcome, from the read models.
+
+A port with one implementation on PostgreSQL (`ReadModelWindow`); the window's own tests give
+it another, in memory.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from projections.customers import find_customer
+from projections.item_outcomes import find_outcome
+from services.contract.results import ShownMessage
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """The customer as the window shows it."""
+
+    uniq_id: str
+    status: str
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    """How stage 2 answered a login: an error code, or the messages shown."""
+
+    error_code: str | None
+    messages: list[ShownMessage]
+
+
+class WindowReads(Protocol):
+    async def customer(self, programme: str, uniq_id: str) -> CustomerView | None: ...
+
+    async def outcome(self, programme: str, guid: str) -> LoginOutcome | None: ...
+
+
+class ReadModelWindow:
+    """The window's reads from the read models, through the application's pool."""
+
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
+        self.pool = pool
+
+    async def customer(self, programme: str, uniq_id: str) -> CustomerView | None:
+        async with self.pool.connection() as conn:
+            row = await find_customer(conn, programme, uniq_id)
+        return None if row is None else CustomerView(row.uniq_id, row.status, row.balance)
+
+    async def outcome(self, programme: str, guid: str) -> LoginOutcome | None:
+        async with self.pool.connection() as conn:
+            row = await find_outcome(conn, programme, guid)
+        if row is None or row.status == "pending":
+            return None
+        return LoginOutcome(row.error_code, [ShownMessage.model_validate(message)
+                                             for message in row.messages or []])

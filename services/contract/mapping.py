@@ -1,0 +1,56 @@
+"""Between the wire and the domain: a work item becomes a domain command, an answer a result."""
+
+from services.contract.commands import CommandType, WorkItem
+from services.contract.errors import ErrorCode
+from services.contract.results import ItemError, ProcessingResult, ShownMessage
+from services.domain import commands as domain
+from services.domain.answers import Answer, Rejection
+
+ERRORS: dict[Rejection, ItemError] = {
+    Rejection.CUSTOMER_BLOCKED: ItemError(
+        code=ErrorCode.CUSTOMER_BLOCKED, message="The customer is blocked", field="uniqId"),
+    Rejection.CUSTOMER_NOT_FOUND: ItemError(
+        code=ErrorCode.CUSTOMER_NOT_FOUND, message="No customer has this uniqId", field="uniqId"),
+    Rejection.PHONE_BELONGS_TO_ANOTHER_CUSTOMER: ItemError(
+        code=ErrorCode.PHONE_BELONGS_TO_ANOTHER_CUSTOMER,
+        message="The phone number belongs to another customer", field="phone"),
+    Rejection.DUPLICATE_GUID: ItemError(
+        code=ErrorCode.DUPLICATE_GUID,
+        message="The guid was already used for an item with other content", field="guid"),
+}
+"""The error of each stage-2 rejection: code, message, field."""
+
+
+def command_of(item: WorkItem) -> domain.Command:
+    """The domain command of a validated work item."""
+    common = {
+        "programme": item.programme, "guid": item.guid, "uniq_id": item.uniq_id,
+        "command_id": item.command_id, "type_of_command": item.type_of_command.value,
+        "fingerprint": item.fingerprint(),
+    }
+    match item.type_of_command:
+        case CommandType.BLOCK_CUSTOMERS:
+            return domain.BlockCustomer(**common, reason=item.reason)
+        case CommandType.ACTIVATE_CUSTOMERS:
+            return domain.ActivateCustomer(**common)
+        case CommandType.AUTHORIZE_CUSTOMER:
+            return domain.AuthorizeCustomer(**common, method=item.method)
+        case _:
+            return domain.AddBonus(
+                **common, quick=item.type_of_command is CommandType.ADD_BONUS_EXT_QUICK,
+                phone=item.phone, email=item.email,
+                accrual=None if item.accrual is None else domain.Accrual(**dict(item.accrual)),
+                message=None if item.message is None else domain.Message(**dict(item.message)),
+            )
+
+
+def result_of(answer: Answer) -> ProcessingResult:
+    """The stage-2 result that publishes an answer."""
+    return ProcessingResult(
+        command_id=answer.command_id, type_of_command=answer.type_of_command, login=answer.login,
+        guid=answer.guid, status="Success" if answer.rejection is None else "Error",
+        error=None if answer.rejection is None else ERRORS[answer.rejection],
+        messages=None if answer.messages is None else [
+            ShownMessage(message_id=m.message_id, text=m.text, shows_left=m.shows_left)
+            for m in answer.messages],
+    )

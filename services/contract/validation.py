@@ -1,0 +1,160 @@
+"""Stage 1: the format validation of one organiser's command, as a pure function.
+
+The command as a whole is checked first, in this order: its size, that it is a JSON object,
+its `typeOfCommand`, its item list and the number of items. A command that fails any of these
+is rejected whole. Otherwise every item is checked on its own (see `services.contract.items`):
+the valid ones go on to stage 2, the others are answered with their first error.
+"""
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, NoReturn
+
+from services.contract.commands import ADD_COMMANDS, CommandType, WorkItem
+from services.contract.errors import ErrorCode
+from services.contract.items import Command, check_item
+from services.contract.results import CommandError, ItemStatus, ValidationResult
+from services.contract.rules import ValidationRules
+
+__all__ = ["Validated", "ValidationRules", "validate_command"]
+
+
+@dataclass(frozen=True)
+class Validated:
+    """The stage-1 outcome of one command."""
+
+    result: ValidationResult
+    """The stage-1 result for the whole command."""
+    items: list[WorkItem]
+    """The valid items, in command order, to forward to stage 2."""
+
+
+class _CommandRejectedError(Exception):
+    def __init__(self, code: ErrorCode, message: str, type_of_command: str | None = None):
+        super().__init__(message)
+        self.error = CommandError(code=code, message=message)
+        self.type_of_command = type_of_command
+
+
+def validate_command(
+    raw: bytes, *, command_id: str, programme: str, rules: ValidationRules
+) -> Validated:
+    """Check one command, as the organiser sent it, against the rules of stage 1.
+
+    Never raises: whatever the bytes, the answer is a `ValidationResult`.
+    """
+    try:
+        document = _document(raw, rules)
+        type_of_command = _type_of_command(document)
+        entries = _entries(document, type_of_command, rules)
+    except _CommandRejectedError as rejection:
+        result = ValidationResult(
+            command_id=command_id,
+            type_of_command=rejection.type_of_command,
+            error=rejection.error,
+        )
+        return Validated(result=result, items=[])
+    command = Command(id=command_id, type=type_of_command, programme=programme)
+    return _check_items(entries, command, rules)
+
+
+def _check_items(entries: list[Any], command: Command, rules: ValidationRules) -> Validated:
+    statuses: list[ItemStatus] = []
+    items: list[WorkItem] = []
+    for entry in entries:
+        status, item = check_item(entry, command, rules)
+        statuses.append(status)
+        if item is not None:
+            items.append(item)
+    result = ValidationResult(
+        command_id=command.id, type_of_command=command.type.value, results=statuses
+    )
+    return Validated(result=result, items=items)
+
+
+def _document(raw: bytes, rules: ValidationRules) -> dict[str, Any]:
+    if len(raw) > rules.max_bytes:
+        raise _CommandRejectedError(
+            ErrorCode.PAYLOAD_TOO_LARGE, f"the command is larger than {rules.max_bytes} bytes"
+        )
+    try:
+        document = json.loads(
+            raw.decode("utf-8-sig"),
+            parse_float=Decimal,
+            parse_int=Decimal,
+            parse_constant=_no_constant,
+        )
+    except (ValueError, RecursionError):
+        raise _CommandRejectedError(
+            ErrorCode.INVALID_JSON, "the command is not valid UTF-8 JSON"
+        ) from None
+    if not isinstance(document, dict):
+        raise _CommandRejectedError(ErrorCode.INVALID_JSON, "the command must be a JSON object")
+    if b"\\u" in raw and not _utf8_strings(document):
+        raise _CommandRejectedError(
+            ErrorCode.INVALID_JSON, "the command has a \\u escape of an unpaired surrogate"
+        )
+    return document
+
+
+def _utf8_strings(document: dict[str, Any]) -> bool:
+    """Whether every string in the document can be written as UTF-8 again.
+
+    Only a `\\u` escape of half a surrogate pair makes one that cannot. Strict parsers reject
+    such JSON outright, and a result or work item repeating the string could not be serialised.
+    """
+    pending: list[Any] = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _type_of_command(document: dict[str, Any]) -> CommandType:
+    name = document.get("typeOfCommand")
+    if name is None:
+        raise _CommandRejectedError(ErrorCode.UNKNOWN_COMMAND, "typeOfCommand is required")
+    if not isinstance(name, str) or name not in CommandType._value2member_map_:
+        known = ", ".join(CommandType)
+        raise _CommandRejectedError(
+            ErrorCode.UNKNOWN_COMMAND,
+            f"typeOfCommand must be one of: {known}",
+            type_of_command=name if isinstance(name, str) else None,
+        )
+    return CommandType(name)
+
+
+def _entries(
+    document: dict[str, Any], type_of_command: CommandType, rules: ValidationRules
+) -> list[Any]:
+    field = "add" if type_of_command in ADD_COMMANDS else "customers"
+    entries = document.get(field)
+    if entries is None:
+        raise _CommandRejectedError(
+            ErrorCode.MISSING_FIELD, f"{field} is required", type_of_command.value
+        )
+    if not isinstance(entries, list):
+        raise _CommandRejectedError(
+            ErrorCode.INVALID_FORMAT, f"{field} must be a list of items", type_of_command.value
+        )
+    if len(entries) > rules.max_items:
+        raise _CommandRejectedError(
+            ErrorCode.TOO_MANY_ITEMS,
+            f"{field} has {len(entries)} items, at most {rules.max_items} are accepted",
+            type_of_command.value,
+        )
+    return entries

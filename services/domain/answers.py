@@ -1,0 +1,74 @@
+"""How stage 2 answers one item: Success, or Error with the rule that refused it."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NamedTuple
+from uuid import UUID
+
+from services.domain.commands import AuthorizeCustomer, Item
+
+
+class Rejection(StrEnum):
+    """Why stage 2 refused an item (the error codes of stage-2 results)."""
+
+    DUPLICATE_GUID = "DUPLICATE_GUID"
+    CUSTOMER_BLOCKED = "CUSTOMER_BLOCKED"
+    CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
+    PHONE_BELONGS_TO_ANOTHER_CUSTOMER = "PHONE_BELONGS_TO_ANOTHER_CUSTOMER"
+
+
+@dataclass(frozen=True, slots=True)
+class ShownMessage:
+    """A message shown at a login, and the shows it has left after it."""
+
+    message_id: str
+    text: str
+    shows_left: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The stage-2 answer to one item, as stored in its outcome and published as its result."""
+
+    command_id: str
+    type_of_command: str
+    guid: str
+    login: str
+    """The uniqId of the customer the item was applied to (FAQ 7: the address's holder)."""
+    rejection: Rejection | None = None
+    messages: list[ShownMessage] | None = None
+    """authorizeCustomer only: the messages shown at this login."""
+
+    @property
+    def status(self) -> str:
+        return "Success" if self.rejection is None else "Error"
+
+
+class Handled(NamedTuple):
+    """What a use case did with one item: the customer acted on (if any) and the answer."""
+
+    customer_id: UUID | None
+    answer: Answer
+
+
+def succeeded(item: Item, customer_id: UUID, login: str,
+              messages: list[ShownMessage] | None = None) -> Handled:
+    """The item was applied to the customer `login`."""
+    return Handled(customer_id, answer(item, login, None, messages))
+
+
+def rejected(item: Item, rejection: Rejection, customer_id: UUID | None = None,
+             login: str | None = None) -> Handled:
+    """A rule refused the item; nothing changed."""
+    return Handled(customer_id, answer(item, login or item.uniq_id, rejection, None))
+
+
+def answer(item: Item, login: str, rejection: Rejection | None,
+           messages: list[ShownMessage] | None) -> Answer:
+    """The answer to `item`; a login always lists the messages shown (none on an error)."""
+    if messages is None and isinstance(item, AuthorizeCustomer):
+        messages = []
+    return Answer(
+        command_id=item.command_id, type_of_command=item.type_of_command, guid=item.guid,
+        login=login, rejection=rejection, messages=messages,
+    )

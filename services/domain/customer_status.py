@@ -1,0 +1,38 @@
+"""blockCustomers, activateCustomers and authorizeCustomer: one item each."""
+
+from datetime import datetime
+
+from services.domain.answers import Handled, Rejection, rejected, succeeded
+from services.domain.commands import ActivateCustomer, AuthorizeCustomer, BlockCustomer
+from services.domain.customer import ActivationCause
+from services.domain.identity_map import IdentityMap
+
+
+def block_customer(aggregates: IdentityMap, item: BlockCustomer) -> Handled:
+    """Blocks a `New` or `Active` customer; a blocked one stays blocked."""
+    customer = aggregates.customer(item.programme, item.uniq_id)
+    if customer is None:
+        return rejected(item, Rejection.CUSTOMER_NOT_FOUND)
+    customer.block(item.reason)
+    return succeeded(item, customer.id, customer.uniq_id)
+
+
+def activate_customer(aggregates: IdentityMap, item: ActivateCustomer) -> Handled:
+    """Makes a `Blocked` or `New` customer `Active`; an active one stays active."""
+    customer = aggregates.customer(item.programme, item.uniq_id)
+    if customer is None:
+        return rejected(item, Rejection.CUSTOMER_NOT_FOUND)
+    customer.activate(ActivationCause.ACTIVATE_CUSTOMERS)
+    return succeeded(item, customer.id, customer.uniq_id)
+
+
+def authorize_customer(aggregates: IdentityMap, item: AuthorizeCustomer,
+                       now: datetime) -> Handled:
+    """A login: activates a `New` customer and shows the messages due at `now`."""
+    customer = aggregates.customer(item.programme, item.uniq_id)
+    if customer is None:
+        return rejected(item, Rejection.CUSTOMER_NOT_FOUND)
+    if customer.is_blocked:
+        return rejected(item, Rejection.CUSTOMER_BLOCKED, customer.id, customer.uniq_id)
+    shown = customer.authorize(item.guid, item.method, now)
+    return succeeded(item, customer.id, customer.uniq_id, shown)

@@ -1,0 +1,75 @@
+"""Stage 2 over a batch: a unit of work applies items, each once, with every rule of SPEC §5.
+
+Use: `work = UnitOfWork(load)`, `work.apply(item, position)` for each item of a batch in order,
+then save every aggregate of `work.pending()` in one transaction.
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from eventsourcing.domain import Aggregate
+
+from services.domain.add_bonus import add_bonus
+from services.domain.answers import Answer, Handled, Rejection, answer
+from services.domain.commands import (
+    ActivateCustomer,
+    AddBonus,
+    AuthorizeCustomer,
+    BlockCustomer,
+    Command,
+)
+from services.domain.customer_status import activate_customer, authorize_customer, block_customer
+from services.domain.identity_map import IdentityMap, Loader
+from services.domain.outcomes import ItemOutcome
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware."""
+    return datetime.now(UTC)
+
+
+class UnitOfWork:
+    """One batch: loads aggregates through `load` once, keeps them, applies items in order,
+    so that later items see what earlier ones did.
+
+    If `apply` raises (a bug, or the loader failing), discard the unit of work unsaved.
+    """
+
+    def __init__(self, load: Loader, clock: Clock = utc_now) -> None:
+        self._aggregates = IdentityMap(load)
+        self._clock = clock
+
+    def apply(self, item: Command, position: str) -> Answer | None:
+        """Applies one item and returns the answer it recorded, or None when the item at this
+        very position was already answered (a redelivery: nothing recorded)."""
+        outcome = self._aggregates.outcome(item.programme, item.guid)
+        if outcome is None:
+            return self._process(item, position)
+        if outcome.has_seen(position):
+            return None
+        if outcome.fingerprint == item.fingerprint:
+            return outcome.resend(position)
+        refusal = answer(item, item.uniq_id, Rejection.DUPLICATE_GUID, None)
+        return outcome.refuse_reuse(position, item.fingerprint, refusal)
+
+    def pending(self) -> list[Aggregate]:
+        """Every loaded or created aggregate with pending events, for one atomic save."""
+        return self._aggregates.pending()
+
+    def _process(self, item: Command, position: str) -> Answer:
+        customer_id, given = self._decide(item)
+        self._aggregates.add(ItemOutcome.record(item, position, customer_id, given))
+        return given
+
+    def _decide(self, item: Command) -> Handled:
+        match item:
+            case BlockCustomer():
+                return block_customer(self._aggregates, item)
+            case ActivateCustomer():
+                return activate_customer(self._aggregates, item)
+            case AuthorizeCustomer():
+                return authorize_customer(self._aggregates, item, self._clock())
+            case AddBonus():
+                return add_bonus(self._aggregates, item)

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: builders, the in-memory world, the pipeline driver."""

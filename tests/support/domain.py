@@ -1,0 +1,146 @@
+"""The domain in memory: commands as stage 1 hands them over, applied and saved batch by batch.
+
+`World.apply` runs one unit of work over a batch and saves what it recorded in an in-memory
+event store built by the composition root; the next batch loads the aggregates back from the
+stored events, so every test also crosses the event transcoder.
+"""
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from services import bootstrap
+from services.domain import Answer, Customer, EmailIndex, PhoneIndex, Rejection, UnitOfWork, ids
+from services.domain.commands import (
+    Accrual,
+    ActivateCustomer,
+    AddBonus,
+    AuthorizeCustomer,
+    BlockCustomer,
+    Command,
+    Message,
+)
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+PHONE_A = "+79161234567"
+PHONE_B = "+79167654321"
+PHONE_C = "+79160000000"
+
+
+class World:
+    """An in-memory event store and the units of work applied to it, one per batch."""
+
+    def __init__(self) -> None:
+        self.store = bootstrap.in_memory_event_store()
+        self.now = NOW
+        self.offset = 0
+
+    def apply(self, *items: Command) -> list[Answer | None]:
+        """Applies a batch at the next positions and saves it atomically."""
+        return self.apply_at([(item, self.next_position()) for item in items])
+
+    def apply_at(self, batch: list[tuple[Command, str]]) -> list[Answer | None]:
+        work = UnitOfWork(self.store.load, clock=lambda: self.now)
+        answers = [work.apply(item, position) for item, position in batch]
+        self.store.save(*work.pending())
+        return answers
+
+    def one(self, item: Command) -> Answer:
+        """Applies one item in a batch of its own; it must yield an answer."""
+        (answer,) = self.apply(item)
+        assert answer is not None
+        return answer
+
+    def next_position(self) -> str:
+        self.offset += 1
+        return f"loyalty.items:0:{self.offset}"
+
+    def customer(self, uniq_id: str, programme: str = "default") -> Customer | None:
+        found = self.store.load(ids.customer_id(programme, uniq_id))
+        assert found is None or isinstance(found, Customer)
+        return found
+
+    def phone_owner(self, phone: str, programme: str = "default") -> str | None:
+        index = self.store.load(ids.phone_id(programme, phone))
+        assert index is None or isinstance(index, PhoneIndex)
+        return None if index is None else index.owner
+
+    def email_holders(self, email: str, programme: str = "default") -> list[str]:
+        index = self.store.load(ids.email_id(programme, email))
+        assert index is None or isinstance(index, EmailIndex)
+        return [] if index is None else index.holders
+
+    def events(self, aggregate_id: UUID) -> list[Any]:
+        return list(self.store.events.get(aggregate_id))
+
+    def event_names(self, uniq_id: str, programme: str = "default") -> list[str]:
+        return [type(e).__name__ for e in self.events(ids.customer_id(programme, uniq_id))]
+
+    def stored_event_count(self) -> int:
+        return self.store.recorder.max_notification_id() or 0
+
+
+def accrual(amount: str = "100.00", **fields: Any) -> Accrual:
+    return Accrual(
+        amount=Decimal(amount),
+        event_id=fields.pop("event_id", "ev-1"),
+        event_date=fields.pop("event_date", datetime(2024, 4, 30, tzinfo=UTC)),
+        event_type=fields.pop("event_type", "operation"),
+        **fields,
+    )
+
+
+def identity(uniq_id: str, guid: str | None, programme: str, type_of_command: str,
+             content: Any) -> dict[str, Any]:
+    """What every item carries; the fingerprint is a digest of the item's content."""
+    guid = guid or str(uuid.uuid4())
+    digest = hashlib.sha256(repr((programme, guid, uniq_id, type_of_command, content)).encode())
+    return {"programme": programme, "guid": guid, "uniq_id": uniq_id,
+            "command_id": f"cmd-{uuid.uuid4()}", "type_of_command": type_of_command,
+            "fingerprint": digest.hexdigest()}
+
+
+def add(
+    uniq_id: str,
+    *,
+    guid: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    amount: str | None = None,
+    message: Message | None = None,
+    quick: bool = False,
+    programme: str = "default",
+) -> AddBonus:
+    """An AddBonus item as stage 1 hands it over (addBonusExtQuick when `quick`)."""
+    points = None if amount is None else accrual(amount)
+    name = "addBonusExtQuick" if quick else "addCustomerPointMessage"
+    content = (phone, email, points, message)
+    return AddBonus(**identity(uniq_id, guid, programme, name, content), quick=quick,
+                    phone=phone, email=email, accrual=points, message=message)
+
+
+def block(uniq_id: str, reason: str | None = "fraud") -> BlockCustomer:
+    return BlockCustomer(**identity(uniq_id, None, "default", "blockCustomers", reason),
+                         reason=reason)
+
+
+def activate(uniq_id: str) -> ActivateCustomer:
+    return ActivateCustomer(**identity(uniq_id, None, "default", "activateCustomers", None))
+
+
+def authorize(uniq_id: str, method: str = "link") -> AuthorizeCustomer:
+    return AuthorizeCustomer(**identity(uniq_id, None, "default", "authorizeCustomer", method),
+                             method=method)
+
+
+def assert_error(answer: Answer | None, rejection: Rejection, login: str) -> None:
+    assert answer is not None
+    assert (answer.status, answer.rejection, answer.login) == ("Error", rejection, login)
+
+
+def assert_success(answer: Answer | None, login: str) -> None:
+    assert answer is not None
+    assert (answer.status, answer.rejection, answer.login) == ("Success", None, login)

@@ -1,0 +1,238 @@
+"""Drives the real services as an organiser would: produce commands, read results.
+
+Each `Pipeline` runs intake, processor and relay as child processes (`python -m services.cli`)
+on topics and a database of its own, so tests do not see each other's records.
+"""
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+ROOT = Path(__file__).resolve().parents[2]
+Result = dict[str, Any]
+SERVICES: dict[str, tuple[str, ...]] = {
+    "intake": ("intake",), "processor": ("processor",), "relay": ("relay",),
+    "projections": ("projections", "run"),
+}
+"""The pipeline's services and their `loyalty` commands (the API starts on demand)."""
+
+
+@dataclass
+class Pipeline:
+    bootstrap: str
+    dsn: str
+    prefix: str
+    log_dir: Path
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    http_port: int | None = None
+    """Where `loyalty api` listens once `start_api` chose a free port."""
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "LOYALTY_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "LOYALTY_POSTGRES_DSN": self.dsn,
+            "LOYALTY_COMMANDS_TOPIC": f"{self.prefix}commands",
+            "LOYALTY_ITEMS_TOPIC": f"{self.prefix}items",
+            "LOYALTY_RESULTS_TOPIC": f"{self.prefix}results",
+            "LOYALTY_EVENTS_TOPIC": f"{self.prefix}events",
+            "LOYALTY_INTAKE_GROUP": f"{self.prefix}intake",
+            "LOYALTY_PROCESSOR_GROUP": f"{self.prefix}processor",
+            "LOYALTY_PROJECTIONS_GROUP": f"{self.prefix}projections",
+            "LOYALTY_LOG_JSON": "true",
+            **({"LOYALTY_HTTP_HOST": "127.0.0.1", "LOYALTY_HTTP_PORT": str(self.http_port)}
+               if self.http_port else {}),
+        }
+
+    @property
+    def commands_topic(self) -> str:
+        return f"{self.prefix}commands"
+
+    @property
+    def results_topic(self) -> str:
+        return f"{self.prefix}results"
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        """Starts `loyalty <args>` as a child process named `name`."""
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115
+        child = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", *(args or (name,))],
+            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.children[name] = child
+        return child
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the API started by `start_api`."""
+        assert self.http_port, "start_api() first"
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start_api(self, timeout: float = 60) -> str:
+        """Starts `loyalty api` on a free port; returns its base URL once /healthz answers."""
+        self.http_port = self.http_port or free_port()
+        child = self.start("api")
+        deadline = time.monotonic() + timeout
+        while not answers(f"{self.api_url}/healthz"):
+            if child.poll() is not None or time.monotonic() > deadline:
+                log = (self.log_dir / "api.log").read_text(errors="replace")[-2000:]
+                raise AssertionError(f"the API did not start:\n{log}")
+            time.sleep(0.1)
+        return self.api_url
+
+    def prepare(self) -> None:
+        subprocess.run([sys.executable, "-m", "services.cli", "prepare"],
+                       env=self.env, cwd=ROOT, check=True, capture_output=True)
+
+    def wait_for_log(self, name: str, text: str, count: int = 1, timeout: float = 60) -> None:
+        """Blocks until the child's log holds `text` `count` times (e.g. a partition assignment)."""
+        deadline = time.monotonic() + timeout
+        log = self.log_dir / f"{name}.log"
+        while log.read_text(errors="replace").count(text) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name} never logged {text!r} {count} times")
+            time.sleep(0.1)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: the process gets no chance to flush or commit anything."""
+        child = self.children.pop(name)
+        child.kill()
+        child.wait()
+
+    def delete_topics(self) -> None:
+        """Deletes every topic of this pipeline (its own and faust's), so the broker stays lean."""
+        asyncio.run(delete_topics_with_prefix(self.bootstrap, self.prefix))
+
+    def stop_all(self) -> None:
+        for child in self.children.values():
+            child.terminate()
+        for child in self.children.values():
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        self.children.clear()
+
+
+class Organiser:
+    """Produces commands and collects every result from the results topic in the background."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.results: list[Result] = []
+        self.lock = threading.Condition()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.producer: AIOKafkaProducer = self.call(self.start_producer())
+        self.consumer_task = asyncio.run_coroutine_threadsafe(self.collect(), self.loop)
+
+    def call(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)
+
+    async def start_producer(self) -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(bootstrap_servers=self.pipeline.bootstrap, acks="all",
+                                    max_request_size=4 * 1024 * 1024)
+        await producer.start()
+        return producer
+
+    async def collect(self) -> None:
+        consumer = AIOKafkaConsumer(self.pipeline.results_topic,
+                                    bootstrap_servers=self.pipeline.bootstrap,
+                                    auto_offset_reset="earliest", group_id=None)
+        await consumer.start()
+        try:
+            async for record in consumer:
+                with self.lock:
+                    self.results.append(json.loads(record.value))
+                    self.lock.notify_all()
+        finally:
+            await consumer.stop()
+
+    def send(self, command: dict[str, Any] | bytes, *, programme: str | None = None,
+             command_id: str | None = None) -> str:
+        """Produces one command; returns its commandId."""
+        command_id = command_id or str(uuid.uuid4())
+        value = command if isinstance(command, bytes) else json.dumps(command).encode()
+        headers = [("commandId", command_id.encode())]
+        if programme:
+            headers.append(("programme", programme.encode()))
+        self.call(self.producer.send_and_wait(self.pipeline.commands_topic, value,
+                                              headers=headers))
+        return command_id
+
+    def wait_for(self, predicate: Callable[[list[Result]], bool], timeout: float = 90) -> None:
+        """Blocks until `predicate(results)` holds, or fails after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while not predicate(self.results):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out; results so far: {self.results[-5:]}")
+                self.lock.wait(timeout=left)
+
+    def validation(self, command_id: str, timeout: float = 90) -> Result:
+        """The stage-1 result of a command."""
+        self.wait_for(lambda rs: any(is_validation_of(r, command_id) for r in rs), timeout)
+        return next(r for r in self.results if is_validation_of(r, command_id))
+
+    def processing(self, guid: str, count: int = 1, timeout: float = 90) -> list[Result]:
+        """The first `count` stage-2 results of an item guid."""
+        self.wait_for(lambda rs: len(processing_of(rs, guid)) >= count, timeout)
+        with self.lock:
+            return processing_of(self.results, guid)
+
+    def close(self) -> None:
+        self.consumer_task.cancel()
+        self.call(self.producer.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+async def delete_topics_with_prefix(bootstrap: str, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        doomed = [topic for topic in await admin.list_topics() if topic.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
+def is_validation_of(result: Result, command_id: str) -> bool:
+    return result.get("stage") == "validation" and result.get("commandId") == command_id
+
+
+def processing_of(results: Iterable[Result], guid: str) -> list[Result]:
+    return [r for r in results if r.get("stage") == "processing" and r.get("guid") == guid]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def answers(url: str) -> bool:
+    """Whether a GET of `url` answers 200."""
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
