@@ -1,33 +1,23 @@
 """`loyalty projections run | rebuild`: the read models, mounted by services/cli.py."""
 
-import asyncio
-
 import typer
 from tqdm import tqdm
 
 from services.settings import Settings
 
-app = typer.Typer(help="Read models: follow the event store, or rebuild them from scratch.",
-                  no_args_is_help=True)
+commands = typer.Typer(help="Read models: follow the event store, or rebuild them from scratch.",
+                       no_args_is_help=True)
 
 
-@app.command()
+@commands.command()
 def run() -> None:
     """Follow the event store and the validation results forever (Ctrl-C or SIGTERM stops)."""
-    from projections.service import run_projections
-    from services.bootstrap import stop_on_signals
-    from services.logs import configure_logging
+    from services import run as services
 
-    settings = Settings()
-    configure_logging(settings, "projections")
-
-    async def main() -> None:
-        await run_projections(settings, stop_on_signals())
-
-    asyncio.run(main())
+    services.projections(Settings())
 
 
-@app.command()
+@commands.command()
 def rebuild() -> None:
     """Drop the read models and fold the whole event store again, then exit.
 

@@ -78,48 +78,41 @@ def run(
 @cli.command()
 def intake() -> None:
     """Stage 1: validate commands from loyalty.commands (faust-streaming worker)."""
-    from services.intake.worker import run_worker
-    from services.logs import configure_logging
+    from services import run
 
-    settings = Settings()
-    configure_logging(settings, "intake")
-    sys.argv = [sys.argv[0], "worker"]
-    run_worker(settings)
+    run.intake(Settings())
 
 
 @cli.command()
 def processor() -> None:
     """Stage 2: apply items from loyalty.items to customer aggregates, exactly once."""
-    from services.processor.main import main
+    from services import run
 
-    main(Settings())
+    run.processor(Settings())
 
 
 @cli.command()
 def relay() -> None:
-    """Publish every stored item outcome to loyalty.results."""
-    from services.relay.main import main
+    """Publish stored item outcomes to loyalty.results and customer events to loyalty.events."""
+    from services import run
 
-    main(Settings())
+    run.relay(Settings())
 
 
 @cli.command()
 def api() -> None:
     """The read API, the command gateway and the bonus window over HTTP."""
-    from services.api.app import serve
-    from services.logs import configure_logging
+    from services import run
 
-    settings = Settings()
-    configure_logging(settings, "api")
-    serve(settings)
+    run.api(Settings())
 
 
 def main() -> None:
-    from projections.cli import app as projections_app
-    from services.bench.cli import app as bench_app
+    from projections.cli import commands as projections_commands
+    from services.bench.cli import commands as bench_commands
 
-    cli.add_typer(projections_app, name="projections", help="Read models: run or rebuild.")
-    cli.add_typer(bench_app, name="bench")
+    cli.add_typer(projections_commands, name="projections", help="Read models: run or rebuild.")
+    cli.add_typer(bench_commands, name="bench")
     cli()
 
 

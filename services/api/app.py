@@ -61,11 +61,11 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def serve(settings: Settings) -> None:
+def serve(app: FastAPI, settings: Settings) -> None:
     """Runs the application with uvicorn on settings.http_host:settings.http_port."""
     if not settings.api_keys:
         log.warning("LOYALTY_API_KEYS is unset: the development key reads programme default",
                     api_key=DEV_API_KEY)
     log.info("api listening", host=settings.http_host, port=settings.http_port)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port,
                 log_config=None, access_log=False)

@@ -1,4 +1,4 @@
-"""`loyalty bench`: mounted by services/cli.py with `cli.add_typer(app, name="bench")`."""
+"""`loyalty bench`: mounted by services/cli.py with `cli.add_typer(commands, name="bench")`."""
 
 import datetime
 import logging
@@ -12,7 +12,7 @@ import typer
 
 from services.bench.report import SUSTAINED_ITEMS
 
-app = typer.Typer(add_completion=False)
+commands = typer.Typer(add_completion=False)
 
 
 HELP = "\n\n".join((
@@ -43,7 +43,7 @@ Keep = Annotated[bool, typer.Option("--keep", help="Keep the scratch database an
 JsonPath = Annotated[Path | None, typer.Option("--json", help="Also write the figures here.")]
 
 
-@app.callback(invoke_without_command=True, help=HELP)
+@commands.callback(invoke_without_command=True, help=HELP)
 def bench(
     items: Items = 200_000,
     items_per_command: PerCommand = 500,

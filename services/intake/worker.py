@@ -18,7 +18,7 @@ from typing import Any, cast
 import faust
 import structlog
 
-from services.adapters.kafka import MAX_RECORD_BYTES, ensure_topics
+from services.adapters.kafka import MAX_RECORD_BYTES
 from services.contract import topics
 from services.contract.validation import Validated, ValidationRules, validate_command
 from services.settings import Settings
@@ -139,13 +139,3 @@ async def publish(
                                 [(topics.PROGRAMME_HEADER, command.programme.encode())])
         for command, validated in answers
     ])
-
-
-def run_worker(settings: Settings) -> None:
-    """Runs the intake worker in the foreground until SIGINT/SIGTERM."""
-    from services import bootstrap
-
-    asyncio.run(ensure_topics(settings))
-    worker = faust.Worker(bootstrap.intake(settings), loglevel=settings.log_level.lower(),
-                          quiet=True)
-    worker.execute_from_commandline()

@@ -73,18 +73,18 @@ def test_rebalancing_and_killed_processors_never_double_count(
         assert all(result == results[0] for result in results), "repeated results differ"
         outcomes[guid] = results[0]
 
-    with event_store(pipeline.dsn) as app:
+    with event_store(pipeline.dsn) as store:
         accrued: Counter[str] = Counter()
         balance_by_customer: dict[str, Decimal] = {}
         phone_holders: dict[str, set[str]] = defaultdict(set)
         for uniq_id in {item["uniqId"] for item in items}:
-            stored = app.load(customer_id("default", uniq_id))
+            stored = store.load(customer_id("default", uniq_id))
             if stored is None:
                 continue
             balance_by_customer[uniq_id] = stored.balance
             if stored.phone:
                 phone_holders[stored.phone].add(uniq_id)
-            for event in app.events.get(stored.id):
+            for event in store.events.get(stored.id):
                 if type(event).__name__ == "PointsAccrued":
                     accrued[event.guid] += 1
 
@@ -124,8 +124,8 @@ def test_a_killed_intake_loses_no_command_and_doubles_no_item(
         organiser.validation(command_id, timeout=120)
     guids = [command["add"][0]["guid"] for command in commands]
     organiser.wait_for(lambda rs: all(processing_of(rs, g) for g in guids), timeout=120)
-    with event_store(pipeline.dsn) as app:
-        stored = app.load(customer_id("default", uniq_id))
-        accruals = [e for e in app.events.get(stored.id) if type(e).__name__ == "PointsAccrued"]
+    with event_store(pipeline.dsn) as store:
+        stored = store.load(customer_id("default", uniq_id))
+        accruals = [e for e in store.events.get(stored.id) if type(e).__name__ == "PointsAccrued"]
     assert sorted(e.guid for e in accruals) == sorted(guids)
     assert stored.balance == Decimal("66.00")

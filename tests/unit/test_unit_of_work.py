@@ -141,7 +141,7 @@ def test_guids_are_scoped_to_a_programme() -> None:
     assert world.customer("u1", programme="shop") is not None
 
 
-def test_two_items_for_one_new_customer_in_one_book() -> None:
+def test_two_items_for_one_new_customer_in_one_unit_of_work() -> None:
     world = World()
 
     results = world.apply(add("u1", phone=PHONE_A, amount="10"), add("u1", amount="15"))
@@ -172,7 +172,7 @@ def test_the_same_item_twice_in_one_book_is_resent_not_applied_twice() -> None:
     assert customer.balance == Decimal("10")
 
 
-def test_a_phone_released_by_a_moves_to_b_within_one_book() -> None:
+def test_a_phone_released_by_a_moves_to_b_within_one_unit_of_work() -> None:
     world = World()
     world.one(add("a", phone=PHONE_A))
 

@@ -1,0 +1,80 @@
+"""Each service as a process: logging, topics, the service from the composition root, and a
+clean stop on SIGINT or SIGTERM. `loyalty <service>` (services.cli) calls these.
+"""
+
+import asyncio
+import sys
+
+import structlog
+
+from services import bootstrap
+from services.adapters.kafka import ensure_topics
+from services.logs import configure_logging
+from services.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def intake(settings: Settings) -> None:
+    """Stage 1: the faust worker, in the foreground until SIGINT or SIGTERM."""
+    import faust
+
+    configure_logging(settings, "intake")
+    asyncio.run(ensure_topics(settings))
+    sys.argv = [sys.argv[0], "worker"]
+    worker = faust.Worker(bootstrap.intake(settings), loglevel=settings.log_level.lower(),
+                          quiet=True)
+    worker.execute_from_commandline()
+
+
+def processor(settings: Settings) -> None:
+    """Stage 2: applies items until SIGINT or SIGTERM."""
+    configure_logging(settings, "processor")
+    asyncio.run(_processor(settings))
+
+
+async def _processor(settings: Settings) -> None:
+    stop = bootstrap.stop_on_signals()
+    await ensure_topics(settings)
+    consumer = await asyncio.to_thread(bootstrap.processor, settings)
+    log.info("processor started", topic=settings.items_topic, group=settings.processor_group)
+    try:
+        await consumer.run(stop)
+    finally:
+        await asyncio.to_thread(consumer.close)
+    log.info("processor stopped", items=consumer.items_processed)
+
+
+def relay(settings: Settings) -> None:
+    """Publishes results and customer events until SIGINT or SIGTERM."""
+    configure_logging(settings, "relay")
+    asyncio.run(_relay(settings))
+
+
+async def _relay(settings: Settings) -> None:
+    stop = bootstrap.stop_on_signals()
+    await ensure_topics(settings)
+    service = await asyncio.to_thread(bootstrap.relay, settings)
+    log.info("relay started", results=settings.results_topic, events=settings.events_topic)
+    await service.run(stop)
+    log.info("relay stopped", published=service.relay.published)
+
+
+def projections(settings: Settings) -> None:
+    """Follows the event store and the validation results until SIGINT or SIGTERM."""
+    from projections.service import run_projections
+
+    configure_logging(settings, "projections")
+
+    async def follow() -> None:
+        await run_projections(settings, bootstrap.stop_on_signals())
+
+    asyncio.run(follow())
+
+
+def api(settings: Settings) -> None:
+    """The HTTP application with uvicorn, until SIGINT or SIGTERM."""
+    from services.api.app import serve
+
+    configure_logging(settings, "api")
+    serve(bootstrap.api(settings), settings)
