@@ -19,6 +19,8 @@ from psycopg import sql
 from projections.schema import PROJECTION_NAME, SCHEMA, TRACKING_TABLE
 from projections.view import EVENT_TABLES, ReadModelProjection, ReadModelView
 from services.adapters.event_store import EventStore
+from services.adapters.kafka import backoff
+from services.adapters.metrics import ServiceMetrics
 from services.adapters.postgres import event_store_env
 from services.settings import Settings
 
@@ -78,18 +80,26 @@ class ReadModelRunner(BaseProjectionRunner[EventStore]):
         return self.view.max_tracking_id(self.app_name) or 0
 
 
-def follow(settings: Settings, stop: threading.Event) -> None:
-    """Follows the event store until `stop` is set; restarts the runner after an error."""
+def follow(settings: Settings, stop: threading.Event,
+           metrics: ServiceMetrics | None = None) -> None:
+    """Follows the event store until `stop` is set; restarts the runner after an error (a
+    database that went away), waiting a little longer after each one in a row."""
     env = projection_env(settings)
+    failures = 0
     while not stop.is_set():
         try:
             with ReadModelRunner(env) as runner:
                 log.info("projection following", position=runner.position())
                 while not stop.is_set() and not runner.is_interrupted.is_set():
                     runner.run_forever(timeout=0.5)
+                    failures = 0
         except Exception:
-            log.exception("projection failed; restarting", retry_seconds=RETRY_SECONDS)
-            stop.wait(RETRY_SECONDS)
+            wait = backoff(failures, first=RETRY_SECONDS, longest=30.0)
+            failures += 1
+            log.exception("projection failed; restarting", retry_seconds=round(wait, 2))
+            if metrics is not None:
+                metrics.error("projection")
+            stop.wait(wait)
 
 
 def drop_read_models(dsn: str) -> None:

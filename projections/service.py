@@ -7,20 +7,26 @@ import structlog
 
 from projections.pending import follow_validation_results
 from projections.runner import follow
+from services.adapters.metrics import ServiceMetrics, report_group_lag
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
-async def run_projections(settings: Settings, stop: asyncio.Event) -> None:
+async def run_projections(settings: Settings, metrics: ServiceMetrics,
+                          stop: asyncio.Event) -> None:
     """Follows the event store (in a thread) and the validation results until `stop` is set."""
     stop_thread = threading.Event()
-    events = asyncio.create_task(asyncio.to_thread(follow, settings, stop_thread))
+    events = asyncio.create_task(asyncio.to_thread(follow, settings, stop_thread, metrics))
     pending = asyncio.create_task(follow_validation_results(settings, stop))
+    lag = asyncio.create_task(report_group_lag(
+        metrics, settings.kafka_bootstrap_servers, settings.projections_group,
+        [settings.results_topic]))
     log.info("projections running")
     try:
         await stop.wait()
     finally:
         stop_thread.set()
-        await asyncio.gather(events, pending, return_exceptions=True)
+        lag.cancel()
+        await asyncio.gather(events, pending, lag, return_exceptions=True)
         log.info("projections stopped")

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+import structlog
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import Projection
@@ -19,6 +20,8 @@ from psycopg import sql
 from projections import bonus_operations, customers, item_outcomes, messages
 from projections.folding import Fold, Statement
 from projections.schema import CREATE_SCHEMA, PROJECTION_NAME
+
+log = structlog.get_logger(__name__)
 
 READ_MODELS = (customers, bonus_operations, messages, item_outcomes)
 """Customers first: the other read models copy the programme and uniqId from its rows."""
@@ -99,6 +102,14 @@ class ReadModelProjection(Projection[ReadModelView]):
     name = PROJECTION_NAME
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        """Buffers the event's statements in the view (events no read model needs: none)."""
-        statements = [s for fold in FOLDS for s in fold(domain_event, tracking.notification_id)]
+        """Buffers the event's statements in the view (events no read model needs: none).
+        An event a fold fails on (a bug) is logged and left out, so that one event never
+        stops the read models; a rebuild after the fix brings it in."""
+        try:
+            statements = [s for fold in FOLDS
+                          for s in fold(domain_event, tracking.notification_id)]
+        except Exception as error:
+            log.error("event left out of the read models", event=type(domain_event).__name__,
+                      notification_id=tracking.notification_id, error=repr(error))
+            statements = []
         self.view.fold(statements, tracking)

@@ -13,6 +13,7 @@ import structlog
 
 from services.adapters.event_store import EventStore
 from services.adapters.kafka import ensure_topics, producer
+from services.adapters.metrics import ServiceMetrics
 from services.adapters.postgres import event_store_env
 from services.settings import Settings
 
@@ -48,27 +49,33 @@ def prepare(settings: Settings) -> None:
     log.info("topics, event store and read models ready")
 
 
-def intake(settings: Settings) -> "faust.App":
+def metrics(service: str) -> ServiceMetrics:
+    """The Prometheus metrics of one service."""
+    return ServiceMetrics(service)
+
+
+def intake(settings: Settings, measured: ServiceMetrics) -> "faust.App":
     """Stage 1: the faust application that validates commands."""
     from services.intake.worker import create_intake
 
-    return create_intake(settings)
+    return create_intake(settings, measured)
 
 
-def processor(settings: Settings) -> "ItemConsumer":
+def processor(settings: Settings, measured: ServiceMetrics) -> "ItemConsumer":
     """Stage 2: the consumer of items and the processor that applies them to the store."""
     from services.processor.batches import ItemProcessor
     from services.processor.consumer import ItemConsumer
 
-    return ItemConsumer(settings, ItemProcessor(event_store(settings)))
+    return ItemConsumer(settings, ItemProcessor(event_store(settings)), measured)
 
 
-def relay(settings: Settings) -> "RelayService":
+def relay(settings: Settings, measured: ServiceMetrics) -> "RelayService":
     """The publisher of results and customer events, with its producer."""
     from services.relay.publisher import Relay
     from services.relay.service import RelayService
 
-    return RelayService(Relay(settings, event_store(settings)), lambda: producer(settings))
+    return RelayService(Relay(settings, event_store(settings), measured),
+                        lambda: producer(settings))
 
 
 def api(settings: Settings) -> "FastAPI":

@@ -65,14 +65,37 @@ def run(
         list[str] | None,
         typer.Option("--service", "-s", help=f"Run only these: {', '.join(SERVICES)}."),
     ] = None,
+    scale: Annotated[
+        list[str] | None,
+        typer.Option("--scale", metavar="SERVICE=N",
+                     help="Run N instances of a service, e.g. --scale processor=2 (intake and "
+                          "processor share their partitions in one consumer group)."),
+    ] = None,
 ) -> None:
-    """Run the services in the foreground, each in its own process; Ctrl-C stops them cleanly."""
-    services = services or list(SERVICES)
-    unknown = set(services) - set(SERVICES)
+    """Run the services in the foreground, each in its own process, restarting any that exits;
+    Ctrl-C stops them cleanly."""
+    chosen = services or list(SERVICES)
+    unknown = set(chosen) - set(SERVICES)
     if unknown:
         raise typer.BadParameter(f"unknown service(s): {', '.join(sorted(unknown))}")
+    counts = dict.fromkeys(chosen, 1) | instance_counts(scale or [], chosen)
     prepare()
-    raise typer.Exit(supervise(services, Settings()))
+    raise typer.Exit(supervise(counts, Settings()))
+
+
+def instance_counts(scales: list[str], chosen: list[str]) -> dict[str, int]:
+    """`service=N` options as a mapping. Intake and the processor scale (their instances
+    share the partitions of one consumer group); the others run once."""
+    counts: dict[str, int] = {}
+    for scale in scales:
+        service, _, count = scale.partition("=")
+        if service not in chosen or not count.isdigit() or int(count) < 1:
+            raise typer.BadParameter(f"--scale {scale}: expected SERVICE=N, N >= 1, "
+                                     f"SERVICE one of {', '.join(chosen)}")
+        if service not in ("intake", "processor") and int(count) > 1:
+            raise typer.BadParameter(f"--scale {scale}: {service} runs once")
+        counts[service] = int(count)
+    return counts
 
 
 @cli.command()

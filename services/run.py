@@ -9,6 +9,7 @@ import structlog
 
 from services import bootstrap
 from services.adapters.kafka import ensure_topics
+from services.adapters.metrics import report_group_lag, serve_metrics
 from services.logs import configure_logging
 from services.settings import Settings
 
@@ -21,9 +22,17 @@ def intake(settings: Settings) -> None:
 
     configure_logging(settings, "intake")
     asyncio.run(ensure_topics(settings))
+    measured = bootstrap.metrics("intake")
+    serve_metrics(measured, settings.metrics_host, settings.metrics_port_of("intake"))
+    intake = bootstrap.intake(settings, measured)
+
+    @intake.task
+    async def lag() -> None:
+        await report_group_lag(measured, settings.kafka_bootstrap_servers,
+                               settings.intake_group, [settings.commands_topic])
+
     sys.argv = [sys.argv[0], "worker"]
-    worker = faust.Worker(bootstrap.intake(settings), loglevel=settings.log_level.lower(),
-                          quiet=True)
+    worker = faust.Worker(intake, loglevel=settings.log_level.lower(), quiet=True)
     worker.execute_from_commandline()
 
 
@@ -36,7 +45,9 @@ def processor(settings: Settings) -> None:
 async def _processor(settings: Settings) -> None:
     stop = bootstrap.stop_on_signals()
     await ensure_topics(settings)
-    consumer = await asyncio.to_thread(bootstrap.processor, settings)
+    measured = bootstrap.metrics("processor")
+    serve_metrics(measured, settings.metrics_host, settings.metrics_port_of("processor"))
+    consumer = await asyncio.to_thread(bootstrap.processor, settings, measured)
     log.info("processor started", topic=settings.items_topic, group=settings.processor_group)
     try:
         await consumer.run(stop)
@@ -54,7 +65,9 @@ def relay(settings: Settings) -> None:
 async def _relay(settings: Settings) -> None:
     stop = bootstrap.stop_on_signals()
     await ensure_topics(settings)
-    service = await asyncio.to_thread(bootstrap.relay, settings)
+    measured = bootstrap.metrics("relay")
+    serve_metrics(measured, settings.metrics_host, settings.metrics_port_of("relay"))
+    service = await asyncio.to_thread(bootstrap.relay, settings, measured)
     log.info("relay started", results=settings.results_topic, events=settings.events_topic)
     await service.run(stop)
     log.info("relay stopped", published=service.relay.published)
@@ -65,9 +78,11 @@ def projections(settings: Settings) -> None:
     from projections.service import run_projections
 
     configure_logging(settings, "projections")
+    measured = bootstrap.metrics("projections")
+    serve_metrics(measured, settings.metrics_host, settings.metrics_port_of("projections"))
 
     async def follow() -> None:
-        await run_projections(settings, bootstrap.stop_on_signals())
+        await run_projections(settings, measured, bootstrap.stop_on_signals())
 
     asyncio.run(follow())
 

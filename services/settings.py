@@ -16,6 +16,11 @@ DEV_LINK_SECRET = "development-link-secret-do-not-use-in-production"
 DEFAULT_OPERATION_TYPES = ("purchase", "payment", "transfer", "withdrawal", "refund")
 
 
+METRICS_PORTS = {"run": 9400, "intake": 9401, "processor": 9402, "relay": 9403,
+                 "projections": 9404}
+"""Each service's default metrics port (the API serves /metrics on its own port)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="ignore")
 
@@ -26,6 +31,7 @@ class Settings(BaseSettings):
     items_topic: str = topics.ITEMS
     results_topic: str = topics.RESULTS
     events_topic: str = topics.EVENTS
+    dead_letter_topic: str = topics.DEAD_LETTERS
     events_source: str = "loyalty"
     """The CloudEvents `source` of every published event."""
     topic_partitions: int = 8
@@ -35,6 +41,10 @@ class Settings(BaseSettings):
     phone_default_region: str = "RU"
     event_types: Annotated[tuple[str, ...], NoDecode] = DEFAULT_EVENT_TYPES
     operation_types: Annotated[tuple[str, ...], NoDecode] = DEFAULT_OPERATION_TYPES
+
+    programmes: Annotated[tuple[str, ...], NoDecode] = ()
+    """The programmes served (LOYALTY_PROGRAMMES, comma-separated); empty: any well-formed
+    name. A command of another programme fails with INVALID_PROGRAMME."""
 
     intake_group: str = "loyalty-intake"
     processor_group: str = "loyalty-processor"
@@ -50,15 +60,24 @@ class Settings(BaseSettings):
     link_secret: str = DEV_LINK_SECRET
     """Signs customers' login links (LOYALTY_LINK_SECRET); changing it invalidates every link."""
 
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    """Where a service serves its Prometheus metrics (0: nowhere); unset: the service's own
+    default port (`METRICS_PORTS`), so that the services of one host never collide."""
+
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("event_types", "operation_types", mode="before")
+    @field_validator("event_types", "operation_types", "programmes", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    def metrics_port_of(self, service: str) -> int:
+        """The port of a service's metrics: the configured one, else the service's default."""
+        return METRICS_PORTS.get(service, 0) if self.metrics_port is None else self.metrics_port
 
     def api_key_programmes(self) -> dict[str, str]:
         """API key -> programme; `{"dev-key": "default"}` when no keys are configured."""

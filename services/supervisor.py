@@ -1,12 +1,28 @@
-"""`loyalty run`: every service in a child process of its own, stopped together."""
+"""`loyalty run`: every service in a child process of its own, restarted when it exits.
 
+A child that exits (a crash, a kill) is started again after a pause that doubles with every
+exit in a row (1 s, 2 s, 4 s, ... at most a minute; a child that then runs for a minute is
+healthy again); the other children go on meanwhile. Every restart is logged, counted in
+`loyalty_service_restarts_total{service}` on the supervisor's metrics port, and a child that
+keeps exiting is logged as a crash loop. Ctrl-C or SIGTERM stops every child.
+"""
+
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 
+import structlog
+
+from services.adapters.kafka import backoff
+from services.adapters.metrics import ServiceMetrics, serve_metrics
+from services.logs import configure_logging
 from services.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 COMMANDS = {
     "intake": ["intake"],
@@ -16,10 +32,35 @@ COMMANDS = {
     "api": ["api"],
 }
 GRACE_SECONDS = 15
+HEALTHY_SECONDS = 60.0
+"""A child that ran this long since its last start is healthy: its backoff starts over."""
+CRASH_LOOP = 4
+"""Exits in a row after which a child is reported as crash-looping."""
+TICK_SECONDS = 0.2
 
 
-def spawn(name: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "services.cli", *COMMANDS[name]])
+@dataclass
+class Child:
+    """One service process, and what the supervisor knows of its history."""
+
+    name: str
+    service: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    exits_in_a_row: int = 0
+    restart_at: float | None = None
+    restarts: int = field(default=0)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "services.cli",
+                                         *COMMANDS[self.service]], env=self.env)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
 
 def port_taken(host: str, port: int) -> bool:
@@ -28,36 +69,77 @@ def port_taken(host: str, port: int) -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
-def supervise(names: list[str], settings: Settings) -> int:
-    """Starts the services, waits until one exits or Ctrl-C, then stops them all."""
-    if "api" in names and port_taken(settings.http_host, settings.http_port):
+def children_of(counts: dict[str, int], settings: Settings) -> list[Child]:
+    """The children to run: `counts[service]` instances of each, each with a metrics port of
+    its own (the supervisor's port + 1, + 2, ...; none when metrics are off)."""
+    base = settings.metrics_port_of("run")
+    children: list[Child] = []
+    for service, count in counts.items():
+        for instance in range(1, count + 1):
+            name = service if instance == 1 else f"{service}-{instance}"
+            port = 0 if base == 0 or service == "api" else base + 1 + len(children)
+            env = {**os.environ, "LOYALTY_METRICS_PORT": str(port)}
+            children.append(Child(name, service, env))
+    return children
+
+
+def supervise(counts: dict[str, int], settings: Settings) -> int:
+    """Starts the services, restarts any that exits, until Ctrl-C or SIGTERM."""
+    if "api" in counts and port_taken(settings.http_host, settings.http_port):
         print(f"loyalty: {settings.http_host}:{settings.http_port} is in use; is `loyalty run`"
               " already running? Nothing was started.", file=sys.stderr)
         return 1
-    children = {name: spawn(name) for name in names}
-    print(f"loyalty: running {', '.join(names)}; Ctrl-C stops them", file=sys.stderr)
+    configure_logging(settings, "run")
+    metrics = ServiceMetrics("run")
+    serve_metrics(metrics, settings.metrics_host, settings.metrics_port_of("run"))
+    children = children_of(counts, settings)
+    for child in children:
+        child.start()
+    log.info("services running; Ctrl-C stops them", services=[c.name for c in children])
     for signum in (signal.SIGINT, signal.SIGTERM):  # also when started in the background
         signal.signal(signum, signal.default_int_handler)
-    code = 0
     try:
-        while all(child.poll() is None for child in children.values()):
-            time.sleep(0.5)
-        failed = [name for name, child in children.items() if child.poll() is not None]
-        print(f"loyalty: {', '.join(failed)} exited; stopping the others", file=sys.stderr)
-        code = 1
+        while True:
+            for child in children:
+                watch(child, metrics)
+            time.sleep(TICK_SECONDS)
     except KeyboardInterrupt:
-        print("loyalty: stopping", file=sys.stderr)
-    stop_all(list(children.values()))
-    return code
+        log.info("stopping")
+    stop_all([child.process for child in children if child.process is not None])
+    return 0
 
 
-def stop_all(children: list[subprocess.Popen[bytes]]) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
+def watch(child: Child, metrics: ServiceMetrics) -> None:
+    """Notices a child's exit and schedules its restart; restarts it when it is time."""
+    if child.running:
+        return
+    now = time.monotonic()
+    if child.restart_at is None:
+        assert child.process is not None
+        if now - child.started_at >= HEALTHY_SECONDS:
+            child.exits_in_a_row = 0
+        wait = backoff(child.exits_in_a_row, first=1.0, longest=60.0)
+        child.exits_in_a_row += 1
+        child.restart_at = now + wait
+        logged = log.error if child.exits_in_a_row >= CRASH_LOOP else log.warning
+        logged("service exited; restarting it", service=child.name,
+               code=child.process.returncode, restart_in_seconds=round(wait, 1),
+               exits_in_a_row=child.exits_in_a_row,
+               crash_loop=child.exits_in_a_row >= CRASH_LOOP)
+    elif now >= child.restart_at:
+        child.start()
+        child.restarts += 1
+        metrics.restarts.labels(child.name).inc()
+        log.info("service restarted", service=child.name, restarts=child.restarts)
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + GRACE_SECONDS
-    for child in children:
+    for process in processes:
         try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            child.kill()
+            process.kill()

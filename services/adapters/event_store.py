@@ -7,6 +7,8 @@ In memory (POPO) by default, as the unit tests use it; on PostgreSQL with the en
 from typing import Any
 from uuid import UUID
 
+import psycopg
+from eventsourcing import persistence
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
@@ -16,6 +18,7 @@ from eventsourcing.persistence import (
     ProcessRecorder,
     UUIDAsHex,
 )
+from psycopg_pool import PoolTimeout
 
 import services.domain  # noqa: F401  (the aggregates, and the topics of earlier layouts)
 
@@ -53,3 +56,14 @@ class EventStore(Application[UUID]):
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, Aggregate) else None
+
+
+UNAVAILABLE = (persistence.OperationalError, persistence.InterfaceError, psycopg.OperationalError,
+               psycopg.InterfaceError, PoolTimeout, ConnectionError, TimeoutError)
+"""What a store that cannot be reached raises (eventsourcing has retried a few times already)."""
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the store cannot be reached now, rather than that an item or a
+    statement is wrong: waiting, then trying again, is the cure."""
+    return isinstance(error, UNAVAILABLE)

@@ -1,10 +1,12 @@
 """Following the event store: eventsourcing's subscription, handed to asyncio in batches.
 
-`ApplicationSubscription` blocks: it runs in a worker thread of its own, which passes each
-(event, tracking) pair through a bounded queue; the asynchronous side takes whatever has
-arrived as one batch, so a busy store is followed in few, large steps. The library's
-subscription ends with an error when the database goes away; the caller starts a new one from
-its own stored position (`follow` below does, with backoff).
+The recorder's subscription (`recorder.subscribe`, LISTEN/NOTIFY on PostgreSQL) blocks: it runs
+in a worker thread of its own, which passes each stored event's notification through a bounded
+queue; the asynchronous side takes whatever has arrived as one batch, so a busy store is
+followed in few, large steps. Notifications are handed over as stored: the caller decodes them
+(`store.mapper.to_domain_event`) and decides what an event it cannot decode means. The
+library's subscription ends with an error when the database goes away; `follow` then starts a
+new one from the caller's own stored position, after a pause.
 """
 
 import asyncio
@@ -14,8 +16,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import structlog
-from eventsourcing.persistence import Tracking
-from eventsourcing.projection import ApplicationSubscription
+from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
 from events.legacy import legacy_topics
@@ -23,8 +24,6 @@ from services.adapters.event_store import EventStore
 
 log = structlog.get_logger(__name__)
 
-Followed = tuple[Any, Tracking]
-"""A domain event and its position in the event store."""
 _END = object()
 
 
@@ -44,7 +43,7 @@ class Subscription:
 
     def __init__(self, store: EventStore, after: int, topics: Sequence[str],
                  buffered: int = 10_000) -> None:
-        self._source = ApplicationSubscription(store, gt=after, topics=topics)
+        self._source = store.recorder.subscribe(gt=after, topics=topics)
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=buffered)
         self._reader = threading.Thread(target=self._read, name="store-subscription",
                                         daemon=True)
@@ -58,7 +57,7 @@ class Subscription:
         except BaseException as error:  # handed over to the asynchronous side
             self._queue.put(error)
 
-    async def next_batch(self, limit: int) -> list[Followed]:
+    async def next_batch(self, limit: int) -> list[Notification]:
         """The events that arrived, at least one and at most `limit`; waits for the first."""
         first = await asyncio.to_thread(self._queue.get)
         batch = [self._checked(first)]
@@ -70,13 +69,13 @@ class Subscription:
         return batch
 
     @staticmethod
-    def _checked(entry: Any) -> Followed:
+    def _checked(entry: Any) -> Notification:
         if entry is _END:
             raise SubscriptionEndedError
         if isinstance(entry, BaseException):
             raise entry
-        followed: Followed = entry
-        return followed
+        notification: Notification = entry
+        return notification
 
     def stop(self) -> None:
         """Stops the subscription and lets its thread end."""
@@ -90,7 +89,7 @@ class Subscription:
 
 async def follow(store: EventStore, position: Any, topics: Sequence[str], stop: asyncio.Event,
                  batch_size: int = 1000, retry_seconds: float = 1.0,
-                 ) -> AsyncIterator[list[Followed]]:
+                 ) -> AsyncIterator[list[Notification]]:
     """Batches of events after `position()` (read from the caller's own store of its progress)
     until `stop` is set; a lost database connection starts a new subscription after a pause.
     """

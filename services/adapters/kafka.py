@@ -1,12 +1,22 @@
 """Kafka plumbing shared by the services: topic creation and producer settings."""
 
+import asyncio
 import contextlib
+import itertools
+import random
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    TopicAlreadyExistsError,
+)
 
 from services.settings import Settings
 
@@ -17,13 +27,13 @@ MAX_RECORD_BYTES = 4 * 1024 * 1024
 
 
 async def ensure_topics(settings: Settings) -> None:
-    """Creates the commands, items, results and events topics when they do not exist yet."""
+    """Creates the service's topics when they do not exist yet."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = [settings.commands_topic, settings.items_topic, settings.results_topic,
-                  settings.events_topic]
+                  settings.events_topic, settings.dead_letter_topic]
         missing = [
             NewTopic(name, settings.topic_partitions, 1,
                      topic_configs={"max.message.bytes": str(MAX_RECORD_BYTES)})
@@ -47,3 +57,38 @@ def producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
         max_request_size=MAX_RECORD_BYTES,
         **options,
     )
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a Kafka failure passes by itself (the broker unreachable, a leader moving, a
+    timeout), so that retrying, for as long as it takes, is right."""
+    if isinstance(error, KafkaError):
+        return bool(error.retriable) or isinstance(
+            error, KafkaTimeoutError | KafkaConnectionError | NodeNotReadyError)
+    return isinstance(error, TimeoutError | ConnectionError)
+
+
+def backoff(attempt: int, first: float = 0.2, longest: float = 10.0) -> float:
+    """Seconds to wait before retry number `attempt` (0, 1, ...): exponential, jittered."""
+    return min(longest, first * 2 ** min(attempt, 16)) * random.uniform(0.5, 1.0)
+
+
+async def send_reliably(producer: AIOKafkaProducer, topic: str, value: bytes | None, *,
+                        key: bytes | None = None, headers: Sequence[tuple[str, bytes]] = (),
+                        attempts: int = 3) -> None:
+    """Produces one record and waits for the broker's acknowledgement. A transient failure is
+    retried for as long as it lasts; another, `attempts` times, then raised."""
+    failures = 0
+    for attempt in itertools.count():
+        try:
+            await producer.send_and_wait(topic, value, key=key, headers=list(headers))
+            return
+        except Exception as error:
+            if not is_transient(error):
+                failures += 1
+                if failures >= attempts:
+                    raise
+            wait = backoff(attempt)
+            log.warning("record not acknowledged; retrying", topic=topic, error=repr(error),
+                        retry_seconds=round(wait, 2))
+            await asyncio.sleep(wait)

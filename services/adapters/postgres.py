@@ -14,6 +14,8 @@ eventsourcing 9.5.6 (pinned in constraints.txt); check it whenever that pin move
 - `select_newer_events` reads the events table directly: one query brings every aggregate of a
   batch up to date (see `services.adapters.prefetch`), where the public `select_events` would
   take one query per aggregate, some 1,500 per 500-item batch.
+- `tracked_names` reads the tracking table directly: the positions stored for every incarnation
+  of a topic, which the public `max_tracking_id` (one exact name) cannot list.
 """
 
 from collections.abc import Mapping, Sequence
@@ -98,3 +100,14 @@ def select_newer_events(recorder: Any, known: Mapping[UUID, int]) -> list[Stored
           conn.cursor(row_factory=tuple_row) as cursor):
         cursor.execute(query, ([str(aggregate_id) for aggregate_id in known], list(known.values())))
         return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in cursor.fetchall()]
+
+
+def tracked_names(recorder: Any, prefix: str) -> dict[str, int]:
+    """Every tracking name starting with `prefix` and its position, in one query."""
+    query = SQL("SELECT application_name, max(notification_id) FROM {}.{} "
+                "WHERE starts_with(application_name, %s) GROUP BY application_name").format(
+        Identifier(recorder.datastore.schema), Identifier(recorder.tracking_table_name))
+    with (recorder.datastore.get_connection() as conn,
+          conn.cursor(row_factory=tuple_row) as cursor):
+        cursor.execute(query, (prefix,))
+        return {name: int(position) for name, position in cursor.fetchall()}

@@ -9,9 +9,12 @@ import hashlib
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic.alias_generators import to_camel
+
+from services.contract.topics import PROGRAMME_PATTERN
 
 
 class CommandType(StrEnum):
@@ -64,7 +67,7 @@ class WorkItem(Contract):
 
     command_id: str
     type_of_command: CommandType
-    programme: str
+    programme: Annotated[str, StringConstraints(pattern=PROGRAMME_PATTERN)]
     guid: str
     uniq_id: str
     phone: str | None = None

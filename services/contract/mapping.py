@@ -1,8 +1,12 @@
 """Between the wire and the domain: a work item becomes a domain command, an answer a result."""
 
+import hashlib
+import json
+
 from services.contract.commands import CommandType, WorkItem
 from services.contract.errors import ErrorCode
 from services.contract.results import ItemError, ProcessingResult, ShownMessage
+from services.contract.topics import is_programme_name
 from services.domain import commands as domain
 from services.domain.answers import Answer, Rejection
 
@@ -17,6 +21,9 @@ ERRORS: dict[Rejection, ItemError] = {
     Rejection.DUPLICATE_GUID: ItemError(
         code=ErrorCode.DUPLICATE_GUID,
         message="The guid was already used for an item with other content", field="guid"),
+    Rejection.PROCESSING_FAILED: ItemError(
+        code=ErrorCode.PROCESSING_FAILED,
+        message="The item could not be processed; the operators were alerted", field=None),
 }
 """The error of each stage-2 rejection: code, message, field."""
 
@@ -54,3 +61,26 @@ def result_of(answer: Answer) -> ProcessingResult:
             ShownMessage(message_id=m.message_id, text=m.text, shows_left=m.shows_left)
             for m in answer.messages],
     )
+
+
+def salvaged_identity(raw: bytes | None) -> domain.Item | None:
+    """Who an item record that cannot be read as a whole is about, when its identity can be
+    read: a JSON object with a well-formed programme, a guid, a uniqId, a commandId and a
+    typeOfCommand. Its fingerprint is a digest of the record's bytes."""
+    try:
+        document = json.loads(raw or b"")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    fields = [document.get(name) for name in
+              ("programme", "guid", "uniqId", "commandId", "typeOfCommand")]
+    texts = [value for value in fields if isinstance(value, str) and 0 < len(value) <= 1000]
+    if len(texts) != len(fields):
+        return None
+    programme, guid, uniq_id, command_id, type_of_command = texts
+    if not is_programme_name(programme):
+        return None
+    return domain.Item(programme=programme, guid=guid, uniq_id=uniq_id, command_id=command_id,
+                       type_of_command=type_of_command,
+                       fingerprint=hashlib.sha256(raw or b"").hexdigest())

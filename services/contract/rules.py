@@ -14,6 +14,8 @@ class ValidationRules:
     phone_region: str = "RU"
     event_types: tuple[str, ...] = DEFAULT_EVENT_TYPES
     operation_types: tuple[str, ...] = DEFAULT_OPERATION_TYPES
+    programmes: frozenset[str] = frozenset()
+    """The programmes commands may belong to; empty: any well-formed name."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ValidationRules":
@@ -24,4 +26,5 @@ class ValidationRules:
             phone_region=settings.phone_default_region,
             event_types=tuple(settings.event_types),
             operation_types=tuple(settings.operation_types),
+            programmes=frozenset(settings.programmes),
         )

@@ -1,4 +1,6 @@
-"""Kafka topic names and record keys (defaults; every name is configurable)."""
+"""Kafka topic names, headers, record keys and programme names (defaults are configurable)."""
+
+import re
 
 COMMANDS = "loyalty.commands"
 """Organisers' commands in: value is the JSON command, optional headers `programme`, `commandId`."""
@@ -12,7 +14,18 @@ RESULTS = "loyalty.results"
 EVENTS = "loyalty.events"
 """The customers' domain events (CloudEvents JSON), keyed by programme and uniqId."""
 
+DEAD_LETTERS = "loyalty.deadletter"
+"""Records a service could not handle, with their origin, the service and the error."""
+
 DEFAULT_PROGRAMME = "default"
+PROGRAMME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+"""A programme's name: no `/`, so no name can make two aggregates' ids collide."""
+_PROGRAMME = re.compile(PROGRAMME_PATTERN.strip("^$"))
+
+
+def is_programme_name(name: str) -> bool:
+    """Whether `name` is a well-formed programme name."""
+    return _PROGRAMME.fullmatch(name) is not None
 
 PROGRAMME_HEADER = "programme"
 COMMAND_ID_HEADER = "commandId"

@@ -16,6 +16,7 @@ from services.contract.errors import ErrorCode
 from services.contract.items import Command, check_item
 from services.contract.results import CommandError, ItemStatus, ValidationResult
 from services.contract.rules import ValidationRules
+from services.contract.topics import is_programme_name
 
 __all__ = ["Validated", "ValidationRules", "validate_command"]
 
@@ -38,13 +39,15 @@ class _CommandRejectedError(Exception):
 
 
 def validate_command(
-    raw: bytes, *, command_id: str, programme: str, rules: ValidationRules
+    raw: bytes, *, command_id: str, programme: str | None, rules: ValidationRules
 ) -> Validated:
     """Check one command, as the organiser sent it, against the rules of stage 1.
 
-    Never raises: whatever the bytes, the answer is a `ValidationResult`.
+    `programme` is the command's programme as named by its sender (None: a name that is not
+    text). Never raises: whatever the bytes, the answer is a `ValidationResult`.
     """
     try:
+        programme = _programme(programme, rules)
         document = _document(raw, rules)
         type_of_command = _type_of_command(document)
         entries = _entries(document, type_of_command, rules)
@@ -71,6 +74,18 @@ def _check_items(entries: list[Any], command: Command, rules: ValidationRules) -
         command_id=command.id, type_of_command=command.type.value, results=statuses
     )
     return Validated(result=result, items=items)
+
+
+def _programme(name: str | None, rules: ValidationRules) -> str:
+    if name is None or not is_programme_name(name):
+        raise _CommandRejectedError(
+            ErrorCode.INVALID_PROGRAMME,
+            "the programme must be 1-64 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit")
+    if rules.programmes and name not in rules.programmes:
+        raise _CommandRejectedError(
+            ErrorCode.INVALID_PROGRAMME, "the programme is not one this service serves")
+    return name
 
 
 def _document(raw: bytes, rules: ValidationRules) -> dict[str, Any]:

@@ -15,6 +15,8 @@ class Rejection(StrEnum):
     CUSTOMER_BLOCKED = "CUSTOMER_BLOCKED"
     CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
     PHONE_BELONGS_TO_ANOTHER_CUSTOMER = "PHONE_BELONGS_TO_ANOTHER_CUSTOMER"
+    PROCESSING_FAILED = "PROCESSING_FAILED"
+    """Not a rule: the item could not be applied, and retrying will not cure it (a bug)."""
 
 
 @dataclass(frozen=True, slots=True)

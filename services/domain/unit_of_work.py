@@ -17,6 +17,7 @@ from services.domain.commands import (
     AuthorizeCustomer,
     BlockCustomer,
     Command,
+    Item,
 )
 from services.domain.customer_status import activate_customer, authorize_customer, block_customer
 from services.domain.identity_map import IdentityMap, Loader
@@ -53,6 +54,15 @@ class UnitOfWork:
             return outcome.resend(position)
         refusal = answer(item, item.uniq_id, Rejection.DUPLICATE_GUID, None)
         return outcome.refuse_reuse(position, item.fingerprint, refusal)
+
+    def fail(self, item: Item, position: str) -> Answer | None:
+        """Records the `PROCESSING_FAILED` answer of an item that could not be applied, unless
+        its guid has an answer already (then the failing record changes nothing)."""
+        if self._aggregates.outcome(item.programme, item.guid) is not None:
+            return None
+        failed = answer(item, item.uniq_id, Rejection.PROCESSING_FAILED, None)
+        self._aggregates.add(ItemOutcome.record(item, position, None, failed))
+        return failed
 
     def pending(self) -> list[Aggregate]:
         """Every loaded or created aggregate with pending events, for one atomic save."""

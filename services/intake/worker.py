@@ -3,9 +3,18 @@
 Run it with `loyalty intake`. The agent takes commands in small batches, calls the pure
 `validate_command` (in a worker thread, so heartbeats go on) and writes: valid items to
 `loyalty.items` (keyed by programme and customer), then the stage-1 results to
-`loyalty.results` (keyed by commandId). It never raises on bad input; agent concurrency is 1
-and a batch's events are acknowledged only after its records were acknowledged by the broker,
-so faust commits no offset past a command still in flight.
+`loyalty.results` (keyed by commandId).
+
+A command's offset is acknowledged only after everything it caused was acknowledged by the
+broker. faust's `take_events` acknowledges a batch in a `finally`, even when the body raised;
+so the agent takes batches with `noack_take` and acknowledges each event itself, and a failure
+it cannot handle crashes the worker (faust's `CrashingSupervisor`) instead of letting faust
+acknowledge and commit what was never published: the command is read again after the restart,
+and the processor recognises items it has seen by their guid.
+
+Failures are retried: those that pass by themselves (the broker away) for as long as they last,
+the others a few times; a command that still cannot be handled goes to the dead-letter topic
+and the stream goes on.
 """
 
 import asyncio
@@ -17,10 +26,14 @@ from typing import Any, cast
 
 import faust
 import structlog
+from mode.supervisors import CrashingSupervisor
 
+from services.adapters.dead_letters import DeadLetter, Origin, describe
 from services.adapters.kafka import MAX_RECORD_BYTES
+from services.adapters.metrics import ServiceMetrics
 from services.contract import topics
 from services.contract.validation import Validated, ValidationRules, validate_command
+from services.intake.publishing import Publisher, Record
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -30,18 +43,21 @@ COMMANDS_PER_BATCH = 20
 """Commands validated and produced together: one wait for the broker's acks per batch."""
 BATCH_WAIT_SECONDS = 0.005
 """How long a batch waits to fill before it is handled as it is."""
+NOT_TEXT = object()
+"""A header whose value is not UTF-8."""
+
+HeaderPairs = Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None
 
 
-def header(headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None,
-           name: str) -> str | None:
-    """A header's value as text, or None when absent or not UTF-8."""
+def header(headers: HeaderPairs, name: str) -> Any:
+    """A header's value as text; None when absent, `NOT_TEXT` when not UTF-8."""
     pairs = headers.items() if isinstance(headers, Mapping) else (headers or [])
     for key, value in pairs:
         if key == name and value is not None:
             try:
                 return value.decode() if isinstance(value, bytes) else str(value)
             except UnicodeDecodeError:
-                return None
+                return NOT_TEXT
     return None
 
 
@@ -50,7 +66,101 @@ def derived_command_id(topic: str, partition: int, offset: int) -> str:
     return str(uuid.uuid5(COMMAND_ID_NAMESPACE, f"{topic}:{partition}:{offset}"))
 
 
-def create_intake(settings: Settings) -> faust.App:
+@dataclass(frozen=True)
+class Received:
+    """A command as it came off the topic, with the ids its headers (or position) give it."""
+
+    origin: Origin
+    command_id: str
+    programme: str | None
+    """As named by the header (`default` without one); None when the header is not text."""
+
+    @property
+    def raw(self) -> bytes:
+        return self.origin.value or b""
+
+
+def received(message: Any) -> Received:
+    """A command of the commands topic (a faust message)."""
+    origin = Origin(topic=message.topic, partition=message.partition, offset=message.offset,
+                    key=message.key, value=message.value, timestamp=message.timestamp,
+                    headers=list(_pairs(message.headers)))
+    command_id = header(origin.headers, topics.COMMAND_ID_HEADER)
+    if not isinstance(command_id, str):
+        command_id = derived_command_id(origin.topic, origin.partition, origin.offset)
+    programme = header(origin.headers, topics.PROGRAMME_HEADER)
+    if programme is None:
+        programme = topics.DEFAULT_PROGRAMME
+    return Received(origin, command_id, programme if isinstance(programme, str) else None)
+
+
+def _pairs(headers: HeaderPairs) -> Iterable[tuple[str, bytes]]:
+    return headers.items() if isinstance(headers, Mapping) else (headers or [])
+
+
+Answer = Validated | BaseException
+"""Stage 1's answer to a command, or what went wrong while giving it (a bug)."""
+
+
+def validate_all(commands: list[Received], rules: ValidationRules) -> list[Answer]:
+    """Stage 1 for a batch of commands (CPU-bound: run in a worker thread). The function never
+    raises on any input; should it still fail on one command, the others are answered."""
+    answers: list[Answer] = []
+    for command in commands:
+        try:
+            answers.append(validate_command(command.raw, command_id=command.command_id,
+                                            programme=command.programme, rules=rules))
+        except Exception as error:
+            answers.append(error)
+    return answers
+
+
+def records_of(command: Received, validated: Validated, settings: Settings
+               ) -> tuple[list[Record], Record]:
+    """The item records and the stage-1 result record of one validated command."""
+    items = [Record(settings.items_topic, topics.item_key(item.programme, item.uniq_id),
+                    item.to_json()) for item in validated.items]
+    headers = [] if command.programme is None else [
+        (topics.PROGRAMME_HEADER, command.programme.encode())]
+    result = Record(settings.results_topic, command.command_id.encode(),
+                    validated.result.to_json(), headers)
+    return items, result
+
+
+class Stage1:
+    """Validates a batch of commands and publishes what they caused, or dead-letters them."""
+
+    def __init__(self, settings: Settings, publisher: Publisher, metrics: ServiceMetrics) -> None:
+        self.settings = settings
+        self.rules = ValidationRules.from_settings(settings)
+        self.publisher = publisher
+        self.metrics = metrics
+
+    async def handle(self, commands: list[Received]) -> None:
+        """Returns once every command of the batch is published or dead-lettered."""
+        answers = await asyncio.to_thread(validate_all, commands, self.rules)
+        valid: dict[int, tuple[list[Record], Record]] = {}
+        for n, (command, answer) in enumerate(zip(commands, answers, strict=True)):
+            if isinstance(answer, BaseException):
+                await self.dead_letter(command, answer, attempts=1)
+            else:
+                valid[n] = records_of(command, answer, self.settings)
+        failed = await self.publisher.publish(
+            [(n, record) for n, (items, _) in valid.items() for record in items])
+        failed |= await self.publisher.publish(
+            [(n, result) for n, (_, result) in valid.items() if n not in failed])
+        for n, error in failed.items():
+            await self.dead_letter(commands[n], error, attempts=self.publisher.attempts)
+        self.metrics.handled(self.settings.commands_topic, len(commands))
+
+    async def dead_letter(self, command: Received, error: BaseException, attempts: int) -> None:
+        log.error("command dead-lettered", origin=str(command.origin), error=describe(error))
+        letter = DeadLetter(command.origin, "intake", describe(error), attempts)
+        await self.publisher.publish_dead_letter(letter)
+        self.metrics.dead_lettered(self.settings.commands_topic)
+
+
+def create_intake(settings: Settings, metrics: ServiceMetrics) -> faust.App:
     """The faust application with its one agent; nothing connects until the worker starts."""
     intake = faust.App(
         settings.intake_group,
@@ -72,70 +182,16 @@ def create_intake(settings: Settings) -> faust.App:
         broker_heartbeat_interval=2.0,
         broker_commit_interval=1.0,
     )
-    rules = ValidationRules.from_settings(settings)
     commands = intake.topic(settings.commands_topic, value_serializer="raw", key_serializer="raw")
+    stage1 = Stage1(settings, Publisher(intake, settings, metrics), metrics)
 
-    @intake.agent(commands, concurrency=1)
+    @intake.agent(commands, concurrency=1, supervisor_strategy=CrashingSupervisor)
     async def validate(stream: faust.StreamT[Any]) -> None:
-        batches = cast(faust.Stream[Any], stream).take_events(
-            COMMANDS_PER_BATCH, within=BATCH_WAIT_SECONDS
-        )
-        async for events in batches:
-            commands = [received(event) for event in events]
-            answers = await asyncio.to_thread(validate_all, commands, rules)
-            await publish(intake, settings, answers)
+        source = cast(faust.Stream[Any], stream)
+        async for events in source.noack_take(COMMANDS_PER_BATCH, within=BATCH_WAIT_SECONDS):
+            batch = cast(list[faust.EventT[Any]], events)
+            await stage1.handle([received(event.message) for event in batch])
+            for event in batch:  # in offset order, after the broker acknowledged everything
+                await source.ack(event)
 
     return intake
-
-
-@dataclass(frozen=True)
-class Received:
-    """A command as it came off the topic, with the ids its headers (or position) give it."""
-
-    raw: bytes
-    command_id: str
-    programme: str
-
-
-def received(event: faust.EventT[Any]) -> Received:
-    message = event.message
-    command_id = header(message.headers, topics.COMMAND_ID_HEADER) or derived_command_id(
-        message.topic, message.partition, message.offset
-    )
-    programme = header(message.headers, topics.PROGRAMME_HEADER) or topics.DEFAULT_PROGRAMME
-    return Received(event.value if isinstance(event.value, bytes) else b"", command_id, programme)
-
-
-def validate_all(
-    commands: list[Received], rules: ValidationRules
-) -> list[tuple[Received, Validated]]:
-    """Stage 1 for a batch of commands (CPU-bound: run in a worker thread)."""
-    return [
-        (command, validate_command(command.raw, command_id=command.command_id,
-                                   programme=command.programme, rules=rules))
-        for command in commands
-    ]
-
-
-async def publish(
-    intake: faust.App, settings: Settings, answers: list[tuple[Received, Validated]]
-) -> None:
-    """Produces every valid item, then every stage-1 result, each wave awaited as a whole.
-
-    Results follow their items, so a `Success` means the item is on Kafka; the batch's offsets
-    are acknowledged to faust only after both waves (at least once). Records go straight
-    through the producer: faust's per-message `topic.send` bookkeeping costs more than
-    validating an item. A result carries its command's `programme` header, as the command did.
-    """
-    await asyncio.gather(*[
-        await intake.producer.send(settings.items_topic,
-                                   topics.item_key(item.programme, item.uniq_id),
-                                   item.to_json(), None, None, None)
-        for _, validated in answers for item in validated.items
-    ])
-    await asyncio.gather(*[
-        await intake.producer.send(settings.results_topic, command.command_id.encode(),
-                                validated.result.to_json(), None, None,
-                                [(topics.PROGRAMME_HEADER, command.programme.encode())])
-        for command, validated in answers
-    ])

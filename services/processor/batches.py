@@ -1,35 +1,62 @@
-"""Applies batches of items and saves them: one transaction per batch, item by item on conflict.
+"""Applies batches of items and saves them: one transaction per batch, item by item when needed.
 
 Load, call, save: the aggregates a batch needs are loaded in one query
 (`services.adapters.prefetch`), the domain's unit of work applies the items, and every new
-event is saved with the batch's Kafka positions in one transaction. Everything here is
-synchronous (eventsourcing and psycopg block): the consumer runs it in a worker thread.
+event is saved with the batch's Kafka positions in one transaction.
+
+A batch that conflicts with another writer, or fails, is done again item by item in offset
+order, each item in a transaction of its own with freshly loaded aggregates. An item that still
+fails after a few tries (a bug, or a record that cannot be read) stops the batch there: the
+caller dead-letters it, `fail` stores its `PROCESSING_FAILED` answer with its position, and the
+rest of the batch goes on. A store that is unavailable is not an item's fault: that error
+reaches the caller, which waits for the store and reads the records again.
+
+Everything here is synchronous (eventsourcing and psycopg block): the consumer runs it in a
+worker thread.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import takewhile
 
 import structlog
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from services.adapters.event_store import EventStore
-from services.adapters.positions import Position, tracking_name
+from services.adapters.dead_letters import Origin, describe
+from services.adapters.event_store import EventStore, is_unavailable
+from services.adapters.positions import Position, incarnations_prefix, tracking_name
+from services.adapters.postgres import tracked_names
 from services.adapters.prefetch import AggregateCache, PrefetchedLoader
-from services.domain import UnitOfWork
+from services.contract.mapping import salvaged_identity
+from services.domain import Answer, UnitOfWork
 from services.domain.commands import Command
 
 log = structlog.get_logger(__name__)
 
-ATTEMPTS_PER_ITEM = 10
+ATTEMPTS_PER_ITEM = 3
+"""Tries of an item that fails, before it is given up (conflicts with other writers apart)."""
+CONFLICTS_PER_ITEM = 10
 
 
 @dataclass(frozen=True)
 class ItemRecord:
-    """An item and the Kafka position it was read from (item None: an undecodable record)."""
+    """A record of the items topic: the item it carries, or why it carries none."""
 
     item: Command | None
     position: Position
+    origin: Origin
+    problem: str | None = None
+    """Why the record could not be read as an item (item None)."""
+
+
+@dataclass(frozen=True)
+class Poisoned:
+    """A record that could not be applied, and the last error."""
+
+    record: ItemRecord
+    error: str
+    attempts: int
 
 
 class ItemProcessor:
@@ -39,44 +66,113 @@ class ItemProcessor:
         self.store = store
         self.cache = AggregateCache()
 
-    def stored_offset(self, topic: str, partition: int) -> int | None:
-        """The next offset to read from a partition, as last stored with events, or None."""
-        return self.store.recorder.max_tracking_id(tracking_name(topic, partition))
+    def stored_offset(self, topic: str, partition: int, topic_id: str | None) -> int | None:
+        """The next offset to read from a partition of this incarnation of the topic, or None
+        to read it from its beginning.
 
-    def process_batch(self, records: Sequence[ItemRecord]) -> None:
-        """Saves a batch atomically with each partition's last position, or item by item on
-        conflict. Records of one partition must come in offset order."""
-        if not records:
-            return
+        Without a position for this incarnation, a position stored for another incarnation of
+        the topic means it was deleted and created again (or the partition is new): read from
+        the beginning. A position stored before incarnations were known (no topic id in its
+        name) is this incarnation's, unless another incarnation has been seen since.
+        """
+        recorder = self.store.recorder
+        stored = recorder.max_tracking_id(tracking_name(topic, partition, topic_id))
+        if stored is not None or topic_id is None:
+            return stored
+        if tracked_names(recorder, incarnations_prefix(topic)):
+            return None
+        return recorder.max_tracking_id(tracking_name(topic, partition))
+
+    def process(self, records: Sequence[ItemRecord]) -> tuple[int, Poisoned | None]:
+        """Saves the records in order until one cannot be applied. Returns how many were
+        saved, and the one that could not be (None when all were). Records of one partition
+        must come in offset order."""
+        readable = list(takewhile(lambda record: record.item is not None, records))
+        if not readable:
+            first = records[0]
+            return 0, Poisoned(first, first.problem or "not an item", attempts=1)
+        try:
+            self.process_together(readable)
+        except IntegrityError:
+            log.info("batch conflicted, processing item by item", size=len(readable))
+            return self.process_one_by_one(readable)
+        except Exception as error:
+            if is_unavailable(error):
+                raise
+            log.warning("batch failed, processing item by item", size=len(readable),
+                        error=describe(error))
+            return self.process_one_by_one(readable)
+        return len(readable), None
+
+    def process_together(self, records: Sequence[ItemRecord]) -> None:
+        """Applies and saves the records in one transaction."""
         items = [record.item for record in records if record.item is not None]
         work = UnitOfWork(PrefetchedLoader(self.store, self.cache, items))
-        for record in records:
-            if record.item is not None:
-                work.apply(record.item, str(record.position))
         try:
-            self.save(work.pending(), last_positions(records))
-        except IntegrityError:
-            log.info("batch conflicted, processing item by item", size=len(records))
             for record in records:
-                self.process_one(record)
-
-    def process_one(self, record: ItemRecord) -> None:
-        """Saves one item in a transaction of its own, retrying on concurrent writes."""
-        for _ in range(ATTEMPTS_PER_ITEM):
-            if self.already_processed(record.position):
-                return
-            work = UnitOfWork(self.store.load)
-            if record.item is not None:
+                assert record.item is not None
                 work.apply(record.item, str(record.position))
+        except Exception:
+            self.cache.forget(work.pending())
+            raise
+        self.save(work.pending(), last_positions(records))
+
+    def process_one_by_one(self, records: Sequence[ItemRecord]) -> tuple[int, Poisoned | None]:
+        for done, record in enumerate(records):
+            poisoned = self.process_one(record)
+            if poisoned is not None:
+                return done, poisoned
+        return len(records), None
+
+    def process_one(self, record: ItemRecord) -> Poisoned | None:
+        """Saves one item in a transaction of its own; retries conflicts with other writers
+        and failures, then gives the item up."""
+        assert record.item is not None
+        failures = conflicts = 0
+        while not self.already_processed(record.position):
+            work = UnitOfWork(self.store.load)
+            try:
+                work.apply(record.item, str(record.position))
+                self.save(work.pending(), [record.position])
+                return None
+            except IntegrityError as error:
+                conflicts += 1
+                if conflicts >= CONFLICTS_PER_ITEM:
+                    return Poisoned(record, describe(error), failures + conflicts)
+            except Exception as error:
+                if is_unavailable(error):
+                    raise
+                failures += 1
+                log.warning("item failed", position=str(record.position),
+                            attempt=failures, error=describe(error))
+                if failures >= ATTEMPTS_PER_ITEM:
+                    return Poisoned(record, describe(error), failures)
+        return None
+
+    def fail(self, poisoned: Poisoned) -> Answer | None:
+        """Stores the `PROCESSING_FAILED` answer of a given-up item (when its identity can be
+        read, and its guid has no answer yet) with its position: the stream goes on past it."""
+        record = poisoned.record
+        item = record.item or salvaged_identity(record.origin.value)
+        for _ in range(CONFLICTS_PER_ITEM):
+            if self.already_processed(record.position):
+                return None
+            work = UnitOfWork(self.store.load)
+            answer = None if item is None else work.fail(item, str(record.position))
             try:
                 self.save(work.pending(), [record.position])
-                return
+                return answer
             except IntegrityError:
                 continue
-        raise RuntimeError(f"item at {record.position} kept conflicting")
+        raise RuntimeError(f"the failure of {record.position} kept conflicting")
+
+    def skip(self, position: Position) -> None:
+        """Stores a position past a record that could not even be read (a corrupt batch)."""
+        if not self.already_processed(position):
+            self.save([], [position])
 
     def already_processed(self, position: Position) -> bool:
-        stored = self.stored_offset(position.topic, position.partition)
+        stored = self.stored_offset(position.topic, position.partition, position.topic_id)
         return stored is not None and stored > position.offset
 
     def save(self, aggregates: Sequence[Aggregate], positions: Sequence[Position]) -> None:

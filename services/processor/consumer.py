@@ -1,60 +1,89 @@
-"""The processor's Kafka side: read `loyalty.items` in batches, resume from stored positions."""
+"""The processor's Kafka side: read `loyalty.items` in batches, resume from stored positions.
+
+Where a partition is read from is the event store's business, never the broker's offsets: on
+assignment, after the store was unavailable, and after a record could not be read, a partition
+is paused until its position (for the topic's current incarnation) has been read from the
+store and sought to. The group's offsets are committed only so that lag tools see progress.
+
+Nothing stops the consumer: an item that cannot be applied is dead-lettered and answered with
+`PROCESSING_FAILED` (see `services.processor.batches`); a record that cannot even be read (a
+corrupt batch) is found by reading its partition one record at a time, dead-lettered with what
+is known of it and skipped; an unavailable store or broker is waited for, with backoff, for as
+long as it takes; a topic deleted and created again is noticed by its new topic id and read
+from its beginning (re-sent items are recognised by their guid).
+"""
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 from pydantic import ValidationError
 
+from services.adapters.dead_letters import DeadLetter, Origin, describe
+from services.adapters.event_store import is_unavailable
+from services.adapters.kafka import backoff, producer, send_reliably
+from services.adapters.metrics import ServiceMetrics
 from services.adapters.positions import Position
+from services.adapters.topic_ids import topic_ids
 from services.contract.commands import WorkItem
 from services.contract.mapping import command_of
-from services.processor.batches import ItemProcessor, ItemRecord
+from services.processor.batches import ItemProcessor, ItemRecord, Poisoned
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+INCARNATION_CHECK_SECONDS = 10.0
+"""How often the processor asks the broker whether its topic was created anew."""
 
-class ResumeFromStore(ConsumerRebalanceListener):
-    """On assignment, seeks every partition to the position stored with the events."""
 
-    def __init__(self, consumer: AIOKafkaConsumer, processor: ItemProcessor) -> None:
+class PauseUntilResumed(ConsumerRebalanceListener):
+    """On assignment, pauses every new partition until the consumer sought it to the position
+    stored with the events (the store may be unavailable during a rebalance)."""
+
+    def __init__(self, items: "ItemConsumer", consumer: AIOKafkaConsumer) -> None:
+        self.items = items
         self.consumer = consumer
-        self.processor = processor
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        self.items.unresumed.difference_update(revoked)
         log.info("partitions revoked", partitions=sorted(tp.partition for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        for tp in assigned:
-            offset = await asyncio.to_thread(self.processor.stored_offset, tp.topic, tp.partition)
-            if offset is None:
-                await self.consumer.seek_to_beginning(tp)
-            else:
-                self.consumer.seek(tp, offset)
+        self.items.resume_from_store(self.consumer, assigned)
         log.info("partitions assigned", partitions=sorted(tp.partition for tp in assigned))
 
 
-def decode(record: ConsumerRecord) -> ItemRecord:
-    """A record of `loyalty.items` as an item; an undecodable one is kept with item None."""
-    position = Position(record.topic, record.partition, record.offset)
+def decode(record: ConsumerRecord, topic_id: str | None) -> ItemRecord:
+    """A record of `loyalty.items` as an item; an unreadable one is kept with item None."""
+    position = Position(record.topic, record.partition, record.offset, topic_id)
+    origin = Origin.of(record)
     try:
-        return ItemRecord(command_of(WorkItem.model_validate_json(record.value)), position)
-    except (ValidationError, TypeError, ValueError):
-        log.error("undecodable item record skipped", position=str(position), value=record.value)
-        return ItemRecord(None, position)
+        return ItemRecord(command_of(WorkItem.model_validate_json(record.value or b"")),
+                          position, origin)
+    except (ValidationError, TypeError, ValueError) as error:
+        return ItemRecord(None, position, origin, describe(error))
 
 
 class ItemConsumer:
-    """Consumes items in batches and records each partition's batch in one transaction."""
+    """Consumes items in batches and has each batch processed in one transaction."""
 
-    def __init__(self, settings: Settings, processor: ItemProcessor) -> None:
+    def __init__(self, settings: Settings, processor: ItemProcessor,
+                 metrics: ServiceMetrics) -> None:
         self.settings = settings
         self.processor = processor
+        self.metrics = metrics
         self.items_processed = 0
+        self.unresumed: set[TopicPartition] = set()
+        """Assigned partitions still to be sought to their stored position (paused)."""
+        self.topic_ids: dict[str, str] = {}
+        self.checked_at = 0.0
+        self.failures = 0
 
     def close(self) -> None:
         """Closes the event store's connections."""
@@ -65,30 +94,210 @@ class ItemConsumer:
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             group_id=self.settings.processor_group,
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            auto_offset_reset="none",
             isolation_level="read_committed",
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
+        dead_letters = producer(self.settings)
+        await self.check_incarnations(consumer)
         consumer.subscribe([self.settings.items_topic],
-                           listener=ResumeFromStore(consumer, self.processor))
+                           listener=PauseUntilResumed(self, consumer))
         await consumer.start()
+        await dead_letters.start()
         try:
             while not stop.is_set():
-                await self.consume_once(consumer)
+                await self.consume_once(consumer, dead_letters, stop)
         finally:
             await consumer.stop()
+            await dead_letters.stop()
 
-    async def consume_once(self, consumer: AIOKafkaConsumer) -> None:
-        batches = await consumer.getmany(
-            timeout_ms=self.settings.processor_poll_timeout_ms,
-            max_records=self.settings.processor_batch_size,
-        )
-        items = [decode(record) for records in batches.values() for record in records]
-        if items:
-            await asyncio.to_thread(self.processor.process_batch, items)
-            self.items_processed += len(items)
+    async def consume_once(self, consumer: AIOKafkaConsumer, dead_letters: AIOKafkaProducer,
+                           stop: asyncio.Event) -> None:
+        """One poll: resume what waits for its position, read a batch, process it."""
+        if time.monotonic() - self.checked_at > INCARNATION_CHECK_SECONDS:
+            await self.check_incarnations(consumer)
+        if self.unresumed and not await self.resume_pending(consumer):
+            await self.pause_after_failure(stop)
+            return
+        try:
+            batches = await consumer.getmany(timeout_ms=self.settings.processor_poll_timeout_ms,
+                                             max_records=self.settings.processor_batch_size)
+        except OffsetOutOfRangeError as error:
+            await self.out_of_range(consumer, error)
+            return
+        except KafkaError as error:
+            await self.unreadable(consumer, dead_letters, error)
+            return
+        records = [decode(record, self.topic_ids.get(record.topic))
+                   for records in batches.values() for record in records]
+        if records and not await self.process(consumer, dead_letters, records):
+            await self.pause_after_failure(stop)
+            return
+        self.failures = 0
         if batches:
+            await self.report_lag(consumer)
             await self.commit_for_monitoring(consumer)
+
+    async def process(self, consumer: AIOKafkaConsumer, dead_letters: AIOKafkaProducer,
+                      records: list[ItemRecord]) -> bool:
+        """Processes the records, dead-lettering any that cannot be applied; False when the
+        store became unavailable (the records' partitions then resume from the store)."""
+        remaining = records
+        try:
+            while remaining:
+                done, poisoned = await asyncio.to_thread(self.processor.process, remaining)
+                self.count(done)
+                if poisoned is None:
+                    break
+                await self.dead_letter(dead_letters, poisoned)
+                await asyncio.to_thread(self.processor.fail, poisoned)
+                self.count(1, "failed")
+                remaining = remaining[done + 1:]
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            log.warning("event store unavailable; waiting for it", error=describe(error))
+            self.metrics.error("store-unavailable")
+            self.resume_from_store(consumer, {TopicPartition(r.position.topic,
+                                                             r.position.partition)
+                                              for r in remaining})
+            return False
+        return True
+
+    def count(self, items: int, outcome: str = "handled") -> None:
+        self.items_processed += items
+        self.metrics.handled(self.settings.items_topic, items, outcome)
+
+    async def dead_letter(self, dead_letters: AIOKafkaProducer, poisoned: Poisoned) -> None:
+        origin = poisoned.record.origin
+        log.error("item dead-lettered", origin=str(origin), error=poisoned.error,
+                  attempts=poisoned.attempts)
+        letter = DeadLetter(origin, "processor", poisoned.error, poisoned.attempts)
+        await send_reliably(dead_letters, self.settings.dead_letter_topic, origin.value,
+                            key=origin.key, headers=letter.headers())
+        self.metrics.dead_lettered(origin.topic)
+
+    def resume_from_store(self, consumer: AIOKafkaConsumer,
+                          partitions: Sequence[TopicPartition] | set[TopicPartition]) -> None:
+        """Pauses the partitions until they were sought to their stored positions."""
+        mine = [tp for tp in partitions if tp in consumer.assignment()]
+        consumer.pause(*mine)
+        self.unresumed.update(mine)
+
+    async def resume_pending(self, consumer: AIOKafkaConsumer) -> bool:
+        """Seeks every paused partition to its stored position and resumes it; False when
+        the store cannot say now."""
+        for tp in sorted(self.unresumed, key=lambda tp: (tp.topic, tp.partition)):
+            try:
+                offset = await asyncio.to_thread(self.processor.stored_offset, tp.topic,
+                                                 tp.partition, self.topic_ids.get(tp.topic))
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                log.warning("stored positions unavailable", error=describe(error))
+                return False
+            if tp not in consumer.assignment():
+                pass
+            elif offset is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, offset)
+            self.unresumed.discard(tp)
+            consumer.resume(tp)
+        return True
+
+    async def pause_after_failure(self, stop: asyncio.Event) -> None:
+        """Waits a little longer after every consecutive failure (stop ends the wait)."""
+        self.failures += 1
+        wait = backoff(self.failures - 1, first=0.5, longest=15.0)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
+
+    async def check_incarnations(self, consumer: AIOKafkaConsumer) -> None:
+        """Learns the topic's id; a new one means the topic was created anew: every assigned
+        partition of it then resumes from the store, under the new incarnation."""
+        self.checked_at = time.monotonic()
+        topic = self.settings.items_topic
+        try:
+            found = await topic_ids(self.settings.kafka_bootstrap_servers, [topic])
+        except Exception as error:
+            log.info("topic id not read", error=repr(error))
+            return
+        if topic not in found or found[topic] == self.topic_ids.get(topic):
+            return
+        if topic in self.topic_ids:
+            log.warning("the items topic was created anew; reading it from its beginning",
+                        topic=topic, previous=self.topic_ids[topic], current=found[topic])
+        self.topic_ids[topic] = found[topic]
+        self.resume_from_store(consumer, [tp for tp in consumer.assignment()
+                                          if tp.topic == topic])
+
+    async def out_of_range(self, consumer: AIOKafkaConsumer,
+                           error: OffsetOutOfRangeError) -> None:
+        """A position beyond the partition's records: the topic was created anew (its id
+        tells), or its records were deleted before they were read (retention: logged)."""
+        await self.check_incarnations(consumer)
+        lost: dict[Any, int] = error.args[0] if error.args else {}
+        for tp, offset in lost.items():
+            if tp in self.unresumed:
+                continue
+            log.error("records deleted before they were processed; reading on from the "
+                      "oldest kept", partition=tp.partition, position=offset)
+            self.metrics.error("records-lost-to-retention")
+            await consumer.seek_to_beginning(tp)
+
+    async def unreadable(self, consumer: AIOKafkaConsumer, dead_letters: AIOKafkaProducer,
+                         error: KafkaError) -> None:
+        """A batch that cannot be read (corrupt, or compressed with a codec not installed):
+        every partition resumes from the store, then each is read alone, one record at a
+        time, up to the record that fails; that record is dead-lettered and skipped."""
+        log.error("records could not be read", error=describe(error))
+        self.metrics.error("unreadable")
+        assigned = list(consumer.assignment())
+        self.resume_from_store(consumer, assigned)
+        if not await self.resume_pending(consumer):
+            return
+        for tp in assigned:
+            await self.read_alone(consumer, dead_letters, tp)
+
+    async def read_alone(self, consumer: AIOKafkaConsumer, dead_letters: AIOKafkaProducer,
+                         tp: TopicPartition) -> None:
+        others = [other for other in consumer.assignment() if other != tp]
+        consumer.pause(*others)
+        try:
+            while True:
+                try:
+                    batch = await consumer.getmany(tp, timeout_ms=500, max_records=1)
+                except KafkaError as error:
+                    await self.skip_unreadable(consumer, dead_letters, tp, error)
+                    return
+                records = [decode(record, self.topic_ids.get(record.topic))
+                           for record in batch.get(tp, [])]
+                if not records or not await self.process(consumer, dead_letters, records):
+                    return
+        finally:
+            consumer.resume(*[other for other in others if other not in self.unresumed])
+
+    async def skip_unreadable(self, consumer: AIOKafkaConsumer, dead_letters: AIOKafkaProducer,
+                              tp: TopicPartition, error: KafkaError) -> None:
+        offset = await consumer.position(tp)
+        position = Position(tp.topic, tp.partition, offset, self.topic_ids.get(tp.topic))
+        origin = Origin(tp.topic, tp.partition, offset)
+        log.error("unreadable record dead-lettered and skipped", origin=str(origin),
+                  error=describe(error))
+        letter = DeadLetter(origin, "processor", describe(error))
+        await send_reliably(dead_letters, self.settings.dead_letter_topic, None,
+                            headers=letter.headers())
+        self.metrics.dead_lettered(tp.topic)
+        await asyncio.to_thread(self.processor.skip, position)
+        consumer.seek(tp, offset + 1)
+
+    async def report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None and tp not in self.unresumed:
+                self.metrics.set_lag(tp.topic, tp.partition,
+                                     highwater - await consumer.position(tp))
 
     @staticmethod
     async def commit_for_monitoring(consumer: AIOKafkaConsumer) -> None:

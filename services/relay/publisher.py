@@ -8,26 +8,32 @@
 
 Records are produced in notification order, a batch at a time; the relay's position is stored
 after the broker acknowledged the whole batch. A crash in between publishes the batch again:
-identical results, events with the same ids.
+identical results, events with the same ids. A stored event the relay cannot decode goes to the
+dead-letter topic (its origin: the event store's table and notification id) and the relay goes
+on; a broker or a store that is away is waited for.
 """
 
 import asyncio
+import itertools
 import json
-from collections import OrderedDict
-from collections.abc import Sequence
-from typing import Any
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 from uuid import UUID
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import Notification, Tracking
 
 from events import PUBLISHED
 from events.customer import CustomerCreated
 from events.outcomes import ANSWERS
 from events.published import cloud_event
-from services.adapters.event_store import EventStore
-from services.adapters.following import Followed, follow, topics_of
+from services.adapters.dead_letters import DeadLetter, Origin, describe
+from services.adapters.event_store import EventStore, is_unavailable
+from services.adapters.following import follow, topics_of
+from services.adapters.kafka import backoff, is_transient
+from services.adapters.metrics import ServiceMetrics
 from services.contract.mapping import result_of
 from services.contract.topics import item_key
 from services.domain.outcomes import answer_of
@@ -35,8 +41,14 @@ from services.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-Record = tuple[str, bytes, bytes]
-"""(topic, key, value) of one record to produce."""
+T = TypeVar("T")
+R = TypeVar("R")
+
+PRODUCE_ATTEMPTS = 3
+"""Tries of a batch whose failure is not transient, before the relay gives up (and restarts)."""
+
+Record = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
+"""(topic, key, value, headers) of one record to produce."""
 
 
 class CustomerDirectory:
@@ -72,9 +84,10 @@ class CustomerDirectory:
 class Relay:
     """Publishes the results and customer events stored after its position, in order."""
 
-    def __init__(self, settings: Settings, store: EventStore) -> None:
+    def __init__(self, settings: Settings, store: EventStore, metrics: ServiceMetrics) -> None:
         self.settings = settings
         self.store = store
+        self.metrics = metrics
         self.directory = CustomerDirectory(store)
         self.tracking_name = f"relay:{settings.results_topic}"
         self.topics = topics_of((*ANSWERS, *PUBLISHED))
@@ -84,14 +97,27 @@ class Relay:
         """The last notification id whose records the broker acknowledged."""
         return self.store.recorder.max_tracking_id(self.tracking_name) or 0
 
-    def records(self, batch: Sequence[Followed]) -> list[Record]:
+    def records(self, batch: Sequence[Notification]) -> list[Record]:
         """The records that publish a batch of stored events, in the batch's order."""
-        return [record for event, _ in batch if (record := self.record(event)) is not None]
+        return [record for notification in batch
+                if (record := self.record(notification)) is not None]
 
-    def record(self, event: Any) -> Record | None:
+    def record(self, notification: Notification) -> Record | None:
+        """The record that publishes one stored event, or its dead letter."""
+        try:
+            event = self.store.mapper.to_domain_event(notification)
+            return self.publication(event)
+        except Exception as error:
+            if is_unavailable(error):
+                raise
+            log.error("stored event dead-lettered", notification_id=notification.id,
+                      error=describe(error))
+            return self.dead_letter(notification, error)
+
+    def publication(self, event: Any) -> Record | None:
         if isinstance(event, ANSWERS):
             result = result_of(answer_of(event))
-            return self.settings.results_topic, result.guid.encode(), result.to_json()
+            return self.settings.results_topic, result.guid.encode(), result.to_json(), []
         if isinstance(event, CustomerCreated):
             self.directory.learn(event)
         if isinstance(event, PUBLISHED):
@@ -99,16 +125,58 @@ class Relay:
             published = cloud_event(event, programme=programme, uniq_id=uniq_id,
                                     source=self.settings.events_source)
             value = json.dumps(published, ensure_ascii=False).encode()
-            return self.settings.events_topic, item_key(programme, uniq_id), value
+            return self.settings.events_topic, item_key(programme, uniq_id), value, []
         return None
+
+    def dead_letter(self, notification: Notification, error: Exception) -> Record:
+        origin = Origin(topic=f"event-store:{self.store.name}", partition=0,
+                        offset=notification.id, key=notification.topic.encode(),
+                        value=notification.state)
+        letter = DeadLetter(origin, "relay", describe(error))
+        self.metrics.dead_lettered(origin.topic)
+        return self.settings.dead_letter_topic, origin.key, origin.value, letter.headers()
 
     async def run(self, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
         """Publishes batch after batch until `stop` is set."""
         async for batch in follow(self.store, self.position, self.topics, stop):
-            records = await asyncio.to_thread(self.records, batch)
-            sent = [await producer.send(topic, value, key=key) for topic, key, value in records]
-            await asyncio.gather(*sent)
-            last = batch[-1][1].notification_id
-            await asyncio.to_thread(self.store.recorder.insert_tracking,
-                                    Tracking(self.tracking_name, last))
+            records = await self.when_available(self.records, batch)
+            await self.produce(producer, records)
+            await self.store_position(Tracking(self.tracking_name, batch[-1].id))
             self.published += len(records)
+            for topic, count in Counter(topic for topic, *_ in records).items():
+                self.metrics.handled(topic, count, "published")
+
+    async def produce(self, producer: AIOKafkaProducer, records: list[Record]) -> None:
+        """Produces the records and waits for every acknowledgement; retries the batch while
+        the broker is away (a repeat is harmless: identical results, events with their ids)."""
+        for attempt in itertools.count():
+            try:
+                sent = [await producer.send(topic, value, key=key, headers=headers)
+                        for topic, key, value, headers in records]
+                await asyncio.gather(*sent)
+                return
+            except Exception as error:
+                if not is_transient(error) and attempt >= PRODUCE_ATTEMPTS:
+                    raise
+                wait = backoff(attempt)
+                log.warning("records not acknowledged; retrying", error=repr(error),
+                            retry_seconds=round(wait, 2))
+                await asyncio.sleep(wait)
+
+    async def store_position(self, tracking: Tracking) -> None:
+        """Stores the relay's position."""
+        await self.when_available(self.store.recorder.insert_tracking, tracking)
+
+    async def when_available(self, work: Callable[[T], R], argument: T) -> R:
+        """`work(argument)` in a worker thread, tried again while the store is away."""
+        for attempt in itertools.count():
+            try:
+                return await asyncio.to_thread(work, argument)
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                wait = backoff(attempt)
+                log.warning("event store unavailable; retrying", error=repr(error),
+                            retry_seconds=round(wait, 2))
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")

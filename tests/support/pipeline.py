@@ -55,6 +55,7 @@ class Pipeline:
             "LOYALTY_PROCESSOR_GROUP": f"{self.prefix}processor",
             "LOYALTY_PROJECTIONS_GROUP": f"{self.prefix}projections",
             "LOYALTY_LOG_JSON": "true",
+            "LOYALTY_METRICS_PORT": "0",
             **({"LOYALTY_HTTP_HOST": "127.0.0.1", "LOYALTY_HTTP_PORT": str(self.http_port)}
                if self.http_port else {}),
         }

@@ -1,6 +1,16 @@
-"""How intake reads a record's headers and names a command that came without an id."""
+"""How intake reads a command record: its headers, its programme, and a command without an id."""
 
-from services.intake.worker import derived_command_id, header
+from types import SimpleNamespace
+from typing import Any
+
+from services.contract.rules import ValidationRules
+from services.contract.validation import validate_command
+from services.intake.worker import NOT_TEXT, derived_command_id, header, received, validate_all
+
+
+def message(value: bytes | None, headers: list[tuple[str, bytes]]) -> Any:
+    return SimpleNamespace(topic="loyalty.commands", partition=3, offset=41, key=None,
+                           value=value, timestamp=1, headers=headers)
 
 
 def test_a_header_is_read_as_text_from_pairs_or_a_mapping() -> None:
@@ -8,9 +18,9 @@ def test_a_header_is_read_as_text_from_pairs_or_a_mapping() -> None:
     assert header({"commandId": b"c-1"}, "commandId") == "c-1"
 
 
-def test_a_missing_or_undecodable_header_is_none() -> None:
+def test_a_missing_header_is_none_and_one_that_is_not_utf8_is_told_apart() -> None:
     assert header(None, "programme") is None
-    assert header([("programme", b"\xff\xfe")], "programme") is None
+    assert header([("programme", b"\xff\xfe")], "programme") is NOT_TEXT
 
 
 def test_a_derived_command_id_is_stable_per_position_and_differs_between_positions() -> None:
@@ -18,3 +28,49 @@ def test_a_derived_command_id_is_stable_per_position_and_differs_between_positio
     assert first == derived_command_id("loyalty.commands", 3, 41)
     assert first != derived_command_id("loyalty.commands", 3, 42)
     assert first != derived_command_id("loyalty.commands", 4, 41)
+
+
+def test_a_command_without_programme_belongs_to_default_and_keeps_its_origin() -> None:
+    command = received(message(b"{}", [("commandId", b"c-9")]))
+
+    assert (command.programme, command.command_id) == ("default", "c-9")
+    assert str(command.origin) == "loyalty.commands:3:41"
+    assert command.origin.headers == [("commandId", b"c-9")]
+
+
+def test_a_programme_header_that_is_not_utf8_fails_the_command_as_a_whole() -> None:
+    command = received(message(b'{"typeOfCommand": "blockCustomers", "customers": []}',
+                               [("programme", b"\xff")]))
+    (answer,) = validate_all([command], ValidationRules())
+
+    assert command.programme is None
+    assert not isinstance(answer, BaseException)
+    assert answer.items == []
+    assert answer.result.error is not None and answer.result.error.code == "INVALID_PROGRAMME"
+
+
+def test_a_tombstone_is_answered_as_invalid_json() -> None:
+    command = received(message(None, []))
+    (answer,) = validate_all([command], ValidationRules())
+
+    assert not isinstance(answer, BaseException)
+    assert answer.result.error is not None and answer.result.error.code == "INVALID_JSON"
+
+
+def test_a_command_stage_1_fails_on_is_handed_back_as_its_error_and_the_others_answered(
+    monkeypatch: Any,
+) -> None:
+    import services.intake.worker as worker
+
+    def failing(raw: bytes, **kwargs: Any) -> Any:
+        if raw == b"boom":
+            raise RuntimeError("a bug")
+        return validate_command(raw, **kwargs)
+
+    monkeypatch.setattr(worker, "validate_command", failing)
+    bad, good = received(message(b"boom", [])), received(message(b"{}", []))
+
+    answers = validate_all([bad, good], ValidationRules())
+
+    assert isinstance(answers[0], RuntimeError)
+    assert not isinstance(answers[1], BaseException)

@@ -4,7 +4,7 @@ work."""
 import dataclasses
 from decimal import Decimal
 
-from services.domain import Rejection, ids
+from services.domain import Rejection, UnitOfWork, ids
 from services.domain.commands import Message
 from services.domain.outcomes import answer_of
 from tests.support.domain import (
@@ -199,3 +199,30 @@ def test_an_authorization_after_a_message_in_the_same_book_shows_it() -> None:
     assert_success(login, "u1")
     assert login is not None
     assert [(m.text, m.shows_left) for m in login.messages or []] == [("hi", 0)]
+
+
+def test_an_item_that_cannot_be_applied_is_answered_processing_failed_once() -> None:
+    world = World()
+    item = add("u1", amount="5")
+    work = UnitOfWork(world.store.load)
+
+    failed = work.fail(item, "loyalty.items:0:99")
+    world.store.save(*work.pending())
+    again = world.one(item)
+
+    assert failed is not None
+    assert_error(failed, Rejection.PROCESSING_FAILED, "u1")
+    assert again == failed
+    assert world.customer("u1") is None
+    assert outcome_event_names(world, item.guid) == ["ItemProcessed", "ItemResent"]
+
+
+def test_a_failing_record_of_a_guid_already_answered_changes_nothing() -> None:
+    world = World()
+    item = add("u1", amount="5")
+    first = world.one(item)
+    work = UnitOfWork(world.store.load)
+
+    assert work.fail(item, "loyalty.items:0:9") is None
+    assert work.pending() == []
+    assert world.one(item) == first

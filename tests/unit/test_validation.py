@@ -746,3 +746,43 @@ def test_any_identifiers_get_a_status_that_can_be_published(
     field = "customers" if command in CUSTOMER_COMMANDS else "add"
 
     assert_well_formed(validate(to_json({"typeOfCommand": command, field: [item]})), 1)
+
+
+# --- programmes (SPEC §4) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("programme", [
+    None, "", "Y/customer/Z", "bank\n", "-bank", "bank one", "a" * 65, "банк", "bank\x00",
+])
+def test_a_malformed_programme_fails_the_command_as_a_whole(programme: str | None) -> None:
+    answer = validate_command(json.dumps(add(bonus())).encode(), command_id="cmd-1",
+                              programme=programme, rules=RULES)
+
+    assert answer.items == [] and answer.result.results == []
+    assert answer.result.error is not None
+    assert answer.result.error.code is ErrorCode.INVALID_PROGRAMME
+
+
+@pytest.mark.parametrize("programme", ["default", "bank-b", "shop.ru_2", "a" * 64, "7eleven"])
+def test_a_well_formed_programme_names_the_items(programme: str) -> None:
+    answer = validate_command(json.dumps(add(bonus())).encode(), command_id="cmd-1",
+                              programme=programme, rules=RULES)
+
+    assert [item.programme for item in answer.items] == [programme]
+
+
+def test_with_a_list_of_programmes_another_programme_is_refused() -> None:
+    rules = ValidationRules(programmes=frozenset({"bank", "shop"}))
+    raw = json.dumps(add(bonus())).encode()
+
+    refused = validate_command(raw, command_id="c", programme="other", rules=rules)
+    accepted = validate_command(raw, command_id="c", programme="shop", rules=rules)
+
+    assert refused.result.error is not None
+    assert refused.result.error.code is ErrorCode.INVALID_PROGRAMME
+    assert [item.programme for item in accepted.items] == ["shop"]
+
+
+def test_the_list_of_programmes_comes_from_the_settings() -> None:
+    settings = Settings(programmes="bank, shop")  # type: ignore[arg-type]
+    assert ValidationRules.from_settings(settings).programmes == {"bank", "shop"}

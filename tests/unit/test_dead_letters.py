@@ -1,0 +1,60 @@
+"""A dead letter keeps the original record unchanged and says where it came from and why."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from services.adapters.dead_letters import DeadLetter, Origin
+from services.contract.mapping import salvaged_identity
+
+
+def test_a_dead_letter_carries_the_original_record_and_its_context_in_headers() -> None:
+    origin = Origin("loyalty.items", 3, 41, key=b"\x00key", value=b"\xff not json",
+                    headers=[("x", b"\x80")], timestamp=1_700_000_000_000)
+    letter = DeadLetter(origin, "processor", "ValidationError: no guid", attempts=3,
+                        at=datetime(2026, 1, 1, tzinfo=UTC))
+
+    again = DeadLetter.of(origin.key, origin.value, letter.headers())
+
+    assert again == letter
+    assert letter.headers()[0] == ("x", b"\x80")
+    assert dict(letter.headers())["loyalty.dlq.offset"] == b"41"
+
+
+def test_a_tombstone_stays_a_tombstone() -> None:
+    letter = DeadLetter(Origin("loyalty.items", 0, 7), "processor", "not an item")
+
+    again = DeadLetter.of(None, None, letter.headers())
+
+    assert (again.origin.key, again.origin.value, str(again.origin)) == (
+        None, None, "loyalty.items:0:7")
+
+
+def test_a_record_without_the_context_is_not_a_dead_letter() -> None:
+    with pytest.raises(ValueError, match="not a dead letter"):
+        DeadLetter.of(None, b"{}", [("loyalty.dlq.topic", b"t")])
+
+
+def test_the_identity_of_an_unreadable_item_is_salvaged_when_it_can_be() -> None:
+    raw = json.dumps({"programme": "bank", "guid": "g-1", "uniqId": "u-1", "commandId": "c-1",
+                      "typeOfCommand": "addCustomerPointMessage",
+                      "accrual": {"amount": "not a number"}}).encode()
+
+    item = salvaged_identity(raw)
+
+    assert item is not None
+    assert (item.programme, item.guid, item.uniq_id, item.command_id) == (
+        "bank", "g-1", "u-1", "c-1")
+    assert item.fingerprint == salvaged_identity(raw).fingerprint  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("raw", [
+    None, b"", b"\xff\xfe", b"[1, 2]", b'{"hello": "world"}',
+    json.dumps({"programme": "Y/customer/Z", "guid": "g", "uniqId": "u", "commandId": "c",
+                "typeOfCommand": "t"}).encode(),
+    json.dumps({"programme": "bank", "guid": 7, "uniqId": "u", "commandId": "c",
+                "typeOfCommand": "t"}).encode(),
+])
+def test_nothing_is_salvaged_from_garbage_or_a_crafted_programme(raw: bytes | None) -> None:
+    assert salvaged_identity(raw) is None
