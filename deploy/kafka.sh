@@ -20,7 +20,9 @@ PID_FILE="$RUN_DIR/broker.pid"
 LOG_FILE="$RUN_DIR/broker.log"
 CONFIG="$RUN_DIR/server.properties"
 BOOTSTRAP="127.0.0.1:9092"
-PYTHON="${PYTHON:-python3}"
+if [ -z "${PYTHON:-}" ]; then  # the project's interpreter has aiokafka, for the readiness check
+  if [ -x "$HERE/../.venv/bin/python" ]; then PYTHON="$HERE/../.venv/bin/python"; else PYTHON=python3; fi
+fi
 
 log() { echo "[kafka] $*" >&2; }
 

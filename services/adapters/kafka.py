@@ -92,3 +92,16 @@ async def send_reliably(producer: AIOKafkaProducer, topic: str, value: bytes | N
             log.warning("record not acknowledged; retrying", topic=topic, error=repr(error),
                         retry_seconds=round(wait, 2))
             await asyncio.sleep(wait)
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    """The partitions of a topic (none when it does not exist; it is not created)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        if topic not in await admin.list_topics():
+            return []
+        (described,) = await admin.describe_topics([topic])
+        return sorted(partition["partition"] for partition in described["partitions"])
+    finally:
+        await admin.close()

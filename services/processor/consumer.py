@@ -39,7 +39,8 @@ from services.settings import Settings
 log = structlog.get_logger(__name__)
 
 INCARNATION_CHECK_SECONDS = 10.0
-"""How often the processor asks the broker whether its topic was created anew."""
+"""How often the processor asks the broker whether its topic was created anew (and refreshes
+its metadata, so that a topic that came back is assigned again)."""
 
 
 class PauseUntilResumed(ConsumerRebalanceListener):
@@ -97,6 +98,7 @@ class ItemConsumer:
             auto_offset_reset="none",
             isolation_level="read_committed",
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            metadata_max_age_ms=int(INCARNATION_CHECK_SECONDS * 1000),
         )
         dead_letters = producer(self.settings)
         await self.check_incarnations(consumer)

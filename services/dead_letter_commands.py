@@ -1,0 +1,134 @@
+"""`loyalty deadletter list | replay`: what the services gave up on, and sending it again.
+
+Dead letters are read from the beginning of the dead-letter topic up to its end when the
+command starts. Each is named by its own place in that topic, `partition:offset`.
+
+Replaying produces the original record (key, value, headers) to its origin topic again, or to
+`--to`. A command replayed to the commands topic is validated again; an item whose guid was
+answered `PROCESSING_FAILED` keeps that answer when replayed (a re-sent item always gets the
+answer it first got), so such an item is sent again by the organiser under a new guid. Dead
+letters of the relay name the event store as their origin and are not replayed to Kafka.
+"""
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from tqdm import tqdm
+
+from services.adapters.dead_letters import DeadLetter
+from services.adapters.kafka import partitions_of, producer, send_reliably
+from services.settings import Settings
+
+commands = typer.Typer(help="Dead letters: records the services could not handle.",
+                       no_args_is_help=True)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A dead letter and its place in the dead-letter topic."""
+
+    partition: int
+    offset: int
+    letter: DeadLetter
+
+    @property
+    def name(self) -> str:
+        return f"{self.partition}:{self.offset}"
+
+
+async def read_all(settings: Settings) -> list[Stored]:
+    """Every dead letter in the topic now, oldest first per partition."""
+    partitions = await partitions_of(settings.kafka_bootstrap_servers,
+                                     settings.dead_letter_topic)
+    if not partitions:
+        return []
+    assigned = [TopicPartition(settings.dead_letter_topic, p) for p in partitions]
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign(assigned)
+        ends = await consumer.end_offsets(assigned)
+        for tp, offset in (await consumer.beginning_offsets(assigned)).items():
+            consumer.seek(tp, offset)
+        found: list[Stored] = []
+        unread = {tp for tp in assigned if ends[tp] > 0}
+        while unread:
+            batches = await consumer.getmany(*unread, timeout_ms=1000)
+            for tp, records in batches.items():
+                found += [Stored(tp.partition, r.offset,
+                                 DeadLetter.of(r.key, r.value, list(r.headers or ())))
+                          for r in records if r.offset < ends[tp]]
+            unread = {tp for tp in unread if await consumer.position(tp) < ends[tp]}
+        return found
+    finally:
+        await consumer.stop()
+
+
+def chosen(found: list[Stored], names: list[str], service: str | None) -> list[Stored]:
+    wanted = set(names)
+    return [stored for stored in found
+            if (not wanted or stored.name in wanted)
+            and (service is None or stored.letter.service == service)]
+
+
+@commands.command("list")
+def list_letters(
+    service: Annotated[str | None, typer.Option(help="Only those of this service.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List the dead letters: where each came from, which service gave up and why."""
+    for stored in chosen(asyncio.run(read_all(Settings())), [], service):
+        letter = stored.letter
+        if as_json:
+            print(json.dumps({
+                "deadLetter": stored.name, "origin": str(letter.origin),
+                "service": letter.service, "error": letter.error, "attempts": letter.attempts,
+                "at": letter.at.isoformat(),
+                "bytes": None if letter.origin.value is None else len(letter.origin.value)}))
+        else:
+            size = "tombstone" if letter.origin.value is None else f"{len(letter.origin.value)} B"
+            print(f"{stored.name:>10}  {letter.at:%Y-%m-%d %H:%M:%S}  {letter.service:<9}  "
+                  f"{letter.origin!s:<40}  {size:>10}  {letter.error}")
+
+
+@commands.command()
+def replay(
+    names: Annotated[list[str] | None, typer.Argument(
+        metavar="[PARTITION:OFFSET]...",
+        help="The dead letters to replay (as `list` names them); all when none is given.")
+    ] = None,
+    service: Annotated[str | None, typer.Option(help="Only those of this service.")] = None,
+    to: Annotated[str | None, typer.Option(help="Produce to this topic instead.")] = None,
+) -> None:
+    """Produce dead letters' original records again to their origin topic (or --to)."""
+    settings = Settings()
+    found = chosen(asyncio.run(read_all(settings)), names or [], service)
+    if names and len(found) < len(set(names)):
+        known = {stored.name for stored in found}
+        raise typer.BadParameter(f"no such dead letter: {', '.join(sorted(set(names) - known))}")
+    replayed = asyncio.run(produce_again(settings, found, to))
+    print(f"{replayed} of {len(found)} dead letters replayed", file=sys.stderr)
+
+
+async def produce_again(settings: Settings, found: list[Stored], to: str | None) -> int:
+    sending = producer(settings)
+    await sending.start()
+    replayed = 0
+    try:
+        for stored in tqdm(found, desc="replay", unit="record", disable=len(found) < 100):
+            origin = stored.letter.origin
+            if to is None and origin.topic.startswith("event-store:"):
+                print(f"{stored.name}: from the event store, not replayed", file=sys.stderr)
+                continue
+            await send_reliably(sending, to or origin.topic, origin.value, key=origin.key,
+                                headers=origin.headers)
+            replayed += 1
+    finally:
+        await sending.stop()
+    return replayed
