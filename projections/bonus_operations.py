@@ -206,3 +206,16 @@ def next_cursor(rows: list[OperationRow], limit: int, time_field: TimeField) -> 
     last = rows[limit - 1]
     at = last.processed_at if time_field == "processedAt" else last.event_date
     return PageCursor(time_field, at, last.id) if at is not None else None
+
+
+SELECT_RECENT = sql.SQL(f"""
+    SELECT * FROM {TABLE} WHERE programme = %s AND uniq_id = %s
+    ORDER BY processed_at DESC, id DESC LIMIT %s""")
+
+
+async def recent_operations(conn: AsyncConnection[Any], programme: str, uniq_id: str,
+                            limit: int) -> list[OperationRow]:
+    """The customer's latest operations, newest first."""
+    async with conn.cursor(row_factory=class_row(OperationRow)) as cursor:
+        await cursor.execute(SELECT_RECENT, (programme, uniq_id, limit))
+        return await cursor.fetchall()

@@ -14,7 +14,7 @@ import structlog
 from services.adapters.event_store import EventStore
 from services.adapters.kafka import ensure_topics, producer
 from services.adapters.metrics import ServiceMetrics
-from services.adapters.postgres import event_store_env
+from services.adapters.postgres import postgres_event_store
 from services.settings import Settings
 
 if TYPE_CHECKING:
@@ -31,7 +31,8 @@ IN_MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
 def event_store(settings: Settings, *, create_tables: bool = False) -> EventStore:
     """The event store on PostgreSQL (its tables are made by `prepare`)."""
-    return EventStore(env=event_store_env(settings, create_tables=create_tables))
+    store: EventStore = postgres_event_store(settings, create_tables=create_tables)
+    return store
 
 
 def in_memory_event_store() -> EventStore:

@@ -111,3 +111,10 @@ def tracked_names(recorder: Any, prefix: str) -> dict[str, int]:
           conn.cursor(row_factory=tuple_row) as cursor):
         cursor.execute(query, (prefix,))
         return {name: int(position) for name, position in cursor.fetchall()}
+
+
+def postgres_event_store(settings: Settings, *, create_tables: bool = False) -> Any:
+    """The event store on PostgreSQL (its tables are made by `loyalty prepare`)."""
+    from services.adapters.event_store import EventStore
+
+    return EventStore(env=event_store_env(settings, create_tables=create_tables))

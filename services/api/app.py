@@ -4,6 +4,7 @@ Run it with `loyalty api`, or `serve(settings)`. Nothing connects at import or a
 the pool of read-model connections opens when the application starts.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 from services.api import health, read
 from services.api.errors import install_error_handlers
 from services.api.gateway import gateway_router
+from services.api.history import History, history_router
 from services.api.metrics import ApiMetrics
 from services.api.read_store import read_pool
 from services.api.window import window_router
@@ -39,10 +41,12 @@ def create_app(settings: Settings) -> FastAPI:
         await pool.open(wait=False)  # tables: `loyalty prepare`, as for every service
         if getattr(running.state, "window_reads", None) is None:
             running.state.window_reads = ReadModelWindow(pool)
+        running.state.history = history = History(settings)
         try:
             yield
         finally:
             await pool.close()
+            await asyncio.to_thread(history.close)
 
     app = FastAPI(
         title="Loyalty points",
@@ -56,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(history_router(settings))
     app.include_router(gateway_router(settings))
     app.include_router(window_router(settings))
     return app

@@ -3,6 +3,7 @@
 from typing import Any
 
 import structlog
+from eventsourcing import persistence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -74,5 +75,6 @@ def install_error_handlers(app: FastAPI) -> None:
     """Answers HTTP, validation and connection errors with a JSON error body."""
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(OperationalError, database_error)
-    app.add_exception_handler(PoolTimeout, database_error)
+    for unavailable in (OperationalError, PoolTimeout, persistence.OperationalError,
+                        persistence.InterfaceError):
+        app.add_exception_handler(unavailable, database_error)

@@ -1,9 +1,10 @@
 """The organisers' read API: customers, bonus operations (getBonusOperationExt), items."""
 
+import asyncio
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from projections.bonus_operations import OperationFilter, PageCursor, find_operations
 from projections.customers import find_customer
@@ -11,8 +12,17 @@ from projections.item_outcomes import find_outcome
 from projections.messages import find_messages
 from services.api.auth import Programme
 from services.api.errors import described
+from services.api.history import History
 from services.api.read_store import Connection
-from services.api.schemas import Customer, Item, Operation, OperationsPage, OperationsQuery, points
+from services.api.schemas import (
+    AwareDatetime,
+    Customer,
+    Item,
+    Operation,
+    OperationsPage,
+    OperationsQuery,
+    points,
+)
 
 
 def storable(*texts: str | None) -> bool:
@@ -25,11 +35,20 @@ router = APIRouter(prefix="/v1", tags=["read"], responses=described(401, 403, 42
 
 @router.get("/customers/{uniqId}", response_model=Customer, responses=described(404))
 async def get_customer(
-    programme: Programme, conn: Connection,
+    programme: Programme, conn: Connection, request: Request,
     uniq_id: Annotated[str, Path(alias="uniqId", min_length=1, max_length=100)],
+    instant: Annotated[AwareDatetime | None, Query(
+        alias="asOf", description="The customer as it was at this instant (computed from its "
+        "events); 404 when it did not exist yet.")] = None,
 ) -> Customer:
     """The customer with this uniqId in the key's programme: status, contacts, balance,
-    key times and messages."""
+    key times and messages; now, or as it was at `asOf`."""
+    if instant is not None:
+        history: History = request.app.state.history
+        past = await asyncio.to_thread(history.as_of, programme, uniq_id, instant)
+        if past is None:
+            raise HTTPException(404, "no such customer at that instant")
+        return Customer.of_aggregate(past)
     row = await find_customer(conn, programme, uniq_id) if storable(uniq_id) else None
     if row is None:
         raise HTTPException(404, "no such customer")

@@ -81,6 +81,18 @@ class Customer(Body):
             blocked_at=row.blocked_at, messages=[Message.of(m) for m in messages],
         )
 
+    @classmethod
+    def of_aggregate(cls, customer: Any) -> "Customer":
+        """The customer as its aggregate holds it (at some version of its history)."""
+        return cls(
+            uniq_id=customer.uniq_id, status=customer.status.value, phone=customer.phone,
+            email=customer.email, balance=points(customer.balance),
+            created_at=customer.created_on, activated_at=customer.activated_on,
+            blocked_at=customer.blocked_on,
+            messages=[Message(message_id=m.message_id, text=m.text, shows_left=m.shows_left,
+                              show_till=m.show_till) for m in customer.messages.values()],
+        )
+
 
 class OperationsQuery(Body):
     """getBonusOperationExt: every filter optional; `from` inclusive, `to` exclusive."""

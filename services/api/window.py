@@ -26,7 +26,7 @@ from services.api.pipeline import (
     Upstream,
     pipeline_lifespan,
 )
-from services.api.window_reads import LoginOutcome, WindowReads
+from services.api.window_reads import LoginOutcome, OperationView, WindowReads
 from services.contract.commands import CommandType, WorkItem
 from services.contract.errors import ErrorCode
 from services.contract.results import ShownMessage
@@ -35,6 +35,7 @@ from services.settings import DEV_LINK_SECRET, Settings
 log = structlog.get_logger(__name__)
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.filters["points"] = lambda amount: points_text(amount)
 
 CENTS = Decimal("0.01")
 OUTCOME_DEADLINE_SECONDS = 10.0
@@ -60,11 +61,17 @@ class WindowView:
     status: str
     balance: Decimal
     messages: list[ShownMessage]
+    operations: list[OperationView]
 
     @property
     def balance_text(self) -> str:
         """The balance as people read it: `1,234.50`."""
-        return f"{self.balance.quantize(CENTS):,}"
+        return points_text(self.balance)
+
+
+def points_text(amount: Decimal) -> str:
+    """Points as people read them: `1,234.50`."""
+    return f"{amount.quantize(CENTS):,}"
 
 
 def authorization(login: Login) -> WorkItem:
@@ -97,7 +104,8 @@ async def open_window(pipeline: PipelineClient, reads: WindowReads,
         return ErrorCode.CUSTOMER_NOT_FOUND
     return WindowView(programme=login.programme, uniq_id=customer.uniq_id,
                       status=customer.status, balance=customer.balance,
-                      messages=outcome.messages)
+                      messages=outcome.messages,
+                      operations=await reads.operations(login.programme, login.uniq_id))
 
 
 def page(request: Request, name: str, status: int, **context: object) -> HTMLResponse:

@@ -5,12 +5,14 @@ it another, in memory.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from projections.bonus_operations import recent_operations
 from projections.customers import find_customer
 from projections.item_outcomes import find_outcome
 from services.contract.results import ShownMessage
@@ -26,6 +28,17 @@ class CustomerView:
 
 
 @dataclass(frozen=True)
+class OperationView:
+    """One line of the customer's recent operations."""
+
+    at: datetime
+    merchant: str | None
+    kind: str
+    """What the customer sees: the operation's type (purchase, ...) or what was done."""
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class LoginOutcome:
     """How stage 2 answered a login: an error code, or the messages shown."""
 
@@ -33,8 +46,13 @@ class LoginOutcome:
     messages: list[ShownMessage]
 
 
+RECENT_OPERATIONS = 20
+
+
 class WindowReads(Protocol):
     async def customer(self, programme: str, uniq_id: str) -> CustomerView | None: ...
+
+    async def operations(self, programme: str, uniq_id: str) -> list[OperationView]: ...
 
     async def outcome(self, programme: str, guid: str) -> LoginOutcome | None: ...
 
@@ -49,6 +67,12 @@ class ReadModelWindow:
         async with self.pool.connection() as conn:
             row = await find_customer(conn, programme, uniq_id)
         return None if row is None else CustomerView(row.uniq_id, row.status, row.balance)
+
+    async def operations(self, programme: str, uniq_id: str) -> list[OperationView]:
+        async with self.pool.connection() as conn:
+            rows = await recent_operations(conn, programme, uniq_id, RECENT_OPERATIONS)
+        return [OperationView(row.event_date or row.processed_at, row.merchant_name,
+                              row.operation_type or row.kind, row.amount) for row in rows]
 
     async def outcome(self, programme: str, guid: str) -> LoginOutcome | None:
         async with self.pool.connection() as conn:

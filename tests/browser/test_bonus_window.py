@@ -81,3 +81,28 @@ def test_a_blocked_customer_sees_a_polite_page(
     assert response is not None and response.status == 403
     assert page.get_by_role("heading").inner_text() == "Account blocked"
     page.screenshot(path=tmp_path / "blocked.png", full_page=True)
+
+
+def test_the_window_lists_the_recent_operations_newest_first(
+    api_url: str, organiser: Organiser, browser: Any, tmp_path: Path
+) -> None:
+    customer = unique("operations")
+    bought = [accrual(customer, amount, merchantName=merchant, operationType="purchase")
+              for amount, merchant in (("12.00", "Bakery"), ("250.50", "TZUM"),
+                                       ("7.25", "Petrol station"))]
+    for item in bought:  # one at a time: their order is the order they are listed in
+        organiser.send(add(item))
+        outcome(organiser, item["guid"])
+
+    page = browser.new_page(viewport=PHONE_SCREEN)
+    page.goto(login_link(api_url, customer))
+    rows = page.locator("tr.operation")
+    listed = [[cell.strip() for cell in rows.nth(i).locator("td").all_inner_texts()]
+              for i in range(rows.count())]
+
+    assert [row[1:] for row in listed] == [["Petrol station", "purchase", "+7.25"],
+                                           ["TZUM", "purchase", "+250.50"],
+                                           ["Bakery", "purchase", "+12.00"]]
+    assert all(row[0] == "01 May 2024" for row in listed)
+    assert page.locator(".amount").get_attribute("data-balance") == "269.75"
+    page.screenshot(path=tmp_path / "operations.png", full_page=True)

@@ -13,7 +13,7 @@ from services.api import window
 from services.api.app import create_app
 from services.api.links import LinkSigner, Login
 from services.api.pipeline import PipelineUnavailableError
-from services.api.window_reads import CustomerView, LoginOutcome
+from services.api.window_reads import CustomerView, LoginOutcome, OperationView
 from services.contract.commands import WorkItem
 from services.contract.mapping import command_of, result_of
 from services.domain import ItemOutcome, ids
@@ -52,6 +52,13 @@ class WorldReads:
         found = self.world.customer(uniq_id, programme)
         return None if found is None else CustomerView(found.uniq_id, found.status.value,
                                                        found.balance)
+
+    async def operations(self, programme: str, uniq_id: str) -> list[OperationView]:
+        found = self.world.customer(uniq_id, programme)
+        accruals = [] if found is None else [
+            e for e in self.world.events(found.id) if type(e).__name__ == "PointsAccrued"]
+        return [OperationView(e.event_date, e.merchant_name, e.operation_type or "accrual",
+                              e.amount) for e in reversed(accruals)][:20]
 
     async def outcome(self, programme: str, guid: str) -> LoginOutcome | None:
         found = self.world.store.load(ids.item_id(programme, guid))

@@ -7,16 +7,19 @@ they stored must be published again byte for byte.
 
 import dataclasses
 import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import jsonschema_rs
 import pytest
 from eventsourcing.persistence import JSONTranscoder, StoredEvent, Tracking
 
 from events import PUBLISHED, customer, indexes, outcomes
+from events.published import cloud_event, event_id
 from events.schema import rendered, schema_path
 from services import bootstrap
 from services.adapters.event_store import register_transcodings
@@ -199,3 +202,41 @@ def test_an_item_of_the_first_layout_resent_today_gets_its_stored_answer() -> No
 
     assert answer == outcome.stored_answer
     assert answer is not None and answer.command_id != "new-command"
+
+
+# --- the published form -----------------------------------------------------------------------
+
+
+def documented_examples() -> dict[str, dict[str, Any]]:
+    """The example of each event in docs/events.md (a ```json block after `#### <Type>`)."""
+    text = (Path(__file__).parents[2] / "docs" / "events.md").read_text()
+    found = re.findall(r"^#### (\w+)\n\n```json\n(.*?)\n```", text, flags=re.M | re.S)
+    return {name: json.loads(block) for name, block in found}
+
+
+@pytest.mark.parametrize("event_class", PUBLISHED, ids=lambda cls: cls.__name__)
+def test_docs_show_a_valid_example_of_each_published_event(event_class: type) -> None:
+    example = documented_examples()[event_class.__name__]
+
+    jsonschema_rs.validate(json.loads(schema_path(event_class).read_text()), example)
+    assert example["type"] == event_class.__name__
+
+
+def test_an_event_is_published_with_a_stable_id_in_camel_case_with_exact_values() -> None:
+    world = World()
+    world.one(add("u1", amount="200.00"))
+    created, accrued, _ = world.events(ids.customer_id("default", "u1"))
+
+    published = cloud_event(accrued, programme="default", uniq_id="u1", source="loyalty")
+
+    assert published == cloud_event(accrued, programme="default", uniq_id="u1",
+                                    source="loyalty")
+    assert published["id"] == event_id(accrued.originator_id, 2)
+    assert published["id"] != cloud_event(created, programme="default", uniq_id="u1",
+                                          source="loyalty")["id"]
+    assert (published["data"]["amount"], published["data"]["eventDate"]) == (
+        "200.00", "2024-04-30T00:00:00+00:00")
+    assert (published["subject"], published["type"], published["version"]) == (
+        "u1", "PointsAccrued", 1)
+    jsonschema_rs.validate(json.loads(schema_path(customer.PointsAccrued).read_text()),
+                           published)

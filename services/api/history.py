@@ -1,0 +1,156 @@
+"""A customer's history, read from the event store (the source of truth), not the read models.
+
+`GET /v1/customers/{uniqId}/events`: the customer's events in order, in their published form
+(the CloudEvents JSON of `loyalty.events`), a page at a time, filtered by type and time.
+`GET /v1/customers/{uniqId}?asOf=...` (in `services.api.read`) answers from `History.as_of`.
+The event store is synchronous: every call runs in a worker thread.
+"""
+
+import asyncio
+import base64
+import binascii
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+
+from events import PUBLISHED
+from events.published import cloud_event
+from services.adapters.event_store import EventStore
+from services.adapters.postgres import postgres_event_store
+from services.api.auth import Programme
+from services.api.errors import described
+from services.api.schemas import AwareDatetime, Body
+from services.domain import Customer, ids
+from services.domain.history import as_of
+from services.settings import Settings
+
+EVENT_TYPES = tuple(cls.__name__ for cls in PUBLISHED)
+SCAN = 500
+"""Events read from the store at a time while a page is filled."""
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    types: frozenset[str]
+    since: datetime | None
+    until: datetime | None
+
+    def admits(self, event: Any) -> bool:
+        return ((not self.types or type(event).__name__ in self.types)
+                and (self.since is None or event.timestamp >= self.since)
+                and (self.until is None or event.timestamp < self.until))
+
+
+class History:
+    """Reads customers' events; the store is opened at the first call."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._store: EventStore | None = None
+        self._lock = threading.Lock()
+
+    def store(self) -> EventStore:
+        with self._lock:
+            if self._store is None:
+                self._store = postgres_event_store(self.settings)
+            return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def page(self, programme: str, uniq_id: str, after: int, limit: int,
+             wanted: EventFilter) -> tuple[list[Any], int | None] | None:
+        """Up to `limit` of the customer's events after version `after` that the filter
+        admits, and the version to continue after (None: no more); None: no such customer."""
+        customer_id = ids.customer_id(programme, uniq_id)
+        found: list[Any] = []
+        position = after
+        while True:
+            events = list(self.store().events.get(customer_id, gt=position, limit=SCAN))
+            if not events:
+                break
+            for event in events:
+                position = event.originator_version
+                if wanted.admits(event):
+                    found.append(event)
+                    if len(found) > limit:
+                        return found[:limit], found[limit - 1].originator_version
+            if len(events) < SCAN:
+                break
+        if after == 0 and position == 0:
+            return None
+        return found, None
+
+    def as_of(self, programme: str, uniq_id: str, instant: datetime) -> Customer | None:
+        """The customer as it was at `instant`, or None when it did not exist yet."""
+        events = self.store().events.get(ids.customer_id(programme, uniq_id))
+        return as_of(events, instant)
+
+
+class EventPage(Body):
+    """A page of a customer's events, oldest first, as published on loyalty.events."""
+
+    events: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def encode_cursor(version: int) -> str:
+    return base64.urlsafe_b64encode(f"v{version}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> int:
+    try:
+        decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = ""
+    if not decoded.startswith("v") or not decoded[1:].isdigit():
+        raise HTTPException(422, "cursor: malformed cursor")
+    return int(decoded[1:])
+
+
+def history_of(request: Request) -> History:
+    history: History = request.app.state.history
+    return history
+
+
+def history_router(settings: Settings) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["history"], responses=described(401, 403, 422, 503))
+
+    @router.get("/customers/{uniqId}/events", response_model=EventPage,
+                responses=described(404))
+    async def get_customer_events(
+        programme: Programme, request: Request,
+        uniq_id: Annotated[str, Path(alias="uniqId", min_length=1, max_length=100)],
+        types: Annotated[Sequence[str] | None, Query(
+            alias="type", description=f"Only these event types: {', '.join(EVENT_TYPES)}.")
+        ] = None,
+        since: Annotated[AwareDatetime | None, Query(
+            alias="from", description="Events at or after this instant.")] = None,
+        until: Annotated[AwareDatetime | None, Query(
+            alias="to", description="Events before this instant.")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Query(max_length=100)] = None,
+    ) -> EventPage:
+        """The customer's events in the order they happened, a page at a time (`nextCursor`
+        continues), as on the loyalty.events topic."""
+        unknown = set(types or ()) - set(EVENT_TYPES)
+        if unknown:
+            raise HTTPException(422, f"type: unknown event type(s) {', '.join(sorted(unknown))}")
+        after = 0 if cursor is None else decode_cursor(cursor)
+        wanted = EventFilter(frozenset(types or ()), since, until)
+        history = history_of(request)
+        page = await asyncio.to_thread(history.page, programme, uniq_id, after, limit, wanted)
+        if page is None:
+            raise HTTPException(404, "no such customer")
+        events, last = page
+        return EventPage(
+            events=[cloud_event(event, programme=programme, uniq_id=uniq_id,
+                                source=settings.events_source) for event in events],
+            next_cursor=None if last is None else encode_cursor(last))
+
+    return router
