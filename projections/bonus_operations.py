@@ -16,12 +16,19 @@ from uuid import UUID
 from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
-from events.customer import PointsAccrued
+from events.customer import (
+    PointsAccrued,
+    PointsActivated,
+    PointsExpired,
+    PointsReversed,
+    PointsSpent,
+    SpendCancelled,
+)
+from events.published import event_id
 from projections.folding import Statement
 from projections.schema import SCHEMA
 
 TABLE = f"{SCHEMA}.bonus_operations"
-ACCRUAL = "accrual"
 
 DDL = (
     sql.SQL(f"""
@@ -52,32 +59,60 @@ DDL = (
     sql.SQL(f"""CREATE INDEX IF NOT EXISTS bonus_operations_event_date
         ON {TABLE} (programme, event_date, id)"""),
     sql.SQL(f"CREATE INDEX IF NOT EXISTS bonus_operations_guid ON {TABLE} (guid)"),
+    sql.SQL(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS related_guid text"),
+    sql.SQL(f"ALTER TABLE {TABLE} ALTER COLUMN command_id DROP NOT NULL"),
 )
 
 EVENT_FIELDS = (
     "guid", "command_id", "amount", "event_id", "event_date", "event_type", "info",
     "operation_type", "operation_amount", "merchant_name", "bank_product", "mcc",
 )
+COLUMNS = ("kind", "related_guid", *EVENT_FIELDS)
 
 INSERT = sql.SQL(f"""
-    INSERT INTO {TABLE} (id, programme, uniq_id, customer_id, kind, processed_at,
-        {", ".join(EVENT_FIELDS)})
-    SELECT %(id)s, c.programme, c.uniq_id, c.customer_id, '{ACCRUAL}', %(processed_at)s,
-        {", ".join(f"%({name})s" for name in EVENT_FIELDS)}
+    INSERT INTO {TABLE} (id, programme, uniq_id, customer_id, processed_at, {", ".join(COLUMNS)})
+    SELECT %(id)s, c.programme, c.uniq_id, c.customer_id, %(processed_at)s,
+        {", ".join(f"%({name})s" for name in COLUMNS)}
     FROM {SCHEMA}.customers c WHERE c.customer_id = %(customer_id)s""")
 
-QUERIES = (INSERT,)
+KINDS = ("accrual", "reversal", "spend", "spendCancel", "expiry", "activation")
+"""The operation kinds of SPEC §13 (`operationKind`)."""
 
 
 def fold(event: object, notification_id: int) -> list[Statement]:
-    """PointsAccrued: a bonus operation of type accrual for the customer."""
+    """A bonus operation for each accrual, reversal, spend, cancelled spend, expiry and
+    activation; the amount is the operation's own, positive."""
     match event:
         case PointsAccrued():
-            params = {name: getattr(event, name) for name in EVENT_FIELDS}
-            params |= {"id": notification_id, "customer_id": event.originator_id,
-                       "processed_at": event.timestamp}
-            return [Statement(INSERT, params)]
+            row = {name: getattr(event, name) for name in EVENT_FIELDS}
+            return [operation(event, notification_id, "accrual", None, row)]
+        case PointsReversed():
+            return [operation(event, notification_id, "reversal", event.original_guid, {
+                "guid": event.guid, "amount": event.amount, "event_id": event.event_id,
+                "event_date": event.event_date, "info": event.reason})]
+        case PointsSpent():
+            return [operation(event, notification_id, "spend", None, {
+                "guid": event.guid, "amount": event.amount, "event_id": event.event_id,
+                "event_date": event.event_date, "merchant_name": event.merchant_name,
+                "info": event.info})]
+        case SpendCancelled():
+            return [operation(event, notification_id, "spendCancel", event.original_guid,
+                              {"guid": event.guid, "amount": event.amount})]
+        case PointsExpired() | PointsActivated():
+            kind = "expiry" if isinstance(event, PointsExpired) else "activation"
+            return [operation(event, notification_id, kind, event.lot_guid, {
+                "guid": event_id(event.originator_id, event.originator_version),
+                "amount": event.amount})]
     return []
+
+
+def operation(event: Any, notification_id: int, kind: str, related_guid: str | None,
+              fields: dict[str, Any]) -> Statement:
+    """The row of one operation: the event's fields, the rest empty."""
+    row = dict.fromkeys(EVENT_FIELDS) | fields
+    return Statement(INSERT, row | {
+        "id": notification_id, "customer_id": event.originator_id,
+        "processed_at": event.timestamp, "kind": kind, "related_guid": related_guid})
 
 
 TimeField = Literal["processedAt", "eventDate"]
@@ -153,7 +188,7 @@ class OperationRow:
     customer_id: UUID
     kind: str
     guid: str
-    command_id: str
+    command_id: str | None
     amount: Decimal
     event_id: str | None
     event_date: datetime | None
@@ -165,6 +200,7 @@ class OperationRow:
     bank_product: str | None
     mcc: str | None
     processed_at: datetime
+    related_guid: str | None
 
 
 @dataclass(frozen=True)

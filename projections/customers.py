@@ -15,12 +15,12 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
 from events.customer import (
+    Balances,
     CustomerActivated,
     CustomerBlocked,
     CustomerCreated,
     EmailChanged,
     PhoneChanged,
-    PointsAccrued,
 )
 from projections.folding import Statement
 from projections.schema import SCHEMA
@@ -42,6 +42,8 @@ DDL = (
         blocked_at timestamptz,
         UNIQUE (programme, uniq_id)
     )"""),
+    sql.SQL(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS pending numeric NOT NULL DEFAULT 0"),
+    sql.SQL(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS debt numeric NOT NULL DEFAULT 0"),
 )
 
 INSERT = sql.SQL(f"""
@@ -50,17 +52,15 @@ INSERT = sql.SQL(f"""
             CASE WHEN %(status)s = 'Active' THEN %(at)s::timestamptz END)""")
 SET_PHONE = sql.SQL(f"UPDATE {TABLE} SET phone = %(phone)s WHERE customer_id = %(customer_id)s")
 SET_EMAIL = sql.SQL(f"UPDATE {TABLE} SET email = %(email)s WHERE customer_id = %(customer_id)s")
-SET_BALANCE = sql.SQL(
-    f"UPDATE {TABLE} SET balance = %(balance)s WHERE customer_id = %(customer_id)s"
-)
+SET_BALANCE = sql.SQL(f"""
+    UPDATE {TABLE} SET balance = %(active)s, pending = %(pending)s, debt = %(debt)s
+    WHERE customer_id = %(customer_id)s""")
 SET_STATUS = sql.SQL(f"""
     UPDATE {TABLE} SET status = %(status)s,
         activated_at = CASE WHEN %(status)s = 'Active' THEN %(at)s ELSE activated_at END,
         blocked_at = CASE WHEN %(status)s = 'Blocked' THEN %(at)s::timestamptz END
     WHERE customer_id = %(customer_id)s""")
 
-QUERIES = (INSERT, SET_PHONE, SET_EMAIL, SET_BALANCE, SET_STATUS)
-"""In the order a batch runs them: the row first, then each column by its only writer."""
 
 
 def fold(event: object, _: int) -> list[Statement]:
@@ -75,8 +75,9 @@ def fold(event: object, _: int) -> list[Statement]:
             return [Statement(SET_PHONE, {"customer_id": customer_id, "phone": phone})]
         case EmailChanged(email=email):
             return [Statement(SET_EMAIL, {"customer_id": customer_id, "email": email})]
-        case PointsAccrued(balance=balance):
-            return [Statement(SET_BALANCE, {"customer_id": customer_id, "balance": balance})]
+        case Balances(active=active, pending=pending, debt=debt):
+            return [Statement(SET_BALANCE, {"customer_id": customer_id, "active": active,
+                                            "pending": pending, "debt": debt})]
         case CustomerActivated():
             return [Statement(SET_STATUS, {"customer_id": customer_id, "status": "Active",
                                            "at": event.timestamp})]
@@ -97,9 +98,12 @@ class CustomerRow:
     phone: str | None
     email: str | None
     balance: Decimal
+    """The active points: those that can be spent."""
     created_at: datetime
     activated_at: datetime | None
     blocked_at: datetime | None
+    pending: Decimal
+    debt: Decimal
 
 
 SELECT_ONE = sql.SQL(f"SELECT * FROM {TABLE} WHERE programme = %s AND uniq_id = %s")

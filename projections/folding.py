@@ -4,10 +4,7 @@ A fold is a pure function: it matches a domain event on its class (`events`) and
 SQL that brings one read model up to date. It performs no I/O, so the view can
 run the statements of many events in one transaction.
 
-For speed the view runs a batch's statements query by query (one `executemany` each), in the
-order each read model declares in its `QUERIES`; statements of one query keep their order.
-That equals running them event by event as long as each read model keeps two rules: a row is
-inserted by the first query of its model, and every column is written by one query only.
+The view runs the statements of a batch of events in the order of the events.
 """
 
 from collections.abc import Callable, Mapping

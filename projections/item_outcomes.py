@@ -72,7 +72,6 @@ REUSED = sql.SQL(
     f"UPDATE {TABLE} SET reuses = reuses + 1 WHERE outcome_id = %(outcome_id)s"
 )
 
-QUERIES = (INSERT, REUSED, FORGET_PENDING)
 
 
 def fold(event: object, _: int) -> list[Statement]:

@@ -39,7 +39,6 @@ SHOWN = sql.SQL(
     f"UPDATE {TABLE} SET shows_left = %(shows_left)s WHERE message_id = %(message_id)s"
 )
 
-QUERIES = (INSERT, SHOWN)
 
 
 def fold(event: object, _: int) -> list[Statement]:

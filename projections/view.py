@@ -1,14 +1,13 @@
-"""The materialised view of all four read models, and the projection that folds events into it.
+"""The materialised view of every read model, and the projection that folds events into it.
 
 One view, one tracking name: every event is read once, and the rows it changes in any read
 model are written in the same transaction as the tracking position. The view buffers the
 statements of consecutive events and writes them together with the last event's position when
 `batch_size` events have gathered or when it has reached the head of the event store, so a
 restart neither skips nor doubles anything and a busy store is followed in few transactions.
+Statements run in the order of their events, pipelined (one round trip for many statements).
 """
 
-from collections import defaultdict
-from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -17,13 +16,13 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from psycopg import sql
 
-from projections import bonus_operations, customers, item_outcomes, messages
+from projections import bonus_operations, customers, item_outcomes, lots, messages
 from projections.folding import Fold, Statement
 from projections.schema import CREATE_SCHEMA, PROJECTION_NAME
 
 log = structlog.get_logger(__name__)
 
-READ_MODELS = (customers, bonus_operations, messages, item_outcomes)
+READ_MODELS = (customers, bonus_operations, messages, item_outcomes, lots)
 """Customers first: the other read models copy the programme and uniqId from its rows."""
 
 FOLDS: tuple[Fold, ...] = tuple(model.fold for model in READ_MODELS)
@@ -31,9 +30,6 @@ DDL: tuple[sql.SQL, ...] = (
     *(statement for model in READ_MODELS for statement in model.DDL),
     *item_outcomes.PENDING_DDL,
 )
-QUERIES = tuple(query for model in READ_MODELS for query in model.QUERIES)
-RANKS = {id(query): rank for rank, query in enumerate(QUERIES)}
-"""Queries are module constants: their identity says where they run in a batch."""
 EVENT_TABLES = tuple(model.TABLE for model in READ_MODELS)
 """The tables built from the event store alone (a rebuild drops and refills them)."""
 
@@ -63,9 +59,9 @@ class ReadModelView(PostgresTrackingRecorder):
 
     def write(self, tracking: Tracking) -> None:
         """Runs the buffered statements and records `tracking`, in one transaction."""
-        with self.datastore.transaction(commit=True) as cursor:
-            for query, params in batched_by_query(self._statements):
-                cursor.executemany(query, params)
+        with self.datastore.transaction(commit=True) as cursor, cursor.connection.pipeline():
+            for statement in self._statements:
+                cursor.execute(statement.query, statement.storable_params())
             self._insert_tracking(cursor, tracking)
         self._statements.clear()
         self._events = 0
@@ -84,16 +80,6 @@ class ReadModelView(PostgresTrackingRecorder):
             return False
         self._head = self.head()
         return notification_id >= self._head
-
-
-def batched_by_query(
-    statements: list[Statement],
-) -> list[tuple[sql.SQL | sql.Composed, list[Mapping[str, object]]]]:
-    """The statements grouped by query, in the order of QUERIES (see projections.folding)."""
-    groups: dict[int, list[Mapping[str, object]]] = defaultdict(list)
-    for statement in statements:
-        groups[RANKS[id(statement.query)]].append(statement.storable_params())
-    return [(QUERIES[rank], groups[rank]) for rank in sorted(groups)]
 
 
 class ReadModelProjection(Projection[ReadModelView]):

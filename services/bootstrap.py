@@ -7,6 +7,7 @@ the caller, and passed down.
 
 import asyncio
 import signal
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import structlog
@@ -15,12 +16,14 @@ from services.adapters.event_store import EventStore
 from services.adapters.kafka import ensure_topics, producer
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.postgres import postgres_event_store
+from services.domain.commands import PointsPolicy
 from services.settings import Settings
 
 if TYPE_CHECKING:
     import faust
     from fastapi import FastAPI
 
+    from services.clock.ticks import Clock
     from services.processor.consumer import ItemConsumer
     from services.relay.service import RelayService
 
@@ -62,12 +65,28 @@ def intake(settings: Settings, measured: ServiceMetrics) -> "faust.App":
     return create_intake(settings, measured)
 
 
+def points_policies(settings: Settings) -> Callable[[str], PointsPolicy]:
+    """Each programme's defaults for the dates of an accrual's points."""
+    default = PointsPolicy(settings.points_pending_days, settings.points_validity_days)
+    own = {programme: PointsPolicy(policy.pending_days, policy.validity_days)
+           for programme, policy in settings.points_policies.items()}
+    return lambda programme: own.get(programme, default)
+
+
 def processor(settings: Settings, measured: ServiceMetrics) -> "ItemConsumer":
     """Stage 2: the consumer of items and the processor that applies them to the store."""
     from services.processor.batches import ItemProcessor
     from services.processor.consumer import ItemConsumer
 
-    return ItemConsumer(settings, ItemProcessor(event_store(settings)), measured)
+    applying = ItemProcessor(event_store(settings), points_policies(settings))
+    return ItemConsumer(settings, applying, measured)
+
+
+def clock(settings: Settings, measured: ServiceMetrics) -> "Clock":
+    """The service's clock: settles points due to become available or to expire."""
+    from services.clock.ticks import Clock
+
+    return Clock(settings, measured)
 
 
 def relay(settings: Settings, measured: ServiceMetrics) -> "RelayService":

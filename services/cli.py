@@ -123,6 +123,14 @@ def relay() -> None:
 
 
 @cli.command()
+def clock() -> None:
+    """Activate and expire points on time: settle customers with points due."""
+    from services import run
+
+    run.clock(Settings())
+
+
+@cli.command()
 def api() -> None:
     """The read API, the command gateway and the bonus window over HTTP."""
     from services import run

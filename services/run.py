@@ -73,6 +73,23 @@ async def _relay(settings: Settings) -> None:
     log.info("relay stopped", published=service.relay.published)
 
 
+def clock(settings: Settings) -> None:
+    """Settles points due to become available or to expire, until SIGINT or SIGTERM."""
+    configure_logging(settings, "clock")
+    asyncio.run(_clock(settings))
+
+
+async def _clock(settings: Settings) -> None:
+    stop = bootstrap.stop_on_signals()
+    await ensure_topics(settings)
+    measured = bootstrap.metrics("clock")
+    serve_metrics(measured, settings.metrics_host, settings.metrics_port_of("clock"))
+    ticking = bootstrap.clock(settings, measured)
+    log.info("clock started", interval_seconds=settings.clock_interval_seconds)
+    await ticking.run(stop)
+    log.info("clock stopped", settled=ticking.settled)
+
+
 def projections(settings: Settings) -> None:
     """Follows the event store and the validation results until SIGINT or SIGTERM."""
     from projections.service import run_projections

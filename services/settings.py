@@ -5,7 +5,8 @@ Defaults work for a local run: Kafka on 127.0.0.1:9092, PostgreSQL on 127.0.0.1:
 
 from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic.alias_generators import to_camel
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.contract import topics
@@ -16,8 +17,17 @@ DEV_LINK_SECRET = "development-link-secret-do-not-use-in-production"
 DEFAULT_OPERATION_TYPES = ("purchase", "payment", "transfer", "withdrawal", "refund")
 
 
+class PointsPolicySetting(BaseModel):
+    """One programme's defaults for the dates of an accrual's points."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    pending_days: int = 0
+    validity_days: int | None = None
+
+
 METRICS_PORTS = {"run": 9400, "intake": 9401, "processor": 9402, "relay": 9403,
-                 "projections": 9404}
+                 "projections": 9404, "clock": 9405}
 """Each service's default metrics port (the API serves /metrics on its own port)."""
 
 
@@ -45,6 +55,18 @@ class Settings(BaseSettings):
     programmes: Annotated[tuple[str, ...], NoDecode] = ()
     """The programmes served (LOYALTY_PROGRAMMES, comma-separated); empty: any well-formed
     name. A command of another programme fails with INVALID_PROGRAMME."""
+
+    points_pending_days: int = 0
+    """Days after an accrual's event date until its points can be spent, when the item names
+    no `availableFrom` (0: at once)."""
+    points_validity_days: int | None = None
+    """Days points stay valid after they become available, when the item names no
+    `expiresAt` (unset: for ever)."""
+    points_policies: dict[str, PointsPolicySetting] = {}
+    """Programmes whose defaults differ, as JSON:
+    `{"bank": {"pendingDays": 14, "validityDays": 365}}`."""
+    clock_interval_seconds: float = 60.0
+    """How often the clock looks for points due to become available or to expire."""
 
     intake_group: str = "loyalty-intake"
     processor_group: str = "loyalty-processor"

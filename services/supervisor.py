@@ -29,6 +29,7 @@ COMMANDS = {
     "processor": ["processor"],
     "relay": ["relay"],
     "projections-run": ["projections", "run"],
+    "clock": ["clock"],
     "api": ["api"],
 }
 GRACE_SECONDS = 15

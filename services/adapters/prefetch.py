@@ -17,15 +17,17 @@ from eventsourcing.domain import Aggregate
 from services.adapters.event_store import EventStore
 from services.adapters.postgres import select_newer_events
 from services.domain import ItemOutcome, ids
-from services.domain.commands import AddBonus, Command
+from services.domain.commands import AddBonus, Command, SettlePoints
 
 
-def needed_ids(items: Iterable[Command]) -> set[UUID]:
+def needed_ids(items: Iterable[Command | SettlePoints]) -> set[UUID]:
     """The ids of the outcomes, customers and indexes that the items will look up."""
     wanted: set[UUID] = set()
     for item in items:
-        wanted.add(ids.item_id(item.programme, item.guid))
         wanted.add(ids.customer_id(item.programme, item.uniq_id))
+        if isinstance(item, SettlePoints):
+            continue
+        wanted.add(ids.item_id(item.programme, item.guid))
         if isinstance(item, AddBonus) and item.phone:
             wanted.add(ids.phone_id(item.programme, item.phone))
         if isinstance(item, AddBonus) and item.email:
@@ -65,7 +67,7 @@ class PrefetchedLoader:
     """A unit of work's loader that answers from one bulk read, and falls back to the store."""
 
     def __init__(self, store: EventStore, cache: AggregateCache,
-                 items: Sequence[Command]) -> None:
+                 items: Sequence[Command | SettlePoints]) -> None:
         self.store = store
         self.aggregates: dict[UUID, Aggregate | None] = {
             aggregate_id: cache.get(aggregate_id) for aggregate_id in needed_ids(items)}

@@ -34,7 +34,26 @@ _ADD_BONUS = {
         "showTill": _TEXT, "eventId": _TEXT, "eventDate": _TEXT, "eventType": _TEXT,
         "operationType": _TEXT, "operationAmount": {"type": ["number", "string", "null"]},
         "merchantName": _TEXT, "bankProduct": _TEXT, "mcc": _TEXT,
+        "availableFrom": _TEXT, "expiresAt": _TEXT,
     },
+}
+_AMOUNT = {"type": ["number", "string", "null"]}
+_REVERSE = {
+    "type": "object", "additionalProperties": True,
+    "properties": {"guid": {"type": "string", "format": "uuid"}, "uniqId": {"type": "string"},
+                   "originalGuid": {"type": "string", "format": "uuid"}, "amount": _AMOUNT,
+                   "eventId": _TEXT, "eventDate": _TEXT, "reason": _TEXT},
+}
+_SPEND = {
+    "type": "object", "additionalProperties": True,
+    "properties": {"guid": {"type": "string", "format": "uuid"}, "uniqId": {"type": "string"},
+                   "amount": _AMOUNT, "eventId": _TEXT, "eventDate": _TEXT,
+                   "merchantName": _TEXT, "info": _TEXT},
+}
+_CANCEL = {
+    "type": "object", "additionalProperties": True,
+    "properties": {"guid": {"type": "string", "format": "uuid"}, "uniqId": {"type": "string"},
+                   "originalGuid": {"type": "string", "format": "uuid"}, "amount": _AMOUNT},
 }
 _CUSTOMER = {
     "type": "object", "additionalProperties": True,
@@ -55,6 +74,9 @@ def request_body(rules: ValidationRules) -> dict[str, Any]:
             _command_schema([CommandType.BLOCK_CUSTOMERS, CommandType.ACTIVATE_CUSTOMERS,
                              CommandType.AUTHORIZE_CUSTOMER], "customers", _CUSTOMER,
                             rules.max_items),
+            _command_schema([CommandType.REVERSE_BONUS], "reverse", _REVERSE, rules.max_items),
+            _command_schema([CommandType.SPEND_BONUS], "spend", _SPEND, rules.max_items),
+            _command_schema([CommandType.CANCEL_SPEND], "cancel", _CANCEL, rules.max_items),
         ]}}},
     }
 

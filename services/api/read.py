@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from projections.bonus_operations import OperationFilter, PageCursor, find_operations
 from projections.customers import find_customer
 from projections.item_outcomes import find_outcome
+from projections.lots import find_expiries
 from projections.messages import find_messages
 from services.api.auth import Programme
 from services.api.errors import described
@@ -52,7 +53,8 @@ async def get_customer(
     row = await find_customer(conn, programme, uniq_id) if storable(uniq_id) else None
     if row is None:
         raise HTTPException(404, "no such customer")
-    return Customer.of(row, await find_messages(conn, programme, uniq_id))
+    return Customer.of(row, await find_messages(conn, programme, uniq_id),
+                       await find_expiries(conn, programme, uniq_id))
 
 
 @router.post("/getBonusOperationExt", response_model=OperationsPage)
@@ -68,7 +70,8 @@ async def get_bonus_operations(
     if not storable(query.uniq_id, query.guid):
         return OperationsPage(operations=[], count=0, sum=points(Decimal(0)), next_cursor=None)
     page = await find_operations(conn, OperationFilter(
-        programme=programme, uniq_id=query.uniq_id, kind=query.operation_type,
+        programme=programme, uniq_id=query.uniq_id,
+        kind=query.operation_kind or query.operation_type,
         since=query.since, until=query.until, time_field=query.time_field, guid=query.guid,
     ), query.limit, after)
     return OperationsPage(

@@ -1,6 +1,7 @@
 """Request and response bodies of the read API: camelCase JSON, decimals as strings."""
 
 from datetime import UTC, datetime
+from datetime import date as date_
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -10,6 +11,7 @@ from pydantic.alias_generators import to_camel
 from projections.bonus_operations import OperationRow
 from projections.customers import CustomerRow
 from projections.item_outcomes import OutcomeRow
+from projections.lots import Expiry
 from projections.messages import MessageRow
 
 CENTS = Decimal("0.01")
@@ -59,24 +61,38 @@ class Message(Body):
                    show_till=row.show_till)
 
 
+class ExpiryEntry(Body):
+    """Remaining points that expire on one date (the date as the accrual named it)."""
+
+    date: date_
+    amount: str = Field(examples=["150.00"])
+
+
 class Customer(Body):
-    """A customer of the caller's programme."""
+    """A customer of the caller's programme. `balance` is the active (spendable) points;
+    `pending` are not available yet; `debt` is owed after a reversal of spent points."""
 
     uniq_id: str
     status: Literal["New", "Active", "Blocked"]
     phone: str | None
     email: str | None
     balance: str = Field(examples=["200.00"])
+    pending: str = Field(examples=["0.00"])
+    debt: str = Field(examples=["0.00"])
+    expiries: list[ExpiryEntry]
     created_at: datetime
     activated_at: datetime | None
     blocked_at: datetime | None
     messages: list[Message]
 
     @classmethod
-    def of(cls, row: CustomerRow, messages: list[MessageRow]) -> "Customer":
+    def of(cls, row: CustomerRow, messages: list[MessageRow],
+           expiries: list[Expiry]) -> "Customer":
         return cls(
             uniq_id=row.uniq_id, status=row.status,
             phone=row.phone, email=row.email, balance=points(row.balance),
+            pending=points(row.pending), debt=points(row.debt),
+            expiries=[ExpiryEntry(date=e.date, amount=points(e.amount)) for e in expiries],
             created_at=row.created_at, activated_at=row.activated_at,
             blocked_at=row.blocked_at, messages=[Message.of(m) for m in messages],
         )
@@ -84,9 +100,18 @@ class Customer(Body):
     @classmethod
     def of_aggregate(cls, customer: Any) -> "Customer":
         """The customer as its aggregate holds it (at some version of its history)."""
+        wallet = customer.wallet
+        schedule: dict[date_, Decimal] = {}
+        for lot in wallet.lots.values():
+            if lot.expires_at is not None and lot.remaining > 0 and not lot.lapsed:
+                day = lot.expires_at.date()
+                schedule[day] = schedule.get(day, Decimal(0)) + lot.remaining
         return cls(
             uniq_id=customer.uniq_id, status=customer.status.value, phone=customer.phone,
-            email=customer.email, balance=points(customer.balance),
+            email=customer.email, balance=points(wallet.balances.active),
+            pending=points(wallet.balances.pending), debt=points(wallet.balances.debt),
+            expiries=[ExpiryEntry(date=day, amount=points(amount))
+                      for day, amount in sorted(schedule.items())],
             created_at=customer.created_on, activated_at=customer.activated_on,
             blocked_at=customer.blocked_on,
             messages=[Message(message_id=m.message_id, text=m.text, shows_left=m.shows_left,
@@ -94,11 +119,17 @@ class Customer(Body):
         )
 
 
+OperationKind = Literal["accrual", "reversal", "spend", "spendCancel", "expiry", "activation"]
+
+
 class OperationsQuery(Body):
-    """getBonusOperationExt: every filter optional; `from` inclusive, `to` exclusive."""
+    """getBonusOperationExt: every filter optional; `from` inclusive, `to` exclusive.
+    `operationKind` (or `operationType`, its name in the original API) selects one kind of
+    bonus operation."""
 
     uniq_id: str | None = Field(None, min_length=1, max_length=100)
-    operation_type: Literal["accrual"] | None = None
+    operation_type: OperationKind | None = None
+    operation_kind: OperationKind | None = None
     since: AwareDatetime | None = Field(None, alias="from")
     until: AwareDatetime | None = Field(None, alias="to")
     time_field: Literal["processedAt", "eventDate"] = "processedAt"
@@ -109,13 +140,18 @@ class OperationsQuery(Body):
 
 
 class Operation(Body):
-    """One bonus operation: the accrual and every field of the event that earned it."""
+    """One bonus operation: an accrual with every field of the event that earned it, a
+    reversal, a spend, a cancelled spend, an expiry or an activation of pending points.
+    `amount` is the operation's own (positive); `relatedGuid` names the accrual a reversal
+    took back, the spend a cancel gave back, or the lot that expired or became available."""
 
     id: int = Field(description="Stable, increasing with processing time.")
-    type: Literal["accrual"]
+    type: OperationKind = Field(description="The same as operationKind.")
+    operation_kind: OperationKind
+    related_guid: str | None
     uniq_id: str
     guid: str
-    command_id: str
+    command_id: str | None
     amount: str
     processed_at: datetime
     event_id: str | None
@@ -130,8 +166,10 @@ class Operation(Body):
 
     @classmethod
     def of(cls, row: OperationRow) -> "Operation":
+        kind: Any = row.kind
         return cls(
-            id=row.id, type="accrual", uniq_id=row.uniq_id, guid=row.guid,
+            id=row.id, type=kind, operation_kind=kind, related_guid=row.related_guid,
+            uniq_id=row.uniq_id, guid=row.guid,
             command_id=row.command_id, amount=points(row.amount),
             processed_at=row.processed_at, event_id=row.event_id, event_date=row.event_date,
             event_type=row.event_type, info=row.info, operation_type=row.operation_type,

@@ -10,7 +10,8 @@ every due message once (a link previewer that fetches the page uses up a show to
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,7 +36,6 @@ from services.settings import DEV_LINK_SECRET, Settings
 log = structlog.get_logger(__name__)
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.filters["points"] = lambda amount: points_text(amount)
 
 CENTS = Decimal("0.01")
 OUTCOME_DEADLINE_SECONDS = 10.0
@@ -62,6 +62,7 @@ class WindowView:
     balance: Decimal
     messages: list[ShownMessage]
     operations: list[OperationView]
+    expiries: list[tuple[date, Decimal]] = field(default_factory=list)
 
     @property
     def balance_text(self) -> str:
@@ -72,6 +73,15 @@ class WindowView:
 def points_text(amount: Decimal) -> str:
     """Points as people read them: `1,234.50`."""
     return f"{amount.quantize(CENTS):,}"
+
+
+def signed_points_text(amount: Decimal) -> str:
+    """A change of points as people read it: `+1,234.50`, `-20.00`."""
+    return ("+" if amount >= 0 else "-") + points_text(abs(amount))
+
+
+templates.env.filters["points"] = points_text
+templates.env.filters["signed_points"] = signed_points_text
 
 
 def authorization(login: Login) -> WorkItem:
@@ -105,7 +115,8 @@ async def open_window(pipeline: PipelineClient, reads: WindowReads,
     return WindowView(programme=login.programme, uniq_id=customer.uniq_id,
                       status=customer.status, balance=customer.balance,
                       messages=outcome.messages,
-                      operations=await reads.operations(login.programme, login.uniq_id))
+                      operations=await reads.operations(login.programme, login.uniq_id),
+                      expiries=customer.expiries)
 
 
 def page(request: Request, name: str, status: int, **context: object) -> HTMLResponse:

@@ -4,8 +4,8 @@ A port with one implementation on PostgreSQL (`ReadModelWindow`); the window's o
 it another, in memory.
 """
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -15,16 +15,19 @@ from psycopg_pool import AsyncConnectionPool
 from projections.bonus_operations import recent_operations
 from projections.customers import find_customer
 from projections.item_outcomes import find_outcome
+from projections.lots import find_expiries
 from services.contract.results import ShownMessage
 
 
 @dataclass(frozen=True)
 class CustomerView:
-    """The customer as the window shows it."""
+    """The customer as the window shows it: `balance` is what can be spent."""
 
     uniq_id: str
     status: str
     balance: Decimal
+    expiries: list[tuple[date, Decimal]] = field(default_factory=list)
+    """The next dates points expire on, and how many."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class LoginOutcome:
 
 
 RECENT_OPERATIONS = 20
+NEXT_EXPIRIES = 3
 
 
 class WindowReads(Protocol):
@@ -66,13 +70,17 @@ class ReadModelWindow:
     async def customer(self, programme: str, uniq_id: str) -> CustomerView | None:
         async with self.pool.connection() as conn:
             row = await find_customer(conn, programme, uniq_id)
-        return None if row is None else CustomerView(row.uniq_id, row.status, row.balance)
+            expiries = [] if row is None else await find_expiries(conn, programme, uniq_id)
+        return None if row is None else CustomerView(
+            row.uniq_id, row.status, row.balance,
+            [(expiry.date, expiry.amount) for expiry in expiries[:NEXT_EXPIRIES]])
 
     async def operations(self, programme: str, uniq_id: str) -> list[OperationView]:
         async with self.pool.connection() as conn:
             rows = await recent_operations(conn, programme, uniq_id, RECENT_OPERATIONS)
         return [OperationView(row.event_date or row.processed_at, row.merchant_name,
-                              row.operation_type or row.kind, row.amount) for row in rows]
+                              row.operation_type or row.kind, signed(row.kind, row.amount))
+                for row in rows]
 
     async def outcome(self, programme: str, guid: str) -> LoginOutcome | None:
         async with self.pool.connection() as conn:
@@ -81,3 +89,13 @@ class ReadModelWindow:
             return None
         return LoginOutcome(row.error_code, [ShownMessage.model_validate(message)
                                              for message in row.messages or []])
+
+
+DEBITS = frozenset({"reversal", "spend", "expiry"})
+
+
+def signed(kind: str, amount: Decimal) -> Decimal:
+    """An operation's amount as it changed the customer's points (an activation: none)."""
+    if kind == "activation":
+        return Decimal(0)
+    return -amount if kind in DEBITS else amount

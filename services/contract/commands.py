@@ -9,7 +9,7 @@ import hashlib
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic.alias_generators import to_camel
@@ -23,9 +23,25 @@ class CommandType(StrEnum):
     BLOCK_CUSTOMERS = "blockCustomers"
     ACTIVATE_CUSTOMERS = "activateCustomers"
     AUTHORIZE_CUSTOMER = "authorizeCustomer"
+    REVERSE_BONUS = "reverseBonus"
+    SPEND_BONUS = "spendBonus"
+    CANCEL_SPEND = "cancelSpend"
+    SETTLE_POINTS = "settlePoints"
+    """Internal: the service's clock (never accepted from an organiser)."""
 
 
 ADD_COMMANDS = frozenset({CommandType.ADD_CUSTOMER_POINT_MESSAGE, CommandType.ADD_BONUS_EXT_QUICK})
+ITEMS_UNDER: dict[CommandType, str] = {
+    CommandType.ADD_CUSTOMER_POINT_MESSAGE: "add",
+    CommandType.ADD_BONUS_EXT_QUICK: "add",
+    CommandType.BLOCK_CUSTOMERS: "customers",
+    CommandType.ACTIVATE_CUSTOMERS: "customers",
+    CommandType.AUTHORIZE_CUSTOMER: "customers",
+    CommandType.REVERSE_BONUS: "reverse",
+    CommandType.SPEND_BONUS: "spend",
+    CommandType.CANCEL_SPEND: "cancel",
+}
+"""The organisers' commands and the field that lists their items."""
 
 
 class Contract(BaseModel):
@@ -52,6 +68,35 @@ class Accrual(Contract):
     merchant_name: str | None = None
     bank_product: str | None = None
     mcc: str | None = None
+    available_from: datetime | None = None
+    expires_at: datetime | None = None
+
+
+class Reversal(Contract):
+    """reverseBonus: which accrual is taken back, how much (None: all of what is left)."""
+
+    original_guid: str
+    amount: Decimal | None = None
+    event_id: str
+    event_date: datetime
+    reason: str | None = None
+
+
+class Spend(Contract):
+    """spendBonus: the points spent and the event they were spent in."""
+
+    amount: Decimal
+    event_id: str
+    event_date: datetime
+    merchant_name: str | None = None
+    info: str | None = None
+
+
+class Cancel(Contract):
+    """cancelSpend: which spend is given back, how much (None: all of what is left)."""
+
+    original_guid: str
+    amount: Decimal | None = None
 
 
 class Message(Contract):
@@ -80,8 +125,30 @@ class WorkItem(Contract):
     """blockCustomers: why the customer is blocked."""
     method: str | None = None
     """authorizeCustomer: `link` or `self`."""
+    reversal: Reversal | None = None
+    spend: Spend | None = None
+    cancel: Cancel | None = None
+    at: datetime | None = None
+    """settlePoints: the clock's instant."""
 
     def fingerprint(self) -> str:
-        """A digest of the item's content: equal for a re-sent item, different for a reused guid."""
-        content = self.model_dump_json(by_alias=True, exclude={"command_id"})
+        """A digest of the item's content: equal for a re-sent item, different for a reused guid.
+
+        Fields added after the first version are left out while they are empty, so an item
+        sent again keeps the fingerprint its first sending was stored with."""
+        content = self.model_dump_json(by_alias=True, exclude=self._later_fields_left_out())
         return hashlib.sha256(content.encode()).hexdigest()
+
+    def _later_fields_left_out(self) -> dict[str, Any]:
+        left_out: dict[str, Any] = {"command_id": True}
+        left_out |= {name: True for name in LATER_FIELDS if getattr(self, name) is None}
+        if self.accrual is not None:
+            later = {name for name in LATER_ACCRUAL_FIELDS if getattr(self.accrual, name) is None}
+            if later:
+                left_out["accrual"] = later
+        return left_out
+
+
+LATER_FIELDS = ("reversal", "spend", "cancel", "at")
+"""WorkItem fields added after the first version (their absence is not in fingerprints)."""
+LATER_ACCRUAL_FIELDS = ("available_from", "expires_at")

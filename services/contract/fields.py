@@ -140,6 +140,13 @@ def _amount(value: Any) -> Decimal:
     return _decimal(value, places=2)
 
 
+def _positive_amount(value: Any) -> Decimal:
+    amount = _decimal(value, places=2)
+    if amount == 0:
+        raise _fail(ErrorCode.INVALID_DECIMAL, "must be greater than 0")
+    return amount
+
+
 def _operation_amount(value: Any) -> Decimal:
     return _decimal(value, places=4)
 
@@ -202,6 +209,7 @@ Guid = Annotated[str, PlainValidator(_guid)]
 Phone = Annotated[str, PlainValidator(_phone)]
 Email = Annotated[str, PlainValidator(_email)]
 Amount = Annotated[Decimal, PlainValidator(_amount)]
+PositiveAmount = Annotated[Decimal, PlainValidator(_positive_amount)]
 OperationAmount = Annotated[Decimal, PlainValidator(_operation_amount)]
 ShowCount = Annotated[int, PlainValidator(_show_count)]
 DateTime = Annotated[datetime, PlainValidator(_date_time)]

@@ -3,20 +3,31 @@
 An item's fields are checked in a fixed order and the first failure is reported: `guid`,
 `uniqId`, then for AddBonus items `phone`, `email`, `amount`, the accrual fields (`info`,
 `eventId`, `eventDate`, `eventType`, `operationType`, `operationAmount`, `merchantName`,
-`bankProduct`, `mcc`; only when amount > 0) and the message fields (`message`, `showCount`,
-`showTill`; only for addCustomerPointMessage). A JSON null counts as an absent field, and an
-empty `message` as no message.
+`bankProduct`, `mcc`, `availableFrom`, `expiresAt`; only when amount > 0) and the message
+fields (`message`, `showCount`, `showTill`; only for addCustomerPointMessage); for reverseBonus
+`originalGuid`, `amount`, `eventId`, `eventDate`, `reason`; for spendBonus `amount`, `eventId`,
+`eventDate`, `merchantName`, `info`; for cancelSpend `originalGuid`, `amount`. A JSON null counts
+as an absent field, and an empty `message` as no message.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticCustomError
 
-from services.contract.commands import Accrual, CommandType, Message, WorkItem
+from services.contract.commands import (
+    Accrual,
+    Cancel,
+    CommandType,
+    Message,
+    Reversal,
+    Spend,
+    WorkItem,
+)
 from services.contract.errors import ErrorCode
 from services.contract.fields import (
     Amount,
@@ -29,6 +40,7 @@ from services.contract.fields import (
     OperationAmount,
     OperationType,
     Phone,
+    PositiveAmount,
     ShowCount,
     Text100,
     Text200,
@@ -75,6 +87,39 @@ class AccrualFields(_Fields):
     merchant_name: Text200 | None = None
     bank_product: Text200 | None = None
     mcc: Text200 | None = None
+    available_from: DateTime | None = None
+    expires_at: DateTime | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expires_after_available(cls, value: datetime | None,
+                                 info: ValidationInfo) -> datetime | None:
+        available_from = info.data.get("available_from")
+        if value is not None and available_from is not None and value <= available_from:
+            raise PydanticCustomError(ErrorCode.INVALID_FORMAT.value,
+                                      "must be later than availableFrom")
+        return value
+
+
+class ReverseFields(Identity):
+    original_guid: Guid
+    amount: PositiveAmount | None = None
+    event_id: Text100
+    event_date: DateTime
+    reason: Text1000 | None = None
+
+
+class SpendFields(Identity):
+    amount: PositiveAmount
+    event_id: Text100
+    event_date: DateTime
+    merchant_name: Text200 | None = None
+    info: Text1000 | None = None
+
+
+class CancelFields(Identity):
+    original_guid: Guid
+    amount: PositiveAmount | None = None
 
 
 class MessageFields(_Fields):
@@ -162,12 +207,36 @@ def _identity(command: Command, identity: Identity) -> Fields:
     }
 
 
+def _reverse(fields: Fields, command: Command, rules: ValidationRules) -> WorkItem:
+    reverse = ReverseFields.model_validate(fields, context=rules)
+    reversal = Reversal(original_guid=reverse.original_guid, amount=reverse.amount,
+                        event_id=reverse.event_id, event_date=reverse.event_date,
+                        reason=reverse.reason)
+    return WorkItem(**_identity(command, reverse), reversal=reversal)
+
+
+def _spend(fields: Fields, command: Command, rules: ValidationRules) -> WorkItem:
+    given = SpendFields.model_validate(fields, context=rules)
+    spend = Spend(amount=given.amount, event_id=given.event_id, event_date=given.event_date,
+                  merchant_name=given.merchant_name, info=given.info)
+    return WorkItem(**_identity(command, given), spend=spend)
+
+
+def _cancel(fields: Fields, command: Command, rules: ValidationRules) -> WorkItem:
+    given = CancelFields.model_validate(fields, context=rules)
+    cancel = Cancel(original_guid=given.original_guid, amount=given.amount)
+    return WorkItem(**_identity(command, given), cancel=cancel)
+
+
 _WORK_ITEMS: dict[CommandType, Callable[[Fields, Command, ValidationRules], WorkItem]] = {
     CommandType.ADD_CUSTOMER_POINT_MESSAGE: _add_bonus,
     CommandType.ADD_BONUS_EXT_QUICK: _add_bonus,
     CommandType.BLOCK_CUSTOMERS: _block,
     CommandType.ACTIVATE_CUSTOMERS: _activate,
     CommandType.AUTHORIZE_CUSTOMER: _authorize,
+    CommandType.REVERSE_BONUS: _reverse,
+    CommandType.SPEND_BONUS: _spend,
+    CommandType.CANCEL_SPEND: _cancel,
 }
 
 

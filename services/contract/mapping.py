@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from typing import Any, TypeVar
 
 from services.contract.commands import CommandType, WorkItem
 from services.contract.errors import ErrorCode
@@ -21,6 +22,15 @@ ERRORS: dict[Rejection, ItemError] = {
     Rejection.DUPLICATE_GUID: ItemError(
         code=ErrorCode.DUPLICATE_GUID,
         message="The guid was already used for an item with other content", field="guid"),
+    Rejection.ORIGINAL_NOT_FOUND: ItemError(
+        code=ErrorCode.ORIGINAL_NOT_FOUND,
+        message="No operation of this customer has the originalGuid", field="originalGuid"),
+    Rejection.EXCEEDS_ORIGINAL: ItemError(
+        code=ErrorCode.EXCEEDS_ORIGINAL,
+        message="The amount exceeds what is left of the original operation", field="amount"),
+    Rejection.INSUFFICIENT_POINTS: ItemError(
+        code=ErrorCode.INSUFFICIENT_POINTS,
+        message="The customer has not enough active points (or has debt)", field="amount"),
     Rejection.PROCESSING_FAILED: ItemError(
         code=ErrorCode.PROCESSING_FAILED,
         message="The item could not be processed; the operators were alerted", field=None),
@@ -28,9 +38,13 @@ ERRORS: dict[Rejection, ItemError] = {
 """The error of each stage-2 rejection: code, message, field."""
 
 
-def command_of(item: WorkItem) -> domain.Command:
+def command_of(item: WorkItem) -> domain.Command | domain.SettlePoints:
     """The domain command of a validated work item."""
-    common = {
+    if item.type_of_command is CommandType.SETTLE_POINTS:
+        if item.at is None:
+            raise ValueError("a settlePoints item names its instant (at)")
+        return domain.SettlePoints(item.programme, item.uniq_id, item.at)
+    common: dict[str, Any] = {
         "programme": item.programme, "guid": item.guid, "uniq_id": item.uniq_id,
         "command_id": item.command_id, "type_of_command": item.type_of_command.value,
         "fingerprint": item.fingerprint(),
@@ -42,6 +56,12 @@ def command_of(item: WorkItem) -> domain.Command:
             return domain.ActivateCustomer(**common)
         case CommandType.AUTHORIZE_CUSTOMER:
             return domain.AuthorizeCustomer(**common, method=item.method)
+        case CommandType.REVERSE_BONUS:
+            return domain.ReverseBonus(**common, **dict(required(item.reversal)))
+        case CommandType.SPEND_BONUS:
+            return domain.SpendBonus(**common, **dict(required(item.spend)))
+        case CommandType.CANCEL_SPEND:
+            return domain.CancelSpend(**common, **dict(required(item.cancel)))
         case _:
             return domain.AddBonus(
                 **common, quick=item.type_of_command is CommandType.ADD_BONUS_EXT_QUICK,
@@ -49,6 +69,16 @@ def command_of(item: WorkItem) -> domain.Command:
                 accrual=None if item.accrual is None else domain.Accrual(**dict(item.accrual)),
                 message=None if item.message is None else domain.Message(**dict(item.message)),
             )
+
+
+Part = TypeVar("Part")
+
+
+def required(part: Part | None) -> Part:
+    """The part of a work item its command needs (a work item without it is not one)."""
+    if part is None:
+        raise ValueError("the work item lacks what its command needs")
+    return part
 
 
 def result_of(answer: Answer) -> ProcessingResult:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from services.contract.commands import ADD_COMMANDS, CommandType, WorkItem
+from services.contract.commands import ITEMS_UNDER, CommandType, WorkItem
 from services.contract.errors import ErrorCode
 from services.contract.items import Command, check_item
 from services.contract.results import CommandError, ItemStatus, ValidationResult
@@ -143,8 +143,8 @@ def _type_of_command(document: dict[str, Any]) -> CommandType:
     name = document.get("typeOfCommand")
     if name is None:
         raise _CommandRejectedError(ErrorCode.UNKNOWN_COMMAND, "typeOfCommand is required")
-    if not isinstance(name, str) or name not in CommandType._value2member_map_:
-        known = ", ".join(CommandType)
+    if not isinstance(name, str) or CommandType._value2member_map_.get(name) not in ITEMS_UNDER:
+        known = ", ".join(ITEMS_UNDER)
         raise _CommandRejectedError(
             ErrorCode.UNKNOWN_COMMAND,
             f"typeOfCommand must be one of: {known}",
@@ -156,7 +156,7 @@ def _type_of_command(document: dict[str, Any]) -> CommandType:
 def _entries(
     document: dict[str, Any], type_of_command: CommandType, rules: ValidationRules
 ) -> list[Any]:
-    field = "add" if type_of_command in ADD_COMMANDS else "customers"
+    field = ITEMS_UNDER[type_of_command]
     entries = document.get(field)
     if entries is None:
         raise _CommandRejectedError(

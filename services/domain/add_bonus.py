@@ -1,14 +1,17 @@
 """AddBonus items (addCustomerPointMessage, addBonusExtQuick): rules 2-6 of SPEC §5."""
 
+from datetime import datetime
+
 from services.domain import ids
 from services.domain.answers import Handled, Rejection, rejected, succeeded
-from services.domain.commands import AddBonus
+from services.domain.commands import AddBonus, PointsPolicy
 from services.domain.contacts import longest_holder, move_email, move_phone, phone_taken
 from services.domain.customer import Customer, CustomerStatus
 from services.domain.identity_map import IdentityMap
 
 
-def add_bonus(aggregates: IdentityMap, item: AddBonus) -> Handled:
+def add_bonus(aggregates: IdentityMap, item: AddBonus, now: datetime,
+              policy: PointsPolicy) -> Handled:
     """Finds or creates the item's customer, then updates contacts, accrues, queues a message."""
     customer = aggregates.customer(item.programme, item.uniq_id)
     if customer is None:
@@ -16,7 +19,7 @@ def add_bonus(aggregates: IdentityMap, item: AddBonus) -> Handled:
         if phone_taken(aggregates, item.programme, item.phone, newcomer):
             return rejected(item, Rejection.PHONE_BELONGS_TO_ANOTHER_CUSTOMER)
         customer = longest_holder(aggregates, item.programme, item.email)
-    return update(aggregates, item, customer or register(aggregates, item))
+    return update(aggregates, item, customer or register(aggregates, item), now, policy)
 
 
 def register(aggregates: IdentityMap, item: AddBonus) -> Customer:
@@ -27,7 +30,8 @@ def register(aggregates: IdentityMap, item: AddBonus) -> Customer:
     return customer
 
 
-def update(aggregates: IdentityMap, item: AddBonus, customer: Customer) -> Handled:
+def update(aggregates: IdentityMap, item: AddBonus, customer: Customer, now: datetime,
+           policy: PointsPolicy) -> Handled:
     """Applies the item to an existing (or just created) customer (rule 3, then 5 and 6)."""
     if customer.is_blocked:
         return rejected(item, Rejection.CUSTOMER_BLOCKED, customer.id, customer.uniq_id)
@@ -37,7 +41,7 @@ def update(aggregates: IdentityMap, item: AddBonus, customer: Customer) -> Handl
     move_phone(aggregates, customer, item.phone)
     move_email(aggregates, customer, item.email)
     if item.accrual is not None:
-        customer.accrue(item.guid, item.command_id, item.accrual)
+        customer.accrue(item.guid, item.command_id, item.accrual, now, policy)
     if item.message is not None and not item.quick:
         customer.queue_message(ids.message_id(item.programme, item.guid), item.guid, item.message)
     return succeeded(item, customer.id, customer.uniq_id)

@@ -23,6 +23,10 @@ class Accrual:
     merchant_name: str | None = None
     bank_product: str | None = None
     mcc: str | None = None
+    available_from: datetime | None = None
+    """The points are pending until then; None: the programme's default."""
+    expires_at: datetime | None = None
+    """The points expire then; None: the programme's default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,5 +83,55 @@ class AuthorizeCustomer(Item):
     method: str | None = None
 
 
-Command = AddBonus | BlockCustomer | ActivateCustomer | AuthorizeCustomer
-"""Every command stage 2 applies."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReverseBonus(Item):
+    """Take back all (amount None) or part of an accrual, e.g. on a refund."""
+
+    original_guid: str
+    amount: Decimal | None = None
+    event_id: str
+    event_date: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpendBonus(Item):
+    """Spend active points."""
+
+    amount: Decimal
+    event_id: str
+    event_date: datetime
+    merchant_name: str | None = None
+    info: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelSpend(Item):
+    """Give back all (amount None) or part of a spend."""
+
+    original_guid: str
+    amount: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SettlePoints:
+    """The service's own clock: activate and expire what is due at `at` (no answer)."""
+
+    programme: str
+    uniq_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PointsPolicy:
+    """A programme's defaults for an accrual's lot that names no dates of its own."""
+
+    pending_days: int = 0
+    """Days after the event's date until the points can be spent (0: at once)."""
+    validity_days: int | None = None
+    """Days the points stay valid after they became available (None: for ever)."""
+
+
+Command = (AddBonus | BlockCustomer | ActivateCustomer | AuthorizeCustomer | ReverseBonus
+           | SpendBonus | CancelSpend)
+"""Every organiser's command stage 2 answers."""

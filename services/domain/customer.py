@@ -5,7 +5,7 @@ aggregate with pending events to one atomic save. The events are those of `event
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -14,20 +14,37 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.domain import Aggregate
 
 from events.customer import (
+    POINTS_CHANGED,
     CustomerActivated,
     CustomerAuthorized,
     CustomerBlocked,
     CustomerCreated,
+    DebtRepaid,
     EmailChanged,
     MessageQueued,
     MessageShown,
     PhoneChanged,
     PointsAccrued,
+    PointsActivated,
+    PointsExpired,
+    PointsReversed,
+    PointsSpent,
+    SpendCancelled,
 )
 from services.domain import ids
 from services.domain.answers import ShownMessage
-from services.domain.commands import Accrual, Message
+from services.domain.commands import Accrual, Message, PointsPolicy
 from services.domain.errors import RuleViolationError
+from services.domain.points import (
+    ZERO,
+    Balances,
+    Lot,
+    ReversalSplit,
+    Wallet,
+    allocate_return,
+    allocate_spend,
+    split_reversal,
+)
 
 
 class CustomerStatus(StrEnum):
@@ -69,7 +86,7 @@ class Customer(Aggregate):
         self.status = CustomerStatus(status)
         self.phone: str | None = None
         self.email: str | None = None
-        self.balance = Decimal(0)
+        self.wallet = Wallet()
         self.messages: dict[str, QueuedMessage] = {}
         self.activated_on: datetime | None = None
         self.blocked_on: datetime | None = None
@@ -80,6 +97,11 @@ class Customer(Aggregate):
         """Creates the customer with this uniqId, `New` or `Active`."""
         return cls._create(CustomerCreated, id=ids.customer_id(programme, uniq_id),
                            programme=programme, uniq_id=uniq_id, status=status.value, guid=guid)
+
+    @property
+    def balance(self) -> Decimal:
+        """The active points: those that can be spent (SPEC §13)."""
+        return self.wallet.active
 
     @property
     def is_blocked(self) -> bool:
@@ -102,20 +124,122 @@ class Customer(Aggregate):
         if not self.has_email(email):
             self.trigger_event(EmailChanged, email=email, previous=self.email)
 
-    def accrue(self, guid: str, command_id: str, accrual: Accrual) -> None:
-        """Adds the points of one item; a `New` customer becomes `Active` (source 3.3)."""
+    def accrue(self, guid: str, command_id: str, accrual: Accrual, now: datetime,
+               policy: PointsPolicy) -> None:
+        """Adds the points of one item as a lot (pending until `available_from`, expiring at
+        `expires_at`, the programme's defaults where the item names none), repays debt from
+        them when they are active; a `New` customer becomes `Active` (source 3.3)."""
         self._require_unblocked()
         if accrual.amount <= 0:
             return
+        self.settle(now)
+        available_from, expires_at = lot_dates(accrual, policy)
+        available = available_from is None or available_from <= now
+        amount = accrual.amount
         self.trigger_event(
-            PointsAccrued, guid=guid, command_id=command_id, amount=accrual.amount,
-            balance=self.balance + accrual.amount, event_id=accrual.event_id,
+            PointsAccrued, guid=guid, command_id=command_id, amount=amount,
+            balance=self.balance + (amount if available else ZERO), event_id=accrual.event_id,
             event_date=accrual.event_date, event_type=accrual.event_type, info=accrual.info,
             operation_type=accrual.operation_type, operation_amount=accrual.operation_amount,
             merchant_name=accrual.merchant_name, bank_product=accrual.bank_product,
-            mcc=accrual.mcc,
+            mcc=accrual.mcc, available=available, available_from=available_from,
+            expires_at=expires_at,
+            **self.wallet.after(active=amount if available else ZERO,
+                                pending=ZERO if available else amount),
         )
+        if available:
+            self._repay_debt(self.wallet.lots[guid])
         self._activate_if_new(ActivationCause.ACCRUAL)
+
+    def settle(self, now: datetime) -> None:
+        """Records what is due at `now`: pending lots become active (and repay debt first),
+        lots past their expiry lose their remaining points."""
+        for _, kind, lot in self.wallet.due(now):
+            if kind == "activate" and lot.is_due_to_activate(now):
+                self.trigger_event(PointsActivated, lot_guid=lot.guid, amount=lot.remaining,
+                                   **self.wallet.after(active=lot.remaining,
+                                                       pending=-lot.remaining))
+                self._repay_debt(lot)
+            elif kind == "expire" and lot.is_due_to_expire(now):
+                self._expire(lot, lot.remaining)
+
+    def reversible(self, original_guid: str) -> Decimal | None:
+        """Points of the accrual `original_guid` not reversed yet; None: no such accrual."""
+        lot = self.wallet.lots.get(original_guid)
+        return None if lot is None or lot.credit else lot.reversible
+
+    def reverse(self, guid: str, original_guid: str, amount: Decimal, event_id: str,
+                event_date: datetime, reason: str | None, now: datetime) -> None:
+        """Takes back `amount` points of an accrual: its remaining points, then its expired
+        part, then its spent part, which becomes debt."""
+        self.settle(now)
+        lot = self.wallet.lots[original_guid]
+        if not 0 < amount <= lot.reversible:
+            raise RuleViolationError(f"{amount} exceeds what is left of accrual {lot.guid}")
+        split = split_reversal(lot, amount)
+        taken = -split.from_remaining
+        self.trigger_event(
+            PointsReversed, guid=guid, original_guid=original_guid, amount=amount,
+            from_remaining=split.from_remaining, from_expired=split.from_expired,
+            to_debt=split.to_debt, event_id=event_id, event_date=event_date, reason=reason,
+            **self.wallet.after(active=ZERO if lot.pending else taken,
+                                pending=taken if lot.pending else ZERO, debt=split.to_debt))
+
+    def can_spend(self, amount: Decimal, now: datetime) -> bool:
+        """Whether `amount` active points can be spent at `now` (no debt, enough points in
+        lots that are active and not past their expiry)."""
+        return self.wallet.debt <= 0 and bool(allocate_spend(
+            list(self.wallet.lots.values()), amount, now))
+
+    def spend(self, guid: str, amount: Decimal, event_id: str, event_date: datetime,
+              merchant_name: str | None, info: str | None, now: datetime) -> None:
+        """Spends active points, from the lots that expire soonest first."""
+        self._require_unblocked()
+        self.settle(now)
+        taken = allocate_spend(list(self.wallet.lots.values()), amount, now)
+        if self.wallet.debt > 0 or not taken:
+            raise RuleViolationError(f"{amount} points cannot be spent")
+        self.trigger_event(
+            PointsSpent, guid=guid, amount=amount,
+            allocations=[{"lot_guid": lot, "amount": share} for lot, share in taken],
+            event_id=event_id, event_date=event_date, merchant_name=merchant_name, info=info,
+            **self.wallet.after(active=-amount))
+
+    def cancellable(self, original_guid: str) -> Decimal | None:
+        """Points of the spend `original_guid` not given back yet; None: no such spend."""
+        spent = self.wallet.spends.get(original_guid)
+        return None if spent is None else spent.cancellable
+
+    def cancel_spend(self, guid: str, original_guid: str, amount: Decimal,
+                     now: datetime) -> None:
+        """Gives back `amount` points of a spend to the lots it took them from; those of a
+        lot that expired meanwhile expire again at once."""
+        self.settle(now)
+        spent = self.wallet.spends[original_guid]
+        if not 0 < amount <= spent.cancellable:
+            raise RuleViolationError(f"{amount} exceeds what is left of spend {spent.guid}")
+        shares = allocate_return(spent.allocations, amount)
+        active, pending, cleared, credited = self.wallet.returned(shares)
+        self.trigger_event(
+            SpendCancelled, guid=guid, original_guid=original_guid, amount=amount,
+            allocations=[{"lot_guid": lot, "amount": share} for lot, share in shares],
+            debt_cleared=cleared, credited=credited,
+            **self.wallet.after(active=active + credited, pending=pending, debt=-cleared))
+        for lot_guid, _ in shares:
+            lot = self.wallet.lots[lot_guid]
+            if lot.lapsed and lot.remaining > 0:
+                self._expire(lot, lot.remaining)
+
+    def _expire(self, lot: Lot, amount: Decimal) -> None:
+        self.trigger_event(PointsExpired, lot_guid=lot.guid, amount=amount,
+                           **self.wallet.after(active=ZERO if lot.pending else -amount,
+                                               pending=-amount if lot.pending else ZERO))
+
+    def _repay_debt(self, lot: Lot) -> None:
+        repaid = min(self.wallet.debt, lot.remaining)
+        if repaid > 0:
+            self.trigger_event(DebtRepaid, lot_guid=lot.guid, amount=repaid,
+                               **self.wallet.after(active=-repaid, debt=-repaid))
 
     def queue_message(self, message_id: str, guid: str, message: Message) -> None:
         """Queues a message for the bonus window, shown `show_count` times."""
@@ -175,7 +299,46 @@ class Customer(Aggregate):
 
     @when.register
     def _(self, event: PointsAccrued) -> None:
-        self.balance = event.balance
+        self.wallet.apply_accrued(event.guid, event.amount, event.event_date, event.available,
+                                  event.available_from, event.expires_at)
+        self._new_balances(event)
+
+    @when.register
+    def _(self, event: PointsActivated) -> None:
+        self.wallet.apply_activated(event.lot_guid)
+        self._new_balances(event)
+
+    @when.register
+    def _(self, event: PointsExpired) -> None:
+        self.wallet.apply_expired(event.lot_guid, event.amount)
+        self._new_balances(event)
+
+    @when.register
+    def _(self, event: DebtRepaid) -> None:
+        self.wallet.apply_repaid(event.lot_guid, event.amount)
+        self._new_balances(event)
+
+    @when.register
+    def _(self, event: PointsReversed) -> None:
+        split = ReversalSplit(event.from_remaining, event.from_expired, event.to_debt)
+        self.wallet.apply_reversed(event.original_guid, event.amount, split)
+        self._new_balances(event)
+
+    @when.register
+    def _(self, event: PointsSpent) -> None:
+        self.wallet.apply_spent(event.guid, event.amount, shares_of(event.allocations))
+        self._new_balances(event)
+
+    @when.register
+    def _(self, event: SpendCancelled) -> None:
+        self.wallet.apply_cancelled(event.guid, event.original_guid,
+                                    shares_of(event.allocations), event.credited,
+                                    event.timestamp)
+        self._new_balances(event)
+
+    def _new_balances(self, event: Any) -> None:
+        assert isinstance(event, POINTS_CHANGED)
+        self.wallet.balances = Balances(event.active, event.pending, event.debt)
 
     @when.register
     def _(self, event: MessageQueued) -> None:
@@ -196,3 +359,20 @@ class Customer(Aggregate):
     def _(self, event: CustomerBlocked) -> None:
         self.status = CustomerStatus.BLOCKED
         self.blocked_on = event.timestamp
+
+
+def lot_dates(accrual: Accrual, policy: PointsPolicy) -> tuple[datetime | None, datetime | None]:
+    """When an accrual's points become available and when they expire: the item's dates, else
+    the programme's defaults (pending days after the event's date; validity days after that)."""
+    available_from = accrual.available_from
+    if available_from is None and policy.pending_days > 0:
+        available_from = accrual.event_date + timedelta(days=policy.pending_days)
+    expires_at = accrual.expires_at
+    if expires_at is None and policy.validity_days is not None:
+        start = available_from or accrual.event_date
+        expires_at = start + timedelta(days=policy.validity_days)
+    return available_from, expires_at
+
+
+def shares_of(allocations: list[Any]) -> list[tuple[str, Decimal]]:
+    return [(allocation["lot_guid"], allocation["amount"]) for allocation in allocations]

@@ -16,14 +16,27 @@ from services.domain.commands import (
     AddBonus,
     AuthorizeCustomer,
     BlockCustomer,
+    CancelSpend,
     Command,
     Item,
+    PointsPolicy,
+    ReverseBonus,
+    SettlePoints,
+    SpendBonus,
 )
 from services.domain.customer_status import activate_customer, authorize_customer, block_customer
 from services.domain.identity_map import IdentityMap, Loader
+from services.domain.lifecycle import cancel_spend, reverse_bonus, settle_points, spend_bonus
 from services.domain.outcomes import ItemOutcome
 
 Clock = Callable[[], datetime]
+Policies = Callable[[str], PointsPolicy]
+"""A programme's name -> its points policy."""
+
+
+def default_policies(_: str) -> PointsPolicy:
+    """No programme has a policy of its own: points are available at once, for ever."""
+    return PointsPolicy()
 
 
 def utc_now() -> datetime:
@@ -38,9 +51,11 @@ class UnitOfWork:
     If `apply` raises (a bug, or the loader failing), discard the unit of work unsaved.
     """
 
-    def __init__(self, load: Loader, clock: Clock = utc_now) -> None:
+    def __init__(self, load: Loader, clock: Clock = utc_now,
+                 policies: Policies = default_policies) -> None:
         self._aggregates = IdentityMap(load)
         self._clock = clock
+        self._policies = policies
 
     def apply(self, item: Command, position: str) -> Answer | None:
         """Applies one item and returns the answer it recorded, or None when the item at this
@@ -54,6 +69,10 @@ class UnitOfWork:
             return outcome.resend(position)
         refusal = answer(item, item.uniq_id, Rejection.DUPLICATE_GUID, None)
         return outcome.refuse_reuse(position, item.fingerprint, refusal)
+
+    def settle(self, command: SettlePoints) -> None:
+        """The service's clock: records what is due for one customer (answered by no one)."""
+        settle_points(self._aggregates, command)
 
     def fail(self, item: Item, position: str) -> Answer | None:
         """Records the `PROCESSING_FAILED` answer of an item that could not be applied, unless
@@ -82,4 +101,11 @@ class UnitOfWork:
             case AuthorizeCustomer():
                 return authorize_customer(self._aggregates, item, self._clock())
             case AddBonus():
-                return add_bonus(self._aggregates, item)
+                return add_bonus(self._aggregates, item, self._clock(),
+                                 self._policies(item.programme))
+            case ReverseBonus():
+                return reverse_bonus(self._aggregates, item, self._clock())
+            case SpendBonus():
+                return spend_bonus(self._aggregates, item, self._clock())
+            case CancelSpend():
+                return cancel_spend(self._aggregates, item, self._clock())

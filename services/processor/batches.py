@@ -29,8 +29,9 @@ from services.adapters.positions import Position, incarnations_prefix, tracking_
 from services.adapters.postgres import tracked_names
 from services.adapters.prefetch import AggregateCache, PrefetchedLoader
 from services.contract.mapping import salvaged_identity
-from services.domain import Answer, UnitOfWork
-from services.domain.commands import Command
+from services.domain import Answer, Loader, UnitOfWork
+from services.domain.commands import Command, Item, SettlePoints
+from services.domain.unit_of_work import Policies, default_policies
 
 log = structlog.get_logger(__name__)
 
@@ -43,7 +44,7 @@ CONFLICTS_PER_ITEM = 10
 class ItemRecord:
     """A record of the items topic: the item it carries, or why it carries none."""
 
-    item: Command | None
+    item: Command | SettlePoints | None
     position: Position
     origin: Origin
     problem: str | None = None
@@ -62,9 +63,13 @@ class Poisoned:
 class ItemProcessor:
     """Applies items to the aggregates and saves their events with the Kafka positions."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, policies: Policies = default_policies) -> None:
         self.store = store
         self.cache = AggregateCache()
+        self.policies = policies
+
+    def unit_of_work(self, load: Loader) -> UnitOfWork:
+        return UnitOfWork(load, policies=self.policies)
 
     def stored_offset(self, topic: str, partition: int, topic_id: str | None) -> int | None:
         """The next offset to read from a partition of this incarnation of the topic, or None
@@ -107,11 +112,10 @@ class ItemProcessor:
     def process_together(self, records: Sequence[ItemRecord]) -> None:
         """Applies and saves the records in one transaction."""
         items = [record.item for record in records if record.item is not None]
-        work = UnitOfWork(PrefetchedLoader(self.store, self.cache, items))
+        work = self.unit_of_work(PrefetchedLoader(self.store, self.cache, items))
         try:
             for record in records:
-                assert record.item is not None
-                work.apply(record.item, str(record.position))
+                apply(work, record)
         except Exception:
             self.cache.forget(work.pending())
             raise
@@ -130,9 +134,9 @@ class ItemProcessor:
         assert record.item is not None
         failures = conflicts = 0
         while not self.already_processed(record.position):
-            work = UnitOfWork(self.store.load)
+            work = self.unit_of_work(self.store.load)
             try:
-                work.apply(record.item, str(record.position))
+                apply(work, record)
                 self.save(work.pending(), [record.position])
                 return None
             except IntegrityError as error:
@@ -153,11 +157,12 @@ class ItemProcessor:
         """Stores the `PROCESSING_FAILED` answer of a given-up item (when its identity can be
         read, and its guid has no answer yet) with its position: the stream goes on past it."""
         record = poisoned.record
-        item = record.item or salvaged_identity(record.origin.value)
+        item = record.item if isinstance(record.item, Item) else salvaged_identity(
+            record.origin.value)
         for _ in range(CONFLICTS_PER_ITEM):
             if self.already_processed(record.position):
                 return None
-            work = UnitOfWork(self.store.load)
+            work = self.unit_of_work(self.store.load)
             answer = None if item is None else work.fail(item, str(record.position))
             try:
                 self.save(work.pending(), [record.position])
@@ -184,6 +189,17 @@ class ItemProcessor:
             self.cache.forget(aggregates)
             raise
         self.cache.keep(aggregates)
+
+
+def apply(work: UnitOfWork, record: ItemRecord) -> None:
+    """Applies one record's item (or the clock's settlement) to the unit of work."""
+    match record.item:
+        case SettlePoints():
+            work.settle(record.item)
+        case None:
+            raise ValueError(record.problem or "not an item")
+        case _:
+            work.apply(record.item, str(record.position))
 
 
 def last_positions(records: Sequence[ItemRecord]) -> list[Position]:

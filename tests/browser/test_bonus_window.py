@@ -1,6 +1,7 @@
 """The bonus window in a real browser: the login link, balance, messages and their shows left."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,28 @@ def test_the_window_lists_the_recent_operations_newest_first(
     assert all(row[0] == "01 May 2024" for row in listed)
     assert page.locator(".amount").get_attribute("data-balance") == "269.75"
     page.screenshot(path=tmp_path / "operations.png", full_page=True)
+
+
+def test_the_window_shows_the_spendable_points_and_when_points_expire(
+    api_url: str, organiser: Organiser, browser: Any, tmp_path: Path
+) -> None:
+    customer = unique("expiries")
+    soon = datetime.now(UTC) + timedelta(days=20)
+    later = datetime.now(UTC) + timedelta(days=90)
+    pending_until = datetime.now(UTC) + timedelta(days=5)
+    earned = [accrual(customer, "40.00", expiresAt=soon.isoformat()),
+              accrual(customer, "60.00", expiresAt=later.isoformat()),
+              accrual(customer, "25.00", availableFrom=pending_until.isoformat())]
+    organiser.send(add(*earned, command="addBonusExtQuick"))
+    for item in earned:
+        assert outcome(organiser, item["guid"])["status"] == "Success"
+
+    page = browser.new_page(viewport=PHONE_SCREEN)
+    page.goto(login_link(api_url, customer))
+
+    assert page.locator(".amount").get_attribute("data-balance") == "100.00"
+    expiries = page.locator("li.expiry")
+    assert [(expiries.nth(i).get_attribute("data-date"),
+             expiries.nth(i).get_attribute("data-amount")) for i in range(expiries.count())] == [
+        (soon.date().isoformat(), "40.00"), (later.date().isoformat(), "60.00")]
+    page.screenshot(path=tmp_path / "expiries.png", full_page=True)

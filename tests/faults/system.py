@@ -29,9 +29,10 @@ from services.domain import Customer, ItemOutcome, ids
 from tests.support.store import event_store
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("intake", "processor", "relay", "projections", "api")
+SERVICES = ("intake", "processor", "relay", "projections", "clock", "api")
+"""In the order `loyalty run` starts them (their metrics ports follow the supervisor's)."""
 COMMANDS = {"intake": "intake", "processor": "processor", "relay": "relay",
-            "projections": "projections run", "api": "api"}
+            "projections": "projections run", "clock": "clock", "api": "api"}
 
 
 def free_ports(count: int) -> int:

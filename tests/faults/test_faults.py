@@ -74,7 +74,7 @@ def test_every_service_killed_in_turn_is_restarted_and_nothing_is_lost(
                        "the stream to go on")
 
     settle(system, sent, results, ledger)
-    for service in ("intake", "processor", "relay", "projections-run", "api"):
+    for service in ("intake", "processor", "relay", "projections-run", "clock", "api"):
         assert system.metric("loyalty_service_restarts_total", service=service) >= 1, service
     assert '"event": "service exited; restarting it"' in system.log()
 

@@ -7,7 +7,7 @@ stored events, so every test also crosses the event transcoder.
 
 import hashlib
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -20,8 +20,13 @@ from services.domain.commands import (
     AddBonus,
     AuthorizeCustomer,
     BlockCustomer,
+    CancelSpend,
     Command,
     Message,
+    PointsPolicy,
+    ReverseBonus,
+    SettlePoints,
+    SpendBonus,
 )
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -33,20 +38,31 @@ PHONE_C = "+79160000000"
 class World:
     """An in-memory event store and the units of work applied to it, one per batch."""
 
-    def __init__(self) -> None:
+    def __init__(self, policy: PointsPolicy | None = None) -> None:
         self.store = bootstrap.in_memory_event_store()
         self.now = NOW
         self.offset = 0
+        self.policy = policy or PointsPolicy()
 
     def apply(self, *items: Command) -> list[Answer | None]:
         """Applies a batch at the next positions and saves it atomically."""
         return self.apply_at([(item, self.next_position()) for item in items])
 
     def apply_at(self, batch: list[tuple[Command, str]]) -> list[Answer | None]:
-        work = UnitOfWork(self.store.load, clock=lambda: self.now)
+        work = self.unit_of_work()
         answers = [work.apply(item, position) for item, position in batch]
         self.store.save(*work.pending())
         return answers
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.store.load, clock=lambda: self.now,
+                          policies=lambda _: self.policy)
+
+    def settle(self, uniq_id: str, at: datetime | None = None) -> None:
+        """The service's clock for one customer, at `at` (now by default)."""
+        work = self.unit_of_work()
+        work.settle(SettlePoints("default", uniq_id, at or self.now))
+        self.store.save(*work.pending())
 
     def one(self, item: Command) -> Answer:
         """Applies one item in a batch of its own; it must yield an answer."""
@@ -120,6 +136,37 @@ def add(
     content = (phone, email, points, message)
     return AddBonus(**identity(uniq_id, guid, programme, name, content), quick=quick,
                     phone=phone, email=email, accrual=points, message=message)
+
+
+def earn(uniq_id: str, amount: str, *, guid: str | None = None,
+         event_date: datetime | None = None, available_from: datetime | None = None,
+         expires_at: datetime | None = None) -> AddBonus:
+    """An accrual of `amount` points with the lot's dates."""
+    points = accrual(amount, event_date=event_date or NOW - timedelta(days=1),
+                     available_from=available_from, expires_at=expires_at)
+    return AddBonus(**identity(uniq_id, guid, "default", "addBonusExtQuick", points),
+                    quick=True, accrual=points)
+
+
+def reverse(uniq_id: str, original_guid: str, amount: str | None = None,
+            guid: str | None = None) -> ReverseBonus:
+    fields = {"original_guid": original_guid,
+              "amount": None if amount is None else Decimal(amount), "event_id": "refund-1",
+              "event_date": NOW, "reason": "refund"}
+    return ReverseBonus(**identity(uniq_id, guid, "default", "reverseBonus", fields), **fields)
+
+
+def spend(uniq_id: str, amount: str, guid: str | None = None) -> SpendBonus:
+    fields = {"amount": Decimal(amount), "event_id": "order-1", "event_date": NOW,
+              "merchant_name": "Shop", "info": None}
+    return SpendBonus(**identity(uniq_id, guid, "default", "spendBonus", fields), **fields)
+
+
+def cancel(uniq_id: str, original_guid: str, amount: str | None = None,
+           guid: str | None = None) -> CancelSpend:
+    fields = {"original_guid": original_guid,
+              "amount": None if amount is None else Decimal(amount)}
+    return CancelSpend(**identity(uniq_id, guid, "default", "cancelSpend", fields), **fields)
 
 
 def block(uniq_id: str, reason: str | None = "fraud") -> BlockCustomer:

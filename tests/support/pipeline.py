@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 Result = dict[str, Any]
 SERVICES: dict[str, tuple[str, ...]] = {
     "intake": ("intake",), "processor": ("processor",), "relay": ("relay",),
-    "projections": ("projections", "run"),
+    "projections": ("projections", "run"), "clock": ("clock",),
 }
 """The pipeline's services and their `loyalty` commands (the API starts on demand)."""
 
@@ -56,6 +56,7 @@ class Pipeline:
             "LOYALTY_PROJECTIONS_GROUP": f"{self.prefix}projections",
             "LOYALTY_LOG_JSON": "true",
             "LOYALTY_METRICS_PORT": "0",
+            "LOYALTY_CLOCK_INTERVAL_SECONDS": "1",
             **({"LOYALTY_HTTP_HOST": "127.0.0.1", "LOYALTY_HTTP_PORT": str(self.http_port)}
                if self.http_port else {}),
         }

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from services.domain import Customer, CustomerStatus, EmailIndex, PhoneIndex, ids
-from services.domain.commands import Accrual, Message
+from services.domain.commands import Accrual, Message, PointsPolicy
 from services.domain.errors import RuleViolationError
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
@@ -30,7 +30,7 @@ def test_a_blocked_customer_refuses_accruals_contacts_messages_and_logins() -> N
     accrual = Accrual(amount=Decimal(1), event_id="e", event_date=NOW, event_type="manual")
 
     with pytest.raises(RuleViolationError):
-        customer.accrue("g2", "c", accrual)
+        customer.accrue("g2", "c", accrual, NOW, PointsPolicy())
     with pytest.raises(RuleViolationError):
         customer.change_phone("+79161234567")
     with pytest.raises(RuleViolationError):

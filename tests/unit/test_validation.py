@@ -786,3 +786,81 @@ def test_with_a_list_of_programmes_another_programme_is_refused() -> None:
 def test_the_list_of_programmes_comes_from_the_settings() -> None:
     settings = Settings(programmes="bank, shop")  # type: ignore[arg-type]
     assert ValidationRules.from_settings(settings).programmes == {"bank", "shop"}
+
+
+# --- the points lifecycle (SPEC §13) -------------------------------------------------------
+
+
+def lifecycle(command: str, field: str, **item: Any) -> dict[str, Any]:
+    return {"typeOfCommand": command, field: [{"guid": GUID, "uniqId": "u1", **item}]}
+
+
+REVERSAL = {"originalGuid": GUID, "eventId": "refund-1", "eventDate": "2026-03-01T10:00:00+03"}
+SPENDING = {"amount": "15.50", "eventId": "order-1", "eventDate": "2026-03-01T10:00:00Z"}
+
+
+def test_a_reversal_names_its_accrual_and_may_name_an_amount() -> None:
+    whole = validate(lifecycle("reverseBonus", "reverse", **REVERSAL))
+    part = validate(lifecycle("reverseBonus", "reverse", **REVERSAL, amount=20, reason="refund"))
+
+    (item,) = whole.items
+    assert item.reversal is not None
+    assert (item.reversal.original_guid, item.reversal.amount) == (GUID, None)
+    (partial,) = part.items
+    assert partial.reversal is not None and partial.reversal.amount == Decimal(20)
+    assert partial.reversal.event_date == datetime(2026, 3, 1, 10, tzinfo=MSK)
+
+
+def test_a_spend_and_a_cancel_are_items_of_their_own() -> None:
+    (spent,) = validate(lifecycle("spendBonus", "spend", **SPENDING, merchantName="TZUM")).items
+    (given_back,) = validate(lifecycle("cancelSpend", "cancel", originalGuid=GUID)).items
+
+    assert spent.spend is not None
+    assert (spent.spend.amount, spent.spend.merchant_name) == (Decimal("15.50"), "TZUM")
+    assert given_back.cancel is not None and given_back.cancel.amount is None
+
+
+@pytest.mark.parametrize(("command", "field", "item", "code", "bad"), [
+    ("reverseBonus", "reverse", without(REVERSAL, "originalGuid"), "MISSING_FIELD",
+     "originalGuid"),
+    ("reverseBonus", "reverse", {**REVERSAL, "originalGuid": "nope"}, "INVALID_FORMAT",
+     "originalGuid"),
+    ("reverseBonus", "reverse", {**REVERSAL, "amount": 0}, "INVALID_DECIMAL", "amount"),
+    ("reverseBonus", "reverse", without(REVERSAL, "eventDate"), "MISSING_FIELD", "eventDate"),
+    ("spendBonus", "spend", without(SPENDING, "amount"), "MISSING_FIELD", "amount"),
+    ("spendBonus", "spend", {**SPENDING, "amount": "-1"}, "INVALID_DECIMAL", "amount"),
+    ("spendBonus", "spend", {**SPENDING, "amount": "1.001"}, "INVALID_DECIMAL", "amount"),
+    ("spendBonus", "spend", {**SPENDING, "eventDate": "2026-03-01T10:00:00"},
+     "INVALID_FORMAT", "eventDate"),
+    ("cancelSpend", "cancel", {"amount": 5}, "MISSING_FIELD", "originalGuid"),
+    ("cancelSpend", "cancel", {"originalGuid": GUID, "amount": ""}, "INVALID_DECIMAL",
+     "amount"),
+])
+def test_a_lifecycle_item_with_a_bad_field_gets_its_error(
+    command: str, field: str, item: dict[str, Any], code: str, bad: str
+) -> None:
+    (status,) = validate(lifecycle(command, field, **item)).result.results
+
+    assert status.error is not None
+    assert (status.status, status.error.code, status.error.field) == ("Error", code, bad)
+
+
+def test_an_accrual_may_name_when_its_points_become_available_and_expire() -> None:
+    answer = validate(add(bonus(availableFrom="2026-04-01T00:00:00+03",
+                                expiresAt="2027-04-01T00:00:00+03")))
+    wrong = validate(add(bonus(availableFrom="2026-04-01T00:00:00Z",
+                               expiresAt="2026-04-01T00:00:00Z")))
+
+    (item,) = answer.items
+    assert item.accrual is not None
+    assert item.accrual.expires_at == datetime(2027, 4, 1, tzinfo=MSK)
+    (refused,) = wrong.result.results
+    assert refused.error is not None
+    assert (refused.error.code, refused.error.field) == ("INVALID_FORMAT", "expiresAt")
+
+
+def test_the_clock_s_own_command_is_not_an_organisers() -> None:
+    answer = validate({"typeOfCommand": "settlePoints", "customers": []})
+
+    assert answer.result.error is not None
+    assert answer.result.error.code is ErrorCode.UNKNOWN_COMMAND

@@ -1,0 +1,71 @@
+"""The clock's ticks: find the customers with points due, send each a settlePoints item."""
+
+import asyncio
+import contextlib
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from projections.lots import find_due
+from services.adapters.kafka import producer, send_reliably
+from services.adapters.metrics import ServiceMetrics
+from services.contract.commands import CommandType, WorkItem
+from services.contract.topics import item_key
+from services.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+CLOCK_NAMESPACE = uuid.UUID("3f0f6d7e-2a3b-5c4d-9e8f-7a6b5c4d3e2f")
+PER_TICK = 10_000
+"""At most this many customers are settled per tick (the rest at the next one)."""
+
+
+def settlement(programme: str, uniq_id: str, at: datetime) -> WorkItem:
+    """The clock's item for one customer at one instant (its guid is derived from both)."""
+    guid = str(uuid.uuid5(CLOCK_NAMESPACE, f"{programme}/{uniq_id}/{at.isoformat()}"))
+    return WorkItem(command_id="clock", type_of_command=CommandType.SETTLE_POINTS,
+                    programme=programme, guid=guid, uniq_id=uniq_id, at=at)
+
+
+class Clock:
+    """Ticks every interval until stopped."""
+
+    def __init__(self, settings: Settings, metrics: ServiceMetrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.settled = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        sending = producer(self.settings)
+        await sending.start()
+        try:
+            while not stop.is_set():
+                try:
+                    await self.tick(sending, datetime.now(UTC))
+                except (psycopg.Error, OSError) as error:
+                    log.warning("clock tick failed; trying at the next one", error=repr(error))
+                    self.metrics.error("tick")
+                await self.pause(stop)
+        finally:
+            await sending.stop()
+
+    async def tick(self, sending: AIOKafkaProducer, now: datetime) -> None:
+        """Sends a settlePoints item to every customer with a lot due at `now`."""
+        async with await psycopg.AsyncConnection.connect(self.settings.postgres_dsn) as conn:
+            due = await find_due(conn, now, PER_TICK)
+        for customer in due:
+            item = settlement(customer.programme, customer.uniq_id, now)
+            await send_reliably(sending, self.settings.items_topic, item.to_json(),
+                                key=item_key(item.programme, item.uniq_id))
+        if due:
+            log.info("points settled", customers=len(due), at=now.isoformat())
+            self.settled += len(due)
+            self.metrics.handled(self.settings.items_topic, len(due), "settled")
+
+    async def pause(self, stop: asyncio.Event) -> None:
+        """Waits for the next tick (stop ends the wait)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), self.settings.clock_interval_seconds)
