@@ -73,7 +73,7 @@ def project(settings: Settings) -> None:
 
 def rows(settings: Settings, table: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(settings.postgres_dsn) as conn:
-        return conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+        return conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
 
 
 def read_model(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
