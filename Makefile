@@ -21,7 +21,7 @@ up: install
 	$(BIN)/loyalty up
 
 run: up
-	$(BIN)/loyalty run
+	LOYALTY_DEV_MODE=true $(BIN)/loyalty run
 
 lint: install
 	$(BIN)/ruff check .

@@ -191,6 +191,14 @@ class CustomerAuthorized(Event):
     method: str | None
 
 
+class LinksRevoked(Event):
+    """Every login link issued to the customer so far stopped working; links issued from now
+    on carry `link_version`."""
+
+    guid: str
+    link_version: int
+
+
 PUBLIC = (
     CustomerCreated,
     PhoneChanged,
@@ -201,6 +209,7 @@ PUBLIC = (
     CustomerActivated,
     CustomerBlocked,
     CustomerAuthorized,
+    LinksRevoked,
     PointsActivated,
     PointsReversed,
     PointsSpent,

@@ -24,6 +24,7 @@ def rebuild() -> None:
     Stop `loyalty projections run` first; the pending items from Kafka are kept.
     """
     from projections.runner import rebuild as rebuild_read_models
+    from services.bootstrap import as_owner, grant_services
     from services.logs import configure_logging
 
     settings = Settings()
@@ -34,5 +35,6 @@ def rebuild() -> None:
             bar.total = head
             bar.update(position - bar.n)
 
-        head = rebuild_read_models(settings, progress)
+        head = rebuild_read_models(as_owner(settings), progress)
+    grant_services(settings)
     typer.echo(f"read models rebuilt up to notification {head}")

@@ -20,6 +20,7 @@ from events.customer import (
     CustomerBlocked,
     CustomerCreated,
     EmailChanged,
+    LinksRevoked,
     PhoneChanged,
 )
 from projections.folding import Statement
@@ -44,6 +45,8 @@ DDL = (
     )"""),
     sql.SQL(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS pending numeric NOT NULL DEFAULT 0"),
     sql.SQL(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS debt numeric NOT NULL DEFAULT 0"),
+    sql.SQL(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS link_version integer NOT NULL "
+            "DEFAULT 0"),
 )
 
 INSERT = sql.SQL(f"""
@@ -55,6 +58,8 @@ SET_EMAIL = sql.SQL(f"UPDATE {TABLE} SET email = %(email)s WHERE customer_id = %
 SET_BALANCE = sql.SQL(f"""
     UPDATE {TABLE} SET balance = %(active)s, pending = %(pending)s, debt = %(debt)s
     WHERE customer_id = %(customer_id)s""")
+SET_LINK_VERSION = sql.SQL(
+    f"UPDATE {TABLE} SET link_version = %(link_version)s WHERE customer_id = %(customer_id)s")
 SET_STATUS = sql.SQL(f"""
     UPDATE {TABLE} SET status = %(status)s,
         activated_at = CASE WHEN %(status)s = 'Active' THEN %(at)s ELSE activated_at END,
@@ -81,6 +86,9 @@ def fold(event: object, _: int) -> list[Statement]:
         case CustomerActivated():
             return [Statement(SET_STATUS, {"customer_id": customer_id, "status": "Active",
                                            "at": event.timestamp})]
+        case LinksRevoked(link_version=link_version):
+            return [Statement(SET_LINK_VERSION, {"customer_id": customer_id,
+                                                 "link_version": link_version})]
         case CustomerBlocked():
             return [Statement(SET_STATUS, {"customer_id": customer_id, "status": "Blocked",
                                            "at": event.timestamp})]
@@ -104,6 +112,7 @@ class CustomerRow:
     blocked_at: datetime | None
     pending: Decimal
     debt: Decimal
+    link_version: int
 
 
 SELECT_ONE = sql.SQL(f"SELECT * FROM {TABLE} WHERE programme = %s AND uniq_id = %s")
@@ -118,9 +127,7 @@ async def find_customer(
         return await cursor.fetchone()
 
 
-async def count_customers(conn: AsyncConnection[Any]) -> dict[tuple[str, str], int]:
-    """(programme, status) -> number of customers."""
-    cursor = await conn.execute(
-        sql.SQL(f"SELECT programme, status, count(*) FROM {TABLE} GROUP BY 1, 2")
-    )
-    return {(programme, status): count for programme, status, count in await cursor.fetchall()}
+async def count_customers(conn: AsyncConnection[Any]) -> dict[str, int]:
+    """Status -> number of customers, all programmes together."""
+    cursor = await conn.execute(sql.SQL(f"SELECT status, count(*) FROM {TABLE} GROUP BY 1"))
+    return {status: count for status, count in await cursor.fetchall()}

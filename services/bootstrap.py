@@ -15,7 +15,7 @@ import structlog
 from services.adapters.event_store import EventStore
 from services.adapters.kafka import ensure_topics, producer
 from services.adapters.metrics import ServiceMetrics
-from services.adapters.postgres import postgres_event_store
+from services.adapters.postgres import grant_to_services, postgres_event_store, role_of
 from services.domain.commands import PointsPolicy
 from services.settings import Settings
 
@@ -43,14 +43,30 @@ def in_memory_event_store() -> EventStore:
     return EventStore(env=IN_MEMORY)
 
 
+def as_owner(settings: Settings) -> Settings:
+    """The settings with the role that owns the tables: to create, alter or drop them."""
+    return settings.model_copy(update={"postgres_dsn": settings.postgres_owner_dsn})
+
+
 def prepare(settings: Settings) -> None:
-    """Creates the topics, the event store and the read-model tables: every service can start."""
+    """Creates the topics, the event store and the read-model tables (as their owner), and
+    lets the services' role use them: every service can start."""
     from projections.runner import create_tables
 
     asyncio.run(ensure_topics(settings))
-    event_store(settings, create_tables=True).close()
-    create_tables(settings)
+    owner = as_owner(settings)
+    event_store(owner, create_tables=True).close()
+    create_tables(owner)
+    grant_services(settings)
     log.info("topics, event store and read models ready")
+
+
+def grant_services(settings: Settings) -> None:
+    """Grants the services' role its rights on the owner's tables (none needed when one role
+    is both)."""
+    service_role = role_of(settings.postgres_dsn)
+    if service_role != role_of(settings.postgres_owner_dsn):
+        grant_to_services(settings.postgres_owner_dsn, service_role)
 
 
 def metrics(service: str) -> ServiceMetrics:

@@ -79,8 +79,16 @@ def run(
     if unknown:
         raise typer.BadParameter(f"unknown service(s): {', '.join(sorted(unknown))}")
     counts = dict.fromkeys(chosen, 1) | instance_counts(scale or [], chosen)
+    settings = Settings()
+    if "api" in counts:
+        from services.run import refuse_if_insecure
+
+        refuse_if_insecure(settings)
+    if settings.dev_mode:
+        print("loyalty: development mode (LOYALTY_DEV_MODE): the development API key "
+              "`dev-key` and link secret are accepted; never expose this", file=sys.stderr)
     prepare()
-    raise typer.Exit(supervise(counts, Settings()))
+    raise typer.Exit(supervise(counts, settings))
 
 
 def instance_counts(scales: list[str], chosen: list[str]) -> dict[str, int]:

@@ -105,8 +105,22 @@ def projections(settings: Settings) -> None:
 
 
 def api(settings: Settings) -> None:
-    """The HTTP application with uvicorn, until SIGINT or SIGTERM."""
+    """The HTTP application with uvicorn, until SIGINT or SIGTERM; refuses to start with
+    forgeable secrets outside development mode."""
     from services.api.app import serve
 
     configure_logging(settings, "api")
+    refuse_if_insecure(settings)
     serve(bootstrap.api(settings), settings)
+
+
+def refuse_if_insecure(settings: Settings) -> None:
+    """Exits (status 2) saying what to set, when the settings have forgeable defaults."""
+    problems = settings.insecure()
+    if problems:
+        log.error("refusing to start: " + "; ".join(problems), problems=problems)
+        print("loyalty: refusing to start outside development mode:\n  - "
+              + "\n  - ".join(problems)
+              + "\nSet them (see README, 'Secrets in production'), or LOYALTY_DEV_MODE=true "
+              "for a local trial.", file=sys.stderr)
+        raise SystemExit(2)

@@ -3,6 +3,7 @@
 Defaults work for a local run: Kafka on 127.0.0.1:9092, PostgreSQL on 127.0.0.1:5432.
 """
 
+import hashlib
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -26,6 +27,9 @@ class PointsPolicySetting(BaseModel):
     validity_days: int | None = None
 
 
+HASHED = "sha256:"
+MIN_SECRET_CHARS = 32
+
 METRICS_PORTS = {"run": 9400, "intake": 9401, "processor": 9402, "relay": 9403,
                  "projections": 9404, "clock": 9405}
 """Each service's default metrics port (the API serves /metrics on its own port)."""
@@ -34,8 +38,15 @@ METRICS_PORTS = {"run": 9400, "intake": 9401, "processor": 9402, "relay": 9403,
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="ignore")
 
+    dev_mode: bool = False
+    """Development mode (LOYALTY_DEV_MODE): the development key and link secret may be used.
+    Outside it the API refuses to start with them, or without keys of its own."""
+
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     postgres_dsn: str = "postgresql://loyalty:loyalty@127.0.0.1:5432/loyalty"
+    """The services' role: reads and writes rows, owns nothing, is no superuser."""
+    postgres_owner_dsn: str = "postgresql://loyalty_owner:loyalty_owner@127.0.0.1:5432/loyalty"
+    """The role that owns the tables: `loyalty prepare` and `loyalty projections rebuild`."""
 
     commands_topic: str = topics.COMMANDS
     items_topic: str = topics.ITEMS
@@ -78,9 +89,17 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     api_keys: str = ""
-    """`key:programme` pairs, comma-separated; empty means the local `dev-key`."""
+    """Organisers' keys, comma-separated: `key:programme`, or `sha256:<hex digest of the
+    key>:programme` so that the key itself is stored nowhere. Empty in development mode: the
+    local `dev-key` for programme `default`."""
     link_secret: str = DEV_LINK_SECRET
     """Signs customers' login links (LOYALTY_LINK_SECRET); changing it invalidates every link."""
+    link_ttl_days: int = 30
+    """How long a login link is valid after it was issued."""
+    login_rate_per_link: str = "10/minute"
+    login_rate_per_address: str = "30/minute"
+    """How many logins through the bonus window one link, and one client address, may make
+    (a `limits` rate, e.g. `10/minute`)."""
 
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
@@ -101,8 +120,47 @@ class Settings(BaseSettings):
         """The port of a service's metrics: the configured one, else the service's default."""
         return METRICS_PORTS.get(service, 0) if self.metrics_port is None else self.metrics_port
 
-    def api_key_programmes(self) -> dict[str, str]:
-        """API key -> programme; `{"dev-key": "default"}` when no keys are configured."""
-        pairs = (pair.split(":", 1) for pair in self.api_keys.split(",") if ":" in pair)
-        keys = {key.strip(): programme.strip() for key, programme in pairs}
-        return keys or {DEV_API_KEY: topics.DEFAULT_PROGRAMME}
+    def api_key_digests(self) -> list[tuple[bytes, str]]:
+        """(SHA-256 digest of a key, its programme) of every configured key; the development
+        key for programme `default` in development mode when none is configured."""
+        keys: list[tuple[bytes, str]] = []
+        for entry in filter(None, (part.strip() for part in self.api_keys.split(","))):
+            if entry.startswith(HASHED):
+                digest, _, programme = entry[len(HASHED):].partition(":")
+                keys.append((bytes.fromhex(digest.strip()), programme.strip()))
+            else:
+                key, _, programme = entry.partition(":")
+                keys.append((hashlib.sha256(key.strip().encode()).digest(), programme.strip()))
+        if not keys and self.dev_mode:
+            keys.append((hashlib.sha256(DEV_API_KEY.encode()).digest(),
+                         topics.DEFAULT_PROGRAMME))
+        return keys
+
+    def insecure(self) -> list[str]:
+        """What keeps the API from starting outside development mode: forgeable defaults,
+        and keys that cannot be used."""
+        problems = []
+        if not self.dev_mode and self.link_secret in (DEV_LINK_SECRET, ""):
+            problems.append("LOYALTY_LINK_SECRET is the development secret: set a secret of "
+                            "your own (e.g. `openssl rand -hex 32`)")
+        if not self.dev_mode and len(self.link_secret) < MIN_SECRET_CHARS:
+            problems.append(f"LOYALTY_LINK_SECRET must be at least {MIN_SECRET_CHARS} "
+                            "characters long")
+        try:
+            keys = self.api_key_digests()
+        except ValueError:
+            return [*problems, "LOYALTY_API_KEYS has a sha256: entry that is not hex"]
+        if not keys:
+            problems.append("LOYALTY_API_KEYS is empty: set `key:programme` or "
+                            "`sha256:<hex>:programme` pairs")
+        dev_digest = hashlib.sha256(DEV_API_KEY.encode()).digest()
+        if not self.dev_mode and any(digest == dev_digest for digest, _ in keys):
+            problems.append(f"LOYALTY_API_KEYS contains the development key {DEV_API_KEY!r}")
+        for digest, programme in keys:
+            if len(digest) != hashlib.sha256().digest_size:
+                problems.append("a sha256: key of LOYALTY_API_KEYS is not 64 hex digits")
+            if not topics.is_programme_name(programme) or (
+                    self.programmes and programme not in self.programmes):
+                problems.append(f"LOYALTY_API_KEYS names a programme that is not served: "
+                                f"{programme!r}")
+        return problems

@@ -22,7 +22,19 @@ from tests.support.pipeline import SERVICES, Organiser, Pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_KAFKA = "127.0.0.1:9092"
-LOCAL_POSTGRES = "postgresql://loyalty:loyalty@127.0.0.1:5432/loyalty"
+LOCAL_POSTGRES = "postgresql://loyalty_owner:loyalty_owner@127.0.0.1:5432/loyalty"
+"""The owner role of deploy/postgres.sh: it may create databases (the services' role may not)."""
+SERVICE_ROLE = ("loyalty", "loyalty")
+"""The services' role of deploy/postgres.sh (no superuser, rows only)."""
+
+
+def service_dsn(owner_dsn: str) -> str:
+    """The DSN of the services' role on the database of `owner_dsn` (the same DSN when the
+    server was not started by the project's scripts: one role then does everything)."""
+    if not owner_dsn.startswith("postgresql://loyalty_owner:"):
+        return owner_dsn
+    user, password = SERVICE_ROLE
+    return owner_dsn.replace("loyalty_owner:loyalty_owner@", f"{user}:{password}@", 1)
 
 
 def docker_answers() -> bool:
@@ -57,7 +69,7 @@ def kafka_bootstrap() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def postgres_server_dsn() -> Iterator[str]:
-    """DSN of a real PostgreSQL server whose role may create databases."""
+    """DSN of a real PostgreSQL server whose role may create databases (and owns them)."""
     if named := os.environ.get("LOYALTY_POSTGRES_DSN"):
         yield named
     elif docker_answers():

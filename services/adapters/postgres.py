@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from psycopg import Cursor
@@ -118,3 +119,30 @@ def postgres_event_store(settings: Settings, *, create_tables: bool = False) -> 
     from services.adapters.event_store import EventStore
 
     return EventStore(env=event_store_env(settings, create_tables=create_tables))
+
+
+SERVICE_SCHEMAS = ("public", "read_models")
+
+
+def role_of(dsn: str) -> str:
+    """The role a DSN connects as."""
+    return unquote(urlsplit(dsn).username or "")
+
+
+def grant_to_services(owner_dsn: str, service_role: str) -> None:
+    """Lets the services' role read and write the rows of every table (and use the sequences)
+    of the event store and the read models, now and for tables the owner creates later; it
+    owns nothing and can create or drop nothing."""
+    role = Identifier(service_role)
+    schemas = SQL(", ").join(Identifier(schema) for schema in SERVICE_SCHEMAS)
+    with psycopg.connect(owner_dsn, autocommit=True) as conn:
+        for statement in (
+            "GRANT USAGE ON SCHEMA {schemas} TO {role}",
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schemas} TO {role}",
+            "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schemas} TO {role}",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA {schemas} "
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA {schemas} GRANT USAGE, SELECT ON SEQUENCES "
+            "TO {role}",
+        ):
+            conn.execute(SQL(statement).format(schemas=schemas, role=role))

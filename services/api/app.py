@@ -13,6 +13,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI
 
 from services.api import health, read
+from services.api.auth import ApiKeys
 from services.api.errors import install_error_handlers
 from services.api.gateway import gateway_router
 from services.api.history import History, history_router
@@ -54,7 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         description="Read API of the loyalty points service (organisers: header X-Api-Key).",
         lifespan=lifespan,
     )
-    app.state.api_keys = settings.api_key_programmes()
+    app.state.api_keys = ApiKeys.of(settings)
     app.state.metrics = ApiMetrics()
     app.state.metrics.install(app)
     install_error_handlers(app)
@@ -68,9 +69,9 @@ def create_app(settings: Settings) -> FastAPI:
 
 def serve(app: FastAPI, settings: Settings) -> None:
     """Runs the application with uvicorn on settings.http_host:settings.http_port."""
-    if not settings.api_keys:
-        log.warning("LOYALTY_API_KEYS is unset: the development key reads programme default",
-                    api_key=DEV_API_KEY)
+    if settings.dev_mode:
+        log.warning("development mode: forgeable development secrets may be in use",
+                    api_key=DEV_API_KEY if not settings.api_keys else None)
     log.info("api listening", host=settings.http_host, port=settings.http_port)
     uvicorn.run(app, host=settings.http_host, port=settings.http_port,
                 log_config=None, access_log=False)

@@ -29,7 +29,7 @@ from services.settings import Settings
 
 EventType = Literal[
     "CustomerCreated", "PhoneChanged", "EmailChanged", "PointsAccrued", "MessageQueued",
-    "MessageShown", "CustomerActivated", "CustomerBlocked", "CustomerAuthorized",
+    "MessageShown", "CustomerActivated", "CustomerBlocked", "CustomerAuthorized", "LinksRevoked",
     "PointsActivated", "PointsReversed", "PointsSpent", "SpendCancelled", "PointsExpired",
     "DebtRepaid",
 ]

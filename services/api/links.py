@@ -1,50 +1,86 @@
-"""Customers' unique login links: a stable, unguessable token per programme and uniqId.
+"""Customers' login links: signed, expiring, revocable tokens to the bonus window.
 
-A token is `<login>.<signature>`: the programme and uniqId, base64url-encoded, and their
-HMAC-SHA256 under `settings.link_secret`. The same customer always gets the same link, nobody
-can make one without the secret, and changing the secret invalidates every link issued.
+A token is `<text>.<signature>`, both base64url: the text names the programme, the uniqId, the
+customer's link version and the instant the link expires; the signature is HMAC-SHA256 of it
+under `LOYALTY_LINK_SECRET`. Nobody can make a link without the secret; a link stops working
+when it expires (`LOYALTY_LINK_TTL_DAYS`, 30 by default) or when the customer's links are
+revoked (`revokeLinks`: the customer's link version moves on, and links of older versions are
+refused); changing the secret invalidates every link issued.
 """
 
 import base64
 import binascii
 import hashlib
 import hmac
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
 
 from services.api.auth import Programme
-from services.api.errors import described
+from services.api.errors import described, error_response
+from services.api.pipeline import PipelineUnavailableError, Upstream
 from services.api.schemas import Body
+from services.contract.commands import CommandType, WorkItem
 
-PURPOSE = b"loyalty/login-link/v1\x00"
+PURPOSE = b"loyalty/login-link/v2\x00"
 """Prefix of every signed text: a signature made for another purpose never verifies here."""
 SEPARATOR = "\x1f"
-MAX_TOKEN_CHARS = 400
+MAX_TOKEN_CHARS = 600
 
 
 @dataclass(frozen=True)
 class Login:
-    """Whose login link a token is."""
+    """Whose login link a token is, of which link version, valid until when."""
 
     programme: str
     uniq_id: str
+    version: int = 0
+    expires: int = 0
+    """Seconds since the epoch."""
+
+
+class Refusal(StrEnum):
+    """Why a token opens nothing."""
+
+    FORGED = "forged"
+    """Not issued under this secret (or altered, or not a token at all)."""
+    EXPIRED = "expired"
+    REVOKED = "revoked"
 
 
 class LinkSigner:
     """Issues and verifies login-link tokens under one secret."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, ttl: timedelta = timedelta(days=30),
+                 clock: Callable[[], float] = time.time) -> None:
         self._key = secret.encode()
+        self._ttl = ttl
+        self._clock = clock
 
-    def token(self, login: Login) -> str:
-        """The token of this customer's link: always the same for the same customer."""
-        text = f"{login.programme}{SEPARATOR}{login.uniq_id}".encode()
-        return f"{_encode(text)}.{_encode(self._sign(text))}"
+    def token(self, programme: str, uniq_id: str, version: int) -> tuple[str, datetime]:
+        """A new link's token for the customer's current link version, and its expiry."""
+        expires = int(self._clock() + self._ttl.total_seconds())
+        text = SEPARATOR.join((programme, uniq_id, str(version), str(expires))).encode()
+        return f"{_encode(text)}.{_encode(self._sign(text))}", datetime.fromtimestamp(expires, UTC)
 
-    def verify(self, token: str) -> Login | None:
-        """Whose link `token` is, or None when it was not issued under this secret."""
+    def verify(self, token: str) -> Login | Refusal:
+        """Whose link `token` is, or why it opens nothing (forged or expired; whether it was
+        revoked is for the caller to say, who knows the customer's link version)."""
+        login = self._read(token)
+        if login is None:
+            return Refusal.FORGED
+        if login.expires <= self._clock():
+            return Refusal.EXPIRED
+        return login
+
+    def _read(self, token: str) -> Login | None:
         if len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
             return None
         encoded_text, encoded_signature = token.split(".")
@@ -54,8 +90,12 @@ class LinkSigner:
             return None
         if not hmac.compare_digest(signature, self._sign(text)):
             return None
-        programme, _, uniq_id = text.decode().partition(SEPARATOR)
-        return Login(programme, uniq_id)
+        try:
+            programme, rest = text.decode().split(SEPARATOR, 1)
+            uniq_id, version, expires = rest.rsplit(SEPARATOR, 2)
+            return Login(programme, uniq_id, int(version), int(expires))
+        except ValueError:
+            return None
 
     def _sign(self, text: bytes) -> bytes:
         return hmac.new(self._key, PURPOSE + text, hashlib.sha256).digest()
@@ -78,25 +118,50 @@ def window_path(token: str) -> str:
 
 
 class LoginLink(Body):
-    """A customer's unique login link, relative to the API's address."""
+    """A customer's login link, relative to the API's address, and when it expires."""
 
     uniq_id: str
     url: str
+    expires_at: datetime
+
+
+class Revocation(Body):
+    """The revokeLinks item sent for the customer: see `GET /v1/items/{guid}` for its outcome."""
+
+    guid: str
+    command_id: str
 
 
 def links_router(signer: LinkSigner) -> APIRouter:
-    """`GET /v1/customers/{uniqId}/link` for organisers."""
+    """`GET /v1/customers/{uniqId}/link` and `POST /v1/customers/{uniqId}/links/revoke`."""
     router = APIRouter(prefix="/v1", tags=["bonus window"],
                        responses=described(401, 403, 422))
+    UniqId = Annotated[str, Path(alias="uniqId", min_length=1, max_length=100)]  # noqa: N806
 
     @router.get("/customers/{uniqId}/link", response_model=LoginLink)
-    async def get_login_link(
-        programme: Programme,
-        uniq_id: Annotated[str, Path(alias="uniqId", min_length=1, max_length=100)],
-    ) -> LoginLink:
-        """The customer's unique login link to the bonus window. It is the same at every call
-        and may be issued before the customer exists (the window then answers 404)."""
-        token = signer.token(Login(programme, uniq_id))
-        return LoginLink(uniq_id=uniq_id, url=window_path(token))
+    async def get_login_link(programme: Programme, request: Request,
+                             uniq_id: UniqId) -> LoginLink:
+        """A login link to the customer's bonus window, valid for `LOYALTY_LINK_TTL_DAYS`
+        unless the customer's links are revoked. It may be issued before the customer exists
+        (the window then says the account is not found)."""
+        version = await request.app.state.window_reads.link_version(programme, uniq_id)
+        token, expires_at = signer.token(programme, uniq_id, version)
+        return LoginLink(uniq_id=uniq_id, url=window_path(token), expires_at=expires_at)
+
+    @router.post("/customers/{uniqId}/links/revoke", status_code=202,
+                 response_model=Revocation, responses=described(503))
+    async def revoke_links(programme: Programme, pipeline: Upstream,
+                           uniq_id: UniqId) -> Any:
+        """Revokes every login link issued to the customer so far (a `revokeLinks` item,
+        recorded as the event `LinksRevoked` once processed); new links work again."""
+        guid = str(uuid.uuid4())
+        item = WorkItem(command_id=f"revoke-{guid}", type_of_command=CommandType.REVOKE_LINKS,
+                        programme=programme, guid=guid, uniq_id=uniq_id)
+        try:
+            await pipeline.send_item(item)
+        except PipelineUnavailableError as error:
+            return error_response(503, f"{error}: nothing was revoked, send it again")
+        return JSONResponse(Revocation(guid=guid, command_id=item.command_id)
+                            .model_dump(by_alias=True), status_code=202)
 
     return router

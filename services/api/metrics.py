@@ -1,4 +1,8 @@
-"""Prometheus metrics: HTTP request counters, and read-model figures computed at scrape time."""
+"""Prometheus metrics: HTTP request counters, and read-model figures computed at scrape time.
+
+`/metrics` needs no key, so it carries no figure per programme (nor any customer's data):
+customers and item outcomes are counted over all programmes together.
+"""
 
 import time
 from collections.abc import Awaitable, Callable
@@ -30,8 +34,9 @@ class ApiMetrics:
                           "Highest notification id in the event store.", registry=self.registry)
         self.items = Gauge("loyalty_items_processed", "Items with a stage-2 outcome.",
                            ["status"], registry=self.registry)
-        self.customers = Gauge("loyalty_customers", "Customers by programme and status.",
-                               ["programme", "status"], registry=self.registry)
+        self.customers = Gauge("loyalty_customers", "Customers by status, all programmes "
+                               "together (this endpoint needs no key: nothing per programme).",
+                               ["status"], registry=self.registry)
 
     async def scrape(self, conn: AsyncConnection[Any]) -> bytes:
         """Reads the figures from the database and renders every metric as Prometheus text."""
@@ -41,8 +46,8 @@ class ApiMetrics:
         for status, count in (await count_outcomes(conn)).items():
             self.items.labels(status).set(count)
         self.customers.clear()
-        for (programme, status), count in (await count_customers(conn)).items():
-            self.customers.labels(programme, status).set(count)
+        for status, count in (await count_customers(conn)).items():
+            self.customers.labels(status).set(count)
         return generate_latest(self.registry)
 
     def install(self, app: FastAPI) -> None:

@@ -1,26 +1,37 @@
-"""The bonus window: the customer's own page, reached by the unique login link.
+"""The bonus window: the customer's own page, reached by a login link.
 
-`GET /window/{token}` checks the link, then logs the customer in through the pipeline like
-any organiser's `authorizeCustomer` item (method `link`): the item goes to the items topic, the
-processor applies it, and the page shows the stored outcome (the messages shown at this login)
-with the customer's status and balance. Opening the page is the login: each opening shows
-every due message once (a link previewer that fetches the page uses up a show too).
+`GET /window/{token}` checks the link (signature, expiry, revocation) and shows a page that
+changes nothing: link previewers and crawlers that fetch it log no one in. The page posts a
+form to the same address at once (a button where script is off); `POST /window/{token}`,
+checked against cross-site requests and rate-limited per link and per client address, logs the
+customer in through the pipeline like any organiser's `authorizeCustomer` item (method `link`)
+and shows the stored outcome (the messages shown at this login) with the customer's points,
+next expiries and recent operations.
 """
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
 
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 
-from services.api.links import LinkSigner, Login, links_router
+from services.api.links import LinkSigner, Login, Refusal, links_router, window_path
 from services.api.pipeline import (
     PipelineClient,
     PipelineUnavailableError,
@@ -31,7 +42,7 @@ from services.api.window_reads import LoginOutcome, OperationView, WindowReads
 from services.contract.commands import CommandType, WorkItem
 from services.contract.errors import ErrorCode
 from services.contract.results import ShownMessage
-from services.settings import DEV_LINK_SECRET, Settings
+from services.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +55,7 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
 }
 """The link is the customer's key: never cached, never leaked in a Referer, never indexed."""
 
@@ -120,9 +132,10 @@ async def open_window(pipeline: PipelineClient, reads: WindowReads,
 
 
 def page(request: Request, name: str, status: int, **context: object) -> HTMLResponse:
-    """A rendered page of the window, never cached."""
+    """A rendered page of the window, never cached, with its content security policy."""
     return templates.TemplateResponse(request, name, context, status_code=status,
-                                      headers=PAGE_HEADERS)
+                                      headers={**PAGE_HEADERS,
+                                               "Content-Security-Policy": CONTENT_SECURITY})
 
 
 def notice(request: Request, status: int, title: str, text: str,
@@ -131,33 +144,126 @@ def notice(request: Request, status: int, title: str, text: str,
     return page(request, "notice.html", status, title=title, text=text, programme=programme)
 
 
+OPEN_SCRIPT = "document.getElementById('open').submit();"
+"""The one script of the window: it submits the login form of the link's page at once."""
+CONTENT_SECURITY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'; script-src 'sha256-"
+    + base64.b64encode(hashlib.sha256(OPEN_SCRIPT.encode()).digest()).decode() + "'")
+CSRF_COOKIE = "window_csrf"
+CSRF_SECONDS = 600
+
+
+class WindowGuard:
+    """What a login through the window must pass: a link that verifies and is not revoked, a
+    form posted from the link's own page (not from another site), and the rate limits per link
+    and per client address."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.signer = LinkSigner(settings.link_secret, timedelta(days=settings.link_ttl_days))
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.per_link = parse(settings.login_rate_per_link)
+        self.per_address = parse(settings.login_rate_per_address)
+
+    async def login_of(self, token: str, reads: WindowReads) -> Login | Refusal:
+        """Whose link this is, or why it opens nothing (forged, expired or revoked)."""
+        login = self.signer.verify(token)
+        if isinstance(login, Login) and login.version < await reads.link_version(
+                login.programme, login.uniq_id):
+            return Refusal.REVOKED
+        return login
+
+    def within_limits(self, token: str, address: str) -> bool:
+        link = hashlib.sha256(token.encode()).hexdigest()
+        return (self.limiter.hit(self.per_link, "window-link", link)
+                and self.limiter.hit(self.per_address, "window-address", address))
+
+
+def same_origin(request: Request) -> bool:
+    """Whether the browser says the request comes from this site (no say: it may). The page's
+    `Referrer-Policy: no-referrer` makes browsers send `Origin: null` for its own form, so a
+    null origin says nothing; `Sec-Fetch-Site` and the cookie still do."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    return origin in (None, "null") or origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
+async def posted_csrf(request: Request) -> str:
+    """The login form's `csrf` field."""
+    fields = parse_qs((await request.body()).decode(errors="replace"))
+    return (fields.get("csrf") or [""])[0]
+
+
+def refused(request: Request, refusal: Refusal, programme: str | None = None) -> HTMLResponse:
+    """The page of a link that opens nothing."""
+    if refusal is Refusal.EXPIRED:
+        return notice(request, 410, "This link has expired",
+                      "Login links are valid for a limited time. Please ask your programme for "
+                      "a new one.", programme)
+    if refusal is Refusal.REVOKED:
+        return notice(request, 410, "This link is no longer valid",
+                      "This link was replaced. Please use the latest link your programme "
+                      "sent you.", programme)
+    return notice(request, 404, "Link not found",
+                  "This link is not valid. Please use the link your programme sent you.")
+
+
 def window_router(settings: Settings) -> APIRouter:
-    """`GET /window/{token}` (the customer's page) and the organisers' link endpoint."""
-    if settings.link_secret == DEV_LINK_SECRET:
-        log.warning("LOYALTY_LINK_SECRET is unset: login links are signed with the "
-                    "development secret, anyone can forge them")
-    signer = LinkSigner(settings.link_secret)
+    """The customer's page behind a login link (`GET` shows it, `POST` logs in) and the
+    organisers' link endpoints."""
+    guard = WindowGuard(settings)
     router = APIRouter(lifespan=pipeline_lifespan(settings))
-    router.include_router(links_router(signer))
+    router.include_router(links_router(guard.signer))
+    answers: dict[int | str, dict[str, Any]] = {
+        404: {"description": "No such link or customer"},
+        410: {"description": "The link expired or was revoked"}}
 
     @router.get("/window/{token}", response_class=HTMLResponse, tags=["bonus window"],
-                responses={403: {"description": "The customer is blocked"},
-                           404: {"description": "No such link or customer"},
-                           503: {"description": "The login could not be completed now"}})
+                responses=answers)
+    async def link_page(token: str, request: Request) -> HTMLResponse:
+        """The page a login link opens. Opening it logs no one in (a link preview changes
+        nothing): the page posts the login form at once (with script) or shows its button."""
+        login = await guard.login_of(token, request.app.state.window_reads)
+        if isinstance(login, Refusal):
+            return refused(request, login)
+        csrf = secrets.token_urlsafe(32)
+        response = page(request, "open.html", 200, programme=login.programme, csrf=csrf,
+                        action=window_path(token), script=OPEN_SCRIPT)
+        response.set_cookie(CSRF_COOKIE, csrf, max_age=CSRF_SECONDS, path="/window",
+                            httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
+        return response
+
+    @router.post("/window/{token}", response_class=HTMLResponse, tags=["bonus window"],
+                 responses={**answers, 403: {"description": "Blocked, or not from this page"},
+                            429: {"description": "Too many logins"},
+                            503: {"description": "The login could not be completed now"}})
     async def bonus_window(token: str, request: Request, pipeline: Upstream) -> HTMLResponse:
-        """The customer's bonus window: opening it is a login by link (authorizeCustomer),
-        which activates a New customer and shows each due message once."""
-        login = signer.verify(token)
-        if login is None:
-            return notice(request, 404, "Link not found",
-                          "This link is not valid. Please use the link your programme sent you.")
+        """The login through the link (authorizeCustomer), posted by the link's page: it
+        activates a New customer and shows each due message once."""
+        reads: WindowReads = request.app.state.window_reads
+        login = await guard.login_of(token, reads)
+        if isinstance(login, Refusal):
+            return refused(request, login)
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        if not (cookie and same_origin(request)
+                and hmac.compare_digest(cookie, await posted_csrf(request))):
+            return notice(request, 403, "Please open your link again",
+                          "This page can only be opened from your login link.",
+                          login.programme)
+        if not guard.within_limits(token, request.client.host if request.client else "-"):
+            return notice(request, 429, "Please wait a moment",
+                          "There were too many attempts to open this window. Please try again "
+                          "in a minute.", login.programme)
         try:
-            view = await open_window(pipeline, request.app.state.window_reads, login)
+            view = await open_window(pipeline, reads, login)
         except (PipelineUnavailableError, LoginTimeoutError) as error:
             log.warning("bonus window login not completed", error=repr(error))
             return notice(request, 503, "Please try again",
                           "We could not open your bonus window just now. "
-                          "Please reload the page in a moment.", login.programme)
+                          "Please open your link again in a moment.", login.programme)
         if view is ErrorCode.CUSTOMER_BLOCKED:
             return notice(request, 403, "Account blocked",
                           "Your account is blocked at the moment. Please contact the "

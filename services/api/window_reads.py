@@ -58,6 +58,8 @@ class WindowReads(Protocol):
 
     async def operations(self, programme: str, uniq_id: str) -> list[OperationView]: ...
 
+    async def link_version(self, programme: str, uniq_id: str) -> int: ...
+
     async def outcome(self, programme: str, guid: str) -> LoginOutcome | None: ...
 
 
@@ -74,6 +76,12 @@ class ReadModelWindow:
         return None if row is None else CustomerView(
             row.uniq_id, row.status, row.balance,
             [(expiry.date, expiry.amount) for expiry in expiries[:NEXT_EXPIRIES]])
+
+    async def link_version(self, programme: str, uniq_id: str) -> int:
+        """The customer's current link version (0 for a customer that does not exist yet)."""
+        async with self.pool.connection() as conn:
+            row = await find_customer(conn, programme, uniq_id)
+        return 0 if row is None else row.link_version
 
     async def operations(self, programme: str, uniq_id: str) -> list[OperationView]:
         async with self.pool.connection() as conn:

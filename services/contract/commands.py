@@ -23,6 +23,7 @@ class CommandType(StrEnum):
     BLOCK_CUSTOMERS = "blockCustomers"
     ACTIVATE_CUSTOMERS = "activateCustomers"
     AUTHORIZE_CUSTOMER = "authorizeCustomer"
+    REVOKE_LINKS = "revokeLinks"
     REVERSE_BONUS = "reverseBonus"
     SPEND_BONUS = "spendBonus"
     CANCEL_SPEND = "cancelSpend"
@@ -37,6 +38,7 @@ ITEMS_UNDER: dict[CommandType, str] = {
     CommandType.BLOCK_CUSTOMERS: "customers",
     CommandType.ACTIVATE_CUSTOMERS: "customers",
     CommandType.AUTHORIZE_CUSTOMER: "customers",
+    CommandType.REVOKE_LINKS: "customers",
     CommandType.REVERSE_BONUS: "reverse",
     CommandType.SPEND_BONUS: "spend",
     CommandType.CANCEL_SPEND: "cancel",

@@ -187,7 +187,7 @@ def _block(fields: Fields, command: Command, rules: ValidationRules) -> WorkItem
     return WorkItem(**_identity(command, block), reason=block.reason)
 
 
-def _activate(fields: Fields, command: Command, rules: ValidationRules) -> WorkItem:
+def _identified(fields: Fields, command: Command, rules: ValidationRules) -> WorkItem:
     identity = Identity.model_validate(fields, context=rules)
     return WorkItem(**_identity(command, identity))
 
@@ -232,8 +232,9 @@ _WORK_ITEMS: dict[CommandType, Callable[[Fields, Command, ValidationRules], Work
     CommandType.ADD_CUSTOMER_POINT_MESSAGE: _add_bonus,
     CommandType.ADD_BONUS_EXT_QUICK: _add_bonus,
     CommandType.BLOCK_CUSTOMERS: _block,
-    CommandType.ACTIVATE_CUSTOMERS: _activate,
+    CommandType.ACTIVATE_CUSTOMERS: _identified,
     CommandType.AUTHORIZE_CUSTOMER: _authorize,
+    CommandType.REVOKE_LINKS: _identified,
     CommandType.REVERSE_BONUS: _reverse,
     CommandType.SPEND_BONUS: _spend,
     CommandType.CANCEL_SPEND: _cancel,

@@ -56,6 +56,8 @@ def command_of(item: WorkItem) -> domain.Command | domain.SettlePoints:
             return domain.ActivateCustomer(**common)
         case CommandType.AUTHORIZE_CUSTOMER:
             return domain.AuthorizeCustomer(**common, method=item.method)
+        case CommandType.REVOKE_LINKS:
+            return domain.RevokeLinks(**common)
         case CommandType.REVERSE_BONUS:
             return domain.ReverseBonus(**common, **dict(required(item.reversal)))
         case CommandType.SPEND_BONUS:

@@ -84,6 +84,11 @@ class AuthorizeCustomer(Item):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RevokeLinks(Item):
+    """Every login link issued to the customer so far stops working."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReverseBonus(Item):
     """Take back all (amount None) or part of an accrual, e.g. on a refund."""
 
@@ -132,6 +137,6 @@ class PointsPolicy:
     """Days the points stay valid after they became available (None: for ever)."""
 
 
-Command = (AddBonus | BlockCustomer | ActivateCustomer | AuthorizeCustomer | ReverseBonus
-           | SpendBonus | CancelSpend)
+Command = (AddBonus | BlockCustomer | ActivateCustomer | AuthorizeCustomer | RevokeLinks
+           | ReverseBonus | SpendBonus | CancelSpend)
 """Every organiser's command stage 2 answers."""

@@ -21,6 +21,7 @@ from events.customer import (
     CustomerCreated,
     DebtRepaid,
     EmailChanged,
+    LinksRevoked,
     MessageQueued,
     MessageShown,
     PhoneChanged,
@@ -90,6 +91,7 @@ class Customer(Aggregate):
         self.messages: dict[str, QueuedMessage] = {}
         self.activated_on: datetime | None = None
         self.blocked_on: datetime | None = None
+        self.link_version = 0
 
     @classmethod
     def register(cls, programme: str, uniq_id: str, status: CustomerStatus,
@@ -259,6 +261,10 @@ class Customer(Aggregate):
         if self.status is not CustomerStatus.ACTIVE:
             self.trigger_event(CustomerActivated, cause=cause.value)
 
+    def revoke_links(self, guid: str) -> None:
+        """Every login link issued so far stops working."""
+        self.trigger_event(LinksRevoked, guid=guid, link_version=self.link_version + 1)
+
     def authorize(self, guid: str, method: str | None, now: datetime) -> list[ShownMessage]:
         """Records a login, activates a `New` customer and shows every message due at `now`."""
         self._require_unblocked()
@@ -354,6 +360,10 @@ class Customer(Aggregate):
         self.status = CustomerStatus.ACTIVE
         self.activated_on = event.timestamp
         self.blocked_on = None
+
+    @when.register
+    def _(self, event: LinksRevoked) -> None:
+        self.link_version = event.link_version
 
     @when.register
     def _(self, event: CustomerBlocked) -> None:

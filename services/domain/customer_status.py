@@ -1,9 +1,14 @@
-"""blockCustomers, activateCustomers and authorizeCustomer: one item each."""
+"""blockCustomers, activateCustomers, authorizeCustomer and revokeLinks: one item each."""
 
 from datetime import datetime
 
 from services.domain.answers import Handled, Rejection, rejected, succeeded
-from services.domain.commands import ActivateCustomer, AuthorizeCustomer, BlockCustomer
+from services.domain.commands import (
+    ActivateCustomer,
+    AuthorizeCustomer,
+    BlockCustomer,
+    RevokeLinks,
+)
 from services.domain.customer import ActivationCause
 from services.domain.identity_map import IdentityMap
 
@@ -36,3 +41,12 @@ def authorize_customer(aggregates: IdentityMap, item: AuthorizeCustomer,
         return rejected(item, Rejection.CUSTOMER_BLOCKED, customer.id, customer.uniq_id)
     shown = customer.authorize(item.guid, item.method, now)
     return succeeded(item, customer.id, customer.uniq_id, shown)
+
+
+def revoke_links(aggregates: IdentityMap, item: RevokeLinks) -> Handled:
+    """Every login link issued to the customer so far stops working (blocked or not)."""
+    customer = aggregates.customer(item.programme, item.uniq_id)
+    if customer is None:
+        return rejected(item, Rejection.CUSTOMER_NOT_FOUND)
+    customer.revoke_links(item.guid)
+    return succeeded(item, customer.id, customer.uniq_id)

@@ -21,10 +21,16 @@ from services.domain.commands import (
     Item,
     PointsPolicy,
     ReverseBonus,
+    RevokeLinks,
     SettlePoints,
     SpendBonus,
 )
-from services.domain.customer_status import activate_customer, authorize_customer, block_customer
+from services.domain.customer_status import (
+    activate_customer,
+    authorize_customer,
+    block_customer,
+    revoke_links,
+)
 from services.domain.identity_map import IdentityMap, Loader
 from services.domain.lifecycle import cancel_spend, reverse_bonus, settle_points, spend_bonus
 from services.domain.outcomes import ItemOutcome
@@ -103,6 +109,8 @@ class UnitOfWork:
             case AddBonus():
                 return add_bonus(self._aggregates, item, self._clock(),
                                  self._policies(item.programme))
+            case RevokeLinks():
+                return revoke_links(self._aggregates, item)
             case ReverseBonus():
                 return reverse_bonus(self._aggregates, item, self._clock())
             case SpendBonus():

@@ -26,6 +26,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 
 from services.domain import Customer, ItemOutcome, ids
+from tests.conftest import service_dsn
 from tests.support.store import event_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +82,9 @@ class System:
         return {
             **os.environ,
             "LOYALTY_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            "LOYALTY_POSTGRES_DSN": self.dsn,
+            "LOYALTY_POSTGRES_DSN": service_dsn(self.dsn),
+            "LOYALTY_POSTGRES_OWNER_DSN": self.dsn,
+            "LOYALTY_DEV_MODE": "true",
             "LOYALTY_COMMANDS_TOPIC": self.topic("commands"),
             "LOYALTY_ITEMS_TOPIC": self.topic("items"),
             "LOYALTY_RESULTS_TOPIC": self.topic("results"),

@@ -24,7 +24,7 @@ def api_settings(postgres_server_dsn: str) -> Iterator[Settings]:
     """Settings of an app over read models of a small workload, on topics of its own."""
     prefix = f"schema{uuid.uuid4().hex[:8]}."
     for dsn in scratch_database(postgres_server_dsn):
-        config = Settings(postgres_dsn=dsn, commands_topic=f"{prefix}commands",
+        config = Settings(postgres_dsn=dsn, dev_mode=True, commands_topic=f"{prefix}commands",
                           items_topic=f"{prefix}items", results_topic=f"{prefix}results")
         store = bootstrap.event_store(config, create_tables=True)
         record(store, [item.model_copy(update={"programme": "default"})

@@ -25,6 +25,7 @@ from services.domain.commands import (
     Message,
     PointsPolicy,
     ReverseBonus,
+    RevokeLinks,
     SettlePoints,
     SpendBonus,
 )
@@ -176,6 +177,10 @@ def block(uniq_id: str, reason: str | None = "fraud") -> BlockCustomer:
 
 def activate(uniq_id: str) -> ActivateCustomer:
     return ActivateCustomer(**identity(uniq_id, None, "default", "activateCustomers", None))
+
+
+def revoke_links(uniq_id: str) -> RevokeLinks:
+    return RevokeLinks(**identity(uniq_id, None, "default", "revokeLinks", None))
 
 
 def authorize(uniq_id: str, method: str = "link") -> AuthorizeCustomer:

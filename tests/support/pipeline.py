@@ -40,13 +40,17 @@ class Pipeline:
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     http_port: int | None = None
     """Where `loyalty api` listens once `start_api` chose a free port."""
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """Settings of this pipeline's own (e.g. API keys), over the defaults."""
 
     @property
     def env(self) -> dict[str, str]:
         return {
             **os.environ,
             "LOYALTY_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            "LOYALTY_POSTGRES_DSN": self.dsn,
+            "LOYALTY_POSTGRES_DSN": self.service_dsn,
+            "LOYALTY_POSTGRES_OWNER_DSN": self.dsn,
+            "LOYALTY_DEV_MODE": "true",
             "LOYALTY_COMMANDS_TOPIC": f"{self.prefix}commands",
             "LOYALTY_ITEMS_TOPIC": f"{self.prefix}items",
             "LOYALTY_RESULTS_TOPIC": f"{self.prefix}results",
@@ -59,7 +63,15 @@ class Pipeline:
             "LOYALTY_CLOCK_INTERVAL_SECONDS": "1",
             **({"LOYALTY_HTTP_HOST": "127.0.0.1", "LOYALTY_HTTP_PORT": str(self.http_port)}
                if self.http_port else {}),
+            **self.extra_env,
         }
+
+    @property
+    def service_dsn(self) -> str:
+        """The services' role on the pipeline's database (`dsn` is its owner's)."""
+        from tests.conftest import service_dsn
+
+        return service_dsn(self.dsn)
 
     @property
     def commands_topic(self) -> str:

@@ -3,15 +3,19 @@
 The real round trip through Kafka, the processor and PostgreSQL is tests/browser's business.
 """
 
+import re
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from services.api import window
 from services.api.app import create_app
-from services.api.links import LinkSigner, Login
+from services.api.links import LinkSigner
 from services.api.pipeline import PipelineUnavailableError
 from services.api.window_reads import CustomerView, LoginOutcome, OperationView
 from services.contract.commands import WorkItem
@@ -19,9 +23,9 @@ from services.contract.mapping import command_of, result_of
 from services.domain import ItemOutcome, ids
 from services.domain.commands import Message
 from services.settings import Settings
-from tests.support.domain import World, add, block
+from tests.support.domain import World, add, block, revoke_links
 
-SETTINGS = Settings(link_secret="unit-test secret")
+SETTINGS = Settings(link_secret="unit-test secret", dev_mode=True)
 SIGNER = LinkSigner(SETTINGS.link_secret)
 
 
@@ -60,6 +64,10 @@ class WorldReads:
         return [OperationView(e.event_date, e.merchant_name, e.operation_type or "accrual",
                               e.amount) for e in reversed(accruals)][:20]
 
+    async def link_version(self, programme: str, uniq_id: str) -> int:
+        found = self.world.customer(uniq_id, programme)
+        return 0 if found is None else found.link_version
+
     async def outcome(self, programme: str, guid: str) -> LoginOutcome | None:
         found = self.world.store.load(ids.item_id(programme, guid))
         if not isinstance(found, ItemOutcome):
@@ -87,16 +95,47 @@ def client(pipeline: FakePipeline) -> Iterator[TestClient]:
     yield TestClient(app)
 
 
-def link(uniq_id: str) -> str:
-    return f"/window/{SIGNER.token(Login('default', uniq_id))}"
+def link(uniq_id: str, version: int = 0) -> str:
+    token, _ = SIGNER.token("default", uniq_id, version)
+    return f"/window/{token}"
 
 
-def test_opening_the_window_logs_in_by_link_and_shows_balance_and_messages(
+def csrf_of(page: Any) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def log_in(client: TestClient, path: str, **headers: str) -> Any:
+    """Opens the link's page, then posts its login form, as the page's script does."""
+    opened = client.get(path)
+    assert opened.status_code == 200, opened.text
+    return client.post(path, data={"csrf": csrf_of(opened)}, headers=headers)
+
+
+def test_opening_a_link_shows_a_page_that_logs_no_one_in(
+    client: TestClient, pipeline: FakePipeline, world: World
+) -> None:
+    world.one(add("ann", message=Message(text="Hello", show_count=2)))
+
+    page = client.get(link("ann"))
+
+    assert page.status_code == 200
+    assert pipeline.sent == []
+    customer = world.customer("ann")
+    assert customer is not None and str(customer.status) == "New"
+    assert [m.shows_left for m in customer.messages.values()] == [2]
+    assert 'method="post"' in page.text and "<noscript><button" in page.text
+    assert "script-src 'sha256-" in page.headers["Content-Security-Policy"]
+    assert "SameSite=strict" in page.headers["set-cookie"]
+
+
+def test_the_posted_login_shows_balance_and_messages(
     client: TestClient, pipeline: FakePipeline, world: World
 ) -> None:
     world.one(add("ann", amount="1234.5", message=Message(text="<b>Hello</b>", show_count=2)))
 
-    page = client.get(link("ann"))
+    page = log_in(client, link("ann"))
 
     assert page.status_code == 200
     assert page.headers["Cache-Control"] == "no-store"
@@ -109,46 +148,111 @@ def test_opening_the_window_logs_in_by_link_and_shows_balance_and_messages(
     assert login.command_id == f"window-{login.guid}"
 
 
-def test_a_new_customer_is_active_once_the_window_opened(
-    client: TestClient, world: World
-) -> None:
+def test_a_new_customer_is_active_once_logged_in(client: TestClient, world: World) -> None:
     world.one(add("newcomer", message=Message(text="Welcome")))
-    assert client.get(link("newcomer")).status_code == 200
+    assert log_in(client, link("newcomer")).status_code == 200
     customer = world.customer("newcomer")
     assert customer is not None and str(customer.status) == "Active"
     assert customer.balance == Decimal(0)
 
 
+@pytest.mark.parametrize("posted", [
+    {"data": {"csrf": "guessed"}},
+    {"data": {}},
+    {"data": {"csrf": "@"}, "headers": {"Origin": "https://evil.example"}},
+    {"data": {"csrf": "@"}, "headers": {"Sec-Fetch-Site": "cross-site"}},
+])
+def test_a_login_posted_from_elsewhere_is_refused(
+    client: TestClient, pipeline: FakePipeline, world: World, posted: dict[str, Any]
+) -> None:
+    world.one(add("ann", amount="1"))
+    opened = client.get(link("ann"))
+    data = {name: csrf_of(opened) if value == "@" else value
+            for name, value in posted["data"].items()}
+
+    page = client.post(link("ann"), data=data, headers=posted.get("headers", {}))
+
+    assert (page.status_code, "Please open your link again" in page.text) == (403, True)
+    assert pipeline.sent == []
+
+
+def test_a_login_without_the_page_s_cookie_is_refused(
+    client: TestClient, pipeline: FakePipeline, world: World
+) -> None:
+    world.one(add("ann", amount="1"))
+    csrf = csrf_of(client.get(link("ann")))
+    client.cookies.clear()
+
+    assert client.post(link("ann"), data={"csrf": csrf}).status_code == 403
+    assert pipeline.sent == []
+
+
+def test_logins_are_rate_limited_per_link(client: TestClient, world: World) -> None:
+    world.one(add("ann", amount="1"))
+    path = link("ann")
+    codes = [log_in(client, path).status_code for _ in range(12)]
+
+    assert codes[:10] == [200] * 10
+    assert codes[10:] == [429, 429]
+
+
 def test_a_blocked_customer_gets_a_polite_page(client: TestClient, world: World) -> None:
     world.one(add("bob", amount="5"))
     world.one(block("bob"))
-    page = client.get(link("bob"))
+    page = log_in(client, link("bob"))
     assert (page.status_code, "Account blocked" in page.text) == (403, True)
 
 
-@pytest.mark.parametrize(("path", "title"), [
-    (link("nobody"), "Account not found"),
-    ("/window/not-a-token", "Link not found"),
-    (link("ann")[:-3] + "abc", "Link not found"),
+def test_an_unknown_customer_is_a_404_page(client: TestClient) -> None:
+    page = log_in(client, link("nobody"))
+    assert (page.status_code, "Account not found" in page.text) == (404, True)
+
+
+@pytest.mark.parametrize("path", [
+    "/window/not-a-token", link("ann")[:-3] + "abc",
+    "/window/" + LinkSigner("another secret").token("default", "ann", 0)[0],
 ])
-def test_an_unknown_customer_or_link_is_a_404_page(
-    client: TestClient, path: str, title: str
-) -> None:
+def test_a_forged_or_tampered_link_is_a_404_page(client: TestClient, path: str) -> None:
+    for answer in (client.get(path), client.post(path, data={"csrf": "x"})):
+        assert (answer.status_code, "Link not found" in answer.text) == (404, True)
+        assert answer.headers["content-type"].startswith("text/html")
+
+
+def test_an_expired_link_is_a_410_page(client: TestClient, world: World) -> None:
+    world.one(add("ann", amount="1"))
+    old = LinkSigner(SETTINGS.link_secret, timedelta(days=30),
+                     clock=lambda: time.time() - 31 * 86400)
+    path = f"/window/{old.token('default', 'ann', 0)[0]}"
+
     page = client.get(path)
-    assert (page.status_code, title in page.text) == (404, True)
-    assert page.headers["content-type"].startswith("text/html")
+
+    assert (page.status_code, "This link has expired" in page.text) == (410, True)
 
 
-def test_a_login_not_processed_in_time_asks_to_reload(
+def test_a_revoked_link_is_a_410_page_and_a_new_one_works(
+    client: TestClient, world: World
+) -> None:
+    world.one(add("ann", amount="1"))
+    world.one(revoke_links("ann"))
+
+    page = client.get(link("ann", version=0))
+
+    assert (page.status_code, "no longer valid" in page.text) == (410, True)
+    assert log_in(client, link("ann", version=1)).status_code == 200
+
+
+def test_a_login_not_processed_in_time_asks_to_try_again(
     client: TestClient, pipeline: FakePipeline, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world.one(add("slow", amount="1"))
     pipeline.stalled = True
     monkeypatch.setattr(window, "OUTCOME_DEADLINE_SECONDS", 0.2)
-    page = client.get(link("slow"))
+    page = log_in(client, link("slow"))
     assert (page.status_code, "Please try again" in page.text) == (503, True)
 
 
-def test_kafka_down_asks_to_reload(client: TestClient, pipeline: FakePipeline) -> None:
+def test_kafka_down_asks_to_try_again(client: TestClient, pipeline: FakePipeline,
+                                      world: World) -> None:
+    world.one(add("anyone", amount="1"))
     pipeline.down = True
-    assert client.get(link("anyone")).status_code == 503
+    assert log_in(client, link("anyone")).status_code == 503

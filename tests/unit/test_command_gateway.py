@@ -41,7 +41,15 @@ def pipeline() -> FakePipeline:
 def client(pipeline: FakePipeline) -> Iterator[TestClient]:
     app = create_app(Settings(max_command_bytes=LIMIT, api_keys="k1:bank,dev-key:default"))
     app.state.pipeline = pipeline
+    app.state.window_reads = NoCustomers()
     yield TestClient(app)
+
+
+class NoCustomers:
+    """The read models of a programme without customers: every link is of version 0."""
+
+    async def link_version(self, programme: str, uniq_id: str) -> int:
+        return 0
 
 
 def test_valid_items_are_answered_in_the_source_shape_after_the_command_is_produced(

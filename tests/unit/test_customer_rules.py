@@ -23,6 +23,7 @@ from tests.support.domain import (
     assert_success,
     authorize,
     block,
+    revoke_links,
 )
 
 # --- creation (rule 4, source 3.1) -------------------------------------------------------------
@@ -468,3 +469,20 @@ def test_programmes_do_not_share_customers_phones_or_emails() -> None:
     assert world.customer("u1", programme="shop") is None
     assert world.customer("u2", programme="shop") is not None
     assert world.phone_owner(PHONE_A, programme="bank") == str(ids.customer_id("bank", "u1"))
+
+
+# --- login links -------------------------------------------------------------------------------
+
+
+def test_revoking_links_moves_the_customers_link_version_on() -> None:
+    world = World()
+    world.one(add("u1", amount="1"))
+    world.one(block("u1"))
+
+    assert_success(world.one(revoke_links("u1")), "u1")
+    assert_success(world.one(revoke_links("u1")), "u1")
+
+    customer = world.customer("u1")
+    assert customer is not None and customer.link_version == 2
+    assert world.event_names("u1")[-2:] == ["LinksRevoked", "LinksRevoked"]
+    assert_error(world.one(revoke_links("ghost")), Rejection.CUSTOMER_NOT_FOUND, "ghost")

@@ -57,6 +57,7 @@ CONTRACT: dict[type, set[str]] = {
     customer.CustomerActivated: {"cause"},
     customer.CustomerBlocked: {"reason"},
     customer.CustomerAuthorized: {"guid", "method"},
+    customer.LinksRevoked: {"guid", "link_version"},
     indexes.PhoneClaimed: {"programme", "phone", "customer_id"},
     indexes.PhoneReleased: {"customer_id"},
     indexes.EmailHolderAdded: {"programme", "email", "customer_id"},

@@ -1,31 +1,49 @@
-"""Login links: stable, unguessable, bound to one programme and uniqId and to the secret."""
+"""Login links: unguessable, expiring, bound to one programme, uniqId, link version and secret."""
+
+from datetime import timedelta
 
 import pytest
 
-from services.api.links import LinkSigner, Login
+from services.api.links import LinkSigner, Login, Refusal
 
-SIGNER = LinkSigner("a secret of the tests")
-
-
-def test_a_link_is_stable_and_names_its_customer() -> None:
-    token = SIGNER.token(Login("default", "12345678"))
-    assert token == SIGNER.token(Login("default", "12345678"))
-    assert SIGNER.verify(token) == Login("default", "12345678")
+NOW = 1_800_000_000.0
 
 
-def test_links_differ_by_customer_programme_and_secret() -> None:
+def signer(secret: str = "a secret of the tests", at: float = NOW) -> LinkSigner:
+    return LinkSigner(secret, timedelta(days=30), clock=lambda: at)
+
+
+SIGNER = signer()
+
+
+def test_a_link_names_its_customer_version_and_expiry() -> None:
+    token, expires_at = SIGNER.token("default", "12345678", 3)
+
+    assert SIGNER.verify(token) == Login("default", "12345678", 3, int(NOW) + 30 * 86400)
+    assert expires_at.timestamp() == int(NOW) + 30 * 86400
+
+
+def test_a_link_expires_after_its_time() -> None:
+    token, _ = SIGNER.token("default", "a", 0)
+
+    assert isinstance(signer(at=NOW + 30 * 86400 - 1).verify(token), Login)
+    assert signer(at=NOW + 30 * 86400).verify(token) is Refusal.EXPIRED
+
+
+def test_links_differ_by_customer_programme_version_and_secret() -> None:
     tokens = {
-        SIGNER.token(Login("default", "a")),
-        SIGNER.token(Login("default", "b")),
-        SIGNER.token(Login("bank", "a")),
-        LinkSigner("another secret").token(Login("default", "a")),
+        SIGNER.token("default", "a", 0)[0], SIGNER.token("default", "b", 0)[0],
+        SIGNER.token("bank", "a", 0)[0], SIGNER.token("default", "a", 1)[0],
+        signer("another secret").token("default", "a", 0)[0],
     }
-    assert len(tokens) == 4
+    assert len(tokens) == 5
 
 
 def test_a_uniq_id_with_any_characters_round_trips() -> None:
-    login = Login("bank", "ünï/cøde 42.\x1f?#")
-    assert SIGNER.verify(SIGNER.token(login)) == login
+    token, _ = SIGNER.token("bank", "ünï/cøde 42.\x1f?#\x1f9", 7)
+    login = SIGNER.verify(token)
+    assert isinstance(login, Login)
+    assert (login.programme, login.uniq_id, login.version) == ("bank", "ünï/cøde 42.\x1f?#\x1f9", 7)
 
 
 @pytest.mark.parametrize("forged", [
@@ -33,13 +51,15 @@ def test_a_uniq_id_with_any_characters_round_trips() -> None:
     "x" * 1000 + "." + "y" * 43, "ZGVmYXVsdB9h.é",
 ])
 def test_a_forged_or_mangled_token_is_refused(forged: str) -> None:
-    assert SIGNER.verify(forged) is None
+    assert SIGNER.verify(forged) is Refusal.FORGED
 
 
 def test_a_token_under_another_secret_or_for_another_customer_is_refused() -> None:
-    token = LinkSigner("another secret").token(Login("default", "a"))
-    assert SIGNER.verify(token) is None
-    text, signature = SIGNER.token(Login("default", "a")).split(".")
-    other, _ = SIGNER.token(Login("default", "b")).split(".")
-    assert SIGNER.verify(f"{other}.{signature}") is None
-    assert SIGNER.verify(f"{text}.{signature[:-2]}") is None
+    token, _ = signer("another secret").token("default", "a", 0)
+    assert SIGNER.verify(token) is Refusal.FORGED
+    text, signature = SIGNER.token("default", "a", 0)[0].split(".")
+    other, _ = SIGNER.token("bank", "a", 0)[0].split(".")
+    later, _ = SIGNER.token("default", "a", 1)[0].split(".")
+    assert SIGNER.verify(f"{other}.{signature}") is Refusal.FORGED  # another programme
+    assert SIGNER.verify(f"{later}.{signature}") is Refusal.FORGED  # another version
+    assert SIGNER.verify(f"{text}.{signature[:-2]}") is Refusal.FORGED

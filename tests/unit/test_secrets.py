@@ -1,0 +1,65 @@
+"""Nothing forgeable by default: keys kept as digests and compared in constant time, and an
+API that refuses to start with development secrets outside development mode."""
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.api.auth import ApiKeys
+from services.settings import DEV_API_KEY, DEV_LINK_SECRET, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "a" * 40
+
+
+def test_keys_may_be_configured_as_sha256_digests() -> None:
+    digest = hashlib.sha256(b"bank-key").hexdigest()
+    keys = ApiKeys.of(Settings(api_keys=f"sha256:{digest}:bank, shop-key:shop"))
+
+    assert keys.programme_of("bank-key") == "bank"
+    assert keys.programme_of("shop-key") == "shop"
+    assert keys.programme_of(digest) is None
+    assert keys.programme_of("") is None
+
+
+def test_the_development_key_exists_only_in_development_mode() -> None:
+    assert ApiKeys.of(Settings(dev_mode=True)).programme_of(DEV_API_KEY) == "default"
+    assert ApiKeys.of(Settings()).programme_of(DEV_API_KEY) is None
+
+
+def test_production_settings_of_its_own_are_secure() -> None:
+    assert Settings(link_secret=SECRET, api_keys="k:bank").insecure() == []
+
+
+@pytest.mark.parametrize(("settings", "complaint"), [
+    ({"api_keys": "k:bank"}, "LOYALTY_LINK_SECRET is the development secret"),
+    ({"api_keys": "k:bank", "link_secret": "short"}, "at least 32 characters"),
+    ({"link_secret": SECRET}, "LOYALTY_API_KEYS is empty"),
+    ({"link_secret": SECRET, "api_keys": f"{DEV_API_KEY}:default"}, "the development key"),
+    ({"link_secret": SECRET, "api_keys": "k:Y/customer/Z"}, "not served"),
+    ({"link_secret": SECRET, "api_keys": "k:bank", "programmes": "shop"}, "not served"),
+    ({"link_secret": SECRET, "api_keys": "sha256:abcd:bank"}, "not 64 hex digits"),
+    ({"link_secret": SECRET, "api_keys": "sha256:xyz:bank"}, "not hex"),
+])
+def test_forgeable_or_unusable_settings_are_named(settings: dict[str, str],
+                                                  complaint: str) -> None:
+    problems = Settings(**settings).insecure()  # type: ignore[arg-type]
+    assert any(complaint in problem for problem in problems), problems
+
+
+def test_development_mode_accepts_the_development_secrets() -> None:
+    assert Settings(dev_mode=True).insecure() == []
+    assert Settings(dev_mode=True, link_secret=DEV_LINK_SECRET).insecure() == []
+
+
+def test_the_api_refuses_to_start_with_development_secrets_outside_development_mode() -> None:
+    env = {"PATH": "/usr/bin:/bin", "LOYALTY_HTTP_PORT": "1", "LOYALTY_LOG_JSON": "false"}
+    started = subprocess.run([sys.executable, "-m", "services.cli", "api"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=60)
+
+    assert started.returncode == 2
+    assert "refusing to start outside development mode" in started.stderr
+    assert "LOYALTY_LINK_SECRET" in started.stderr and "LOYALTY_API_KEYS" in started.stderr
