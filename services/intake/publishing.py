@@ -1,7 +1,7 @@
 """Intake's producing: records out, retried until the broker acknowledged them or gave up."""
 
 import asyncio
-from collections.abc import Hashable, Sequence
+from collections.abc import Awaitable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -46,8 +46,7 @@ class Publisher:
         tries: dict[Tag, int] = {}
         pending = tagged
         for attempt in range(1_000_000_000):
-            outcomes = await asyncio.gather(*(self._send(record) for _, record in pending),
-                                            return_exceptions=True)
+            outcomes = await self._send_all([record for _, record in pending])
             retry: list[tuple[Tag, Record]] = []
             for (tag, record), outcome in zip(pending, outcomes, strict=True):
                 if isinstance(outcome, asyncio.CancelledError):
@@ -77,7 +76,24 @@ class Publisher:
         if failed:
             raise RuntimeError(f"dead letter of {letter.origin} not published") from failed[0]
 
-    async def _send(self, record: Record) -> object:
-        sent = await self.intake.producer.send(record.topic, record.key, record.value, None, None,
-                                               list(record.headers))
-        return await sent
+    async def _send_all(self, records: list[Record]) -> list[object]:
+        """Hands the records to the producer one after the other, then awaits every ack.
+
+        One at a time: the producer's accumulator makes a sender that finds the batch full wait
+        for it to drain, and ten thousand concurrent senders would each wake on every drain."""
+        acks: list[Awaitable[object] | BaseException] = []
+        for record in records:
+            try:
+                acks.append(await self.intake.producer.send(
+                    record.topic, record.key, record.value, None, None, list(record.headers)))
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                acks.append(error)
+        return await asyncio.gather(*(_outcome(ack) for ack in acks), return_exceptions=True)
+
+
+async def _outcome(ack: Awaitable[object] | BaseException) -> object:
+    if isinstance(ack, BaseException):
+        raise ack
+    return await ack
