@@ -42,6 +42,9 @@ class BenchEnvironment:
 
     bootstrap: str
     server_dsn: str
+    """The services' role on the server (reads and writes the scratch database's rows)."""
+    owner_dsn: str
+    """The role that creates, owns and drops the scratch database."""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     @property
@@ -56,6 +59,10 @@ class BenchEnvironment:
     def dsn(self) -> str:
         return database_dsn(self.server_dsn, self.database)
 
+    @property
+    def owner_database_dsn(self) -> str:
+        return database_dsn(self.owner_dsn, self.database)
+
     def topic(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
@@ -65,9 +72,12 @@ class BenchEnvironment:
             **os.environ,
             "LOYALTY_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "LOYALTY_POSTGRES_DSN": self.dsn,
+            "LOYALTY_POSTGRES_OWNER_DSN": self.owner_database_dsn,
             "LOYALTY_COMMANDS_TOPIC": self.topic("commands"),
             "LOYALTY_ITEMS_TOPIC": self.topic("items"),
             "LOYALTY_RESULTS_TOPIC": self.topic("results"),
+            "LOYALTY_EVENTS_TOPIC": self.topic("events"),
+            "LOYALTY_DEAD_LETTER_TOPIC": self.topic("deadletter"),
             "LOYALTY_INTAKE_GROUP": self.topic("intake"),
             "LOYALTY_PROCESSOR_GROUP": self.topic("processor"),
             "LOYALTY_PROJECTIONS_GROUP": self.topic("projections"),
@@ -75,11 +85,11 @@ class BenchEnvironment:
         }
 
     def create_database(self) -> None:
-        with psycopg.connect(self.server_dsn, autocommit=True) as conn:
+        with psycopg.connect(self.owner_dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
 
     def drop_database(self) -> None:
-        with psycopg.connect(self.server_dsn, autocommit=True) as conn:
+        with psycopg.connect(self.owner_dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                          .format(sql.Identifier(self.database)))
 

@@ -119,7 +119,7 @@ def measure_ceilings(environment: BenchEnvironment, workloads: Workloads,
     produced, round_trip = asyncio.run(kafka_round_trip(
         environment.bootstrap, environment.topic("ceiling"), payloads))
     rows = max(pipeline.events_stored, 1)
-    seconds, state_bytes = postgres_insert(environment.dsn, rows)
+    seconds, state_bytes = postgres_insert(environment.owner_database_dsn, rows)
     return Ceilings(len(payloads), produced, round_trip, rows, seconds, POSTGRES_METHOD,
                     state_bytes)
 
@@ -127,7 +127,8 @@ def measure_ceilings(environment: BenchEnvironment, workloads: Workloads,
 def run_bench(options: BenchOptions) -> tuple[PipelineFigures, Ceilings | None, Path]:
     """The whole run; returns the figures, the ceilings and the services' log directory."""
     settings = Settings()
-    environment = BenchEnvironment(settings.kafka_bootstrap_servers, settings.postgres_dsn)
+    environment = BenchEnvironment(settings.kafka_bootstrap_servers, settings.postgres_dsn,
+                                   settings.postgres_owner_dsn)
     workloads = generate(options)
     log_dir = Path(tempfile.mkdtemp(prefix=f"loyalty-bench-{environment.run_id}-"))
     services = Services(environment, log_dir)
