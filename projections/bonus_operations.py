@@ -25,7 +25,7 @@ from events.customer import (
     SpendCancelled,
 )
 from events.published import event_id
-from projections.folding import Statement
+from projections.folding import Change, Insert, Table
 from projections.schema import SCHEMA
 
 TABLE = f"{SCHEMA}.bonus_operations"
@@ -69,17 +69,19 @@ EVENT_FIELDS = (
 )
 COLUMNS = ("kind", "related_guid", *EVENT_FIELDS)
 
-INSERT = sql.SQL(f"""
-    INSERT INTO {TABLE} (id, programme, uniq_id, customer_id, processed_at, {", ".join(COLUMNS)})
-    SELECT %(id)s, c.programme, c.uniq_id, c.customer_id, %(processed_at)s,
-        {", ".join(f"%({name})s" for name in COLUMNS)}
-    FROM {SCHEMA}.customers c WHERE c.customer_id = %(customer_id)s""")
+ROWS = Table(TABLE, ("id",), {
+    "id": "bigint", "customer_id": "uuid", "processed_at": "timestamptz", "kind": "text",
+    "related_guid": "text", "guid": "text", "command_id": "text", "amount": "numeric",
+    "event_id": "text", "event_date": "timestamptz", "event_type": "text", "info": "text",
+    "operation_type": "text", "operation_amount": "numeric", "merchant_name": "text",
+    "bank_product": "text", "mcc": "text",
+}, joins_customer=("programme", "uniq_id"))
 
 KINDS = ("accrual", "reversal", "spend", "spendCancel", "expiry", "activation")
 """The operation kinds of SPEC §13 (`operationKind`)."""
 
 
-def fold(event: object, notification_id: int) -> list[Statement]:
+def fold(event: object, notification_id: int) -> list[Change]:
     """A bonus operation for each accrual, reversal, spend, cancelled spend, expiry and
     activation; the amount is the operation's own, positive."""
     match event:
@@ -107,10 +109,10 @@ def fold(event: object, notification_id: int) -> list[Statement]:
 
 
 def operation(event: Any, notification_id: int, kind: str, related_guid: str | None,
-              fields: dict[str, Any]) -> Statement:
+              fields: dict[str, Any]) -> Insert:
     """The row of one operation: the event's fields, the rest empty."""
     row = dict.fromkeys(EVENT_FIELDS) | fields
-    return Statement(INSERT, row | {
+    return Insert(ROWS, row | {
         "id": notification_id, "customer_id": event.originator_id,
         "processed_at": event.timestamp, "kind": kind, "related_guid": related_guid})
 

@@ -23,7 +23,7 @@ from events.customer import (
     LinksRevoked,
     PhoneChanged,
 )
-from projections.folding import Statement
+from projections.folding import Change, Insert, Table, Update
 from projections.schema import SCHEMA
 
 TABLE = f"{SCHEMA}.customers"
@@ -49,49 +49,39 @@ DDL = (
             "DEFAULT 0"),
 )
 
-INSERT = sql.SQL(f"""
-    INSERT INTO {TABLE} (customer_id, programme, uniq_id, status, created_at, activated_at)
-    VALUES (%(customer_id)s, %(programme)s, %(uniq_id)s, %(status)s, %(at)s,
-            CASE WHEN %(status)s = 'Active' THEN %(at)s::timestamptz END)""")
-SET_PHONE = sql.SQL(f"UPDATE {TABLE} SET phone = %(phone)s WHERE customer_id = %(customer_id)s")
-SET_EMAIL = sql.SQL(f"UPDATE {TABLE} SET email = %(email)s WHERE customer_id = %(customer_id)s")
-SET_BALANCE = sql.SQL(f"""
-    UPDATE {TABLE} SET balance = %(active)s, pending = %(pending)s, debt = %(debt)s
-    WHERE customer_id = %(customer_id)s""")
-SET_LINK_VERSION = sql.SQL(
-    f"UPDATE {TABLE} SET link_version = %(link_version)s WHERE customer_id = %(customer_id)s")
-SET_STATUS = sql.SQL(f"""
-    UPDATE {TABLE} SET status = %(status)s,
-        activated_at = CASE WHEN %(status)s = 'Active' THEN %(at)s ELSE activated_at END,
-        blocked_at = CASE WHEN %(status)s = 'Blocked' THEN %(at)s::timestamptz END
-    WHERE customer_id = %(customer_id)s""")
+ROWS = Table(TABLE, ("customer_id",), {
+    "customer_id": "uuid", "programme": "text", "uniq_id": "text", "status": "text",
+    "phone": "text", "email": "text", "balance": "numeric", "pending": "numeric",
+    "debt": "numeric", "created_at": "timestamptz", "activated_at": "timestamptz",
+    "blocked_at": "timestamptz", "link_version": "integer",
+})
 
 
-
-def fold(event: object, _: int) -> list[Statement]:
-    """The statements that bring a customer's row up to date with one event."""
+def fold(event: object, _: int) -> list[Change]:
+    """The changes that bring a customer's row up to date with one event."""
     customer_id = getattr(event, "originator_id", None)
+
+    def update(**values: object) -> list[Change]:
+        return [Update(ROWS, (customer_id,), values)]
+
     match event:
         case CustomerCreated(programme=programme, uniq_id=uniq_id, status=status):
-            return [Statement(INSERT, {
+            return [Insert(ROWS, {
                 "customer_id": customer_id, "programme": programme, "uniq_id": uniq_id,
-                "status": status, "at": event.timestamp})]
+                "status": status, "created_at": event.timestamp,
+                "activated_at": event.timestamp if status == "Active" else None})]
         case PhoneChanged(phone=phone):
-            return [Statement(SET_PHONE, {"customer_id": customer_id, "phone": phone})]
+            return update(phone=phone)
         case EmailChanged(email=email):
-            return [Statement(SET_EMAIL, {"customer_id": customer_id, "email": email})]
+            return update(email=email)
         case Balances(active=active, pending=pending, debt=debt):
-            return [Statement(SET_BALANCE, {"customer_id": customer_id, "active": active,
-                                            "pending": pending, "debt": debt})]
+            return update(balance=active, pending=pending, debt=debt)
         case CustomerActivated():
-            return [Statement(SET_STATUS, {"customer_id": customer_id, "status": "Active",
-                                           "at": event.timestamp})]
+            return update(status="Active", activated_at=event.timestamp, blocked_at=None)
         case LinksRevoked(link_version=link_version):
-            return [Statement(SET_LINK_VERSION, {"customer_id": customer_id,
-                                                 "link_version": link_version})]
+            return update(link_version=link_version)
         case CustomerBlocked():
-            return [Statement(SET_STATUS, {"customer_id": customer_id, "status": "Blocked",
-                                           "at": event.timestamp})]
+            return update(status="Blocked", blocked_at=event.timestamp)
     return []
 
 

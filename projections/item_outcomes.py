@@ -17,7 +17,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from events.outcomes import GuidReused, ItemProcessed
-from projections.folding import Statement
+from projections.folding import Change, Delete, Insert, Statement, Table
 from projections.schema import SCHEMA
 from services.contract.mapping import result_of
 from services.domain.outcomes import answer_of
@@ -59,40 +59,37 @@ PENDING_DDL = (
     )"""),
 )
 
-INSERT = sql.SQL(f"""
-    INSERT INTO {TABLE} (outcome_id, programme, guid, status, error_code, error_message,
-        error_field, login, command_id, type_of_command, processed_at, messages)
-    VALUES (%(outcome_id)s, %(programme)s, %(guid)s, %(status)s, %(error_code)s,
-        %(error_message)s, %(error_field)s, %(login)s, %(command_id)s, %(type_of_command)s,
-        %(at)s, %(messages)s)""")
-FORGET_PENDING = sql.SQL(
-    f"DELETE FROM {PENDING_TABLE} WHERE programme = %(programme)s AND guid = %(guid)s"
-)
+ROWS = Table(TABLE, ("outcome_id",), {
+    "outcome_id": "uuid", "programme": "text", "guid": "text", "status": "text",
+    "error_code": "text", "error_message": "text", "error_field": "text", "login": "text",
+    "command_id": "text", "type_of_command": "text", "processed_at": "timestamptz",
+    "messages": "jsonb",
+})
+PENDING_ROWS = Table(PENDING_TABLE, ("programme", "guid"), {"programme": "text", "guid": "text"})
 REUSED = sql.SQL(
     f"UPDATE {TABLE} SET reuses = reuses + 1 WHERE outcome_id = %(outcome_id)s"
 )
 
 
-
-def fold(event: object, _: int) -> list[Statement]:
+def fold(event: object, _: int) -> list[Change]:
     """ItemProcessed: the item's final outcome, no longer pending; GuidReused: another item
     came with this guid and other content, and was refused."""
     match event:
         case ItemProcessed():
             result = result_of(answer_of(event))
             error = result.error
-            params = {
+            row = {
                 "outcome_id": event.originator_id, "programme": event.programme,
                 "guid": event.guid, "status": result.status,
                 "error_code": None if error is None else error.code.value,
                 "error_message": None if error is None else error.message,
                 "error_field": None if error is None else error.field,
                 "login": result.login, "command_id": result.command_id,
-                "type_of_command": result.type_of_command, "at": event.timestamp,
+                "type_of_command": result.type_of_command, "processed_at": event.timestamp,
                 "messages": None if result.messages is None else Jsonb(
                     [m.model_dump(mode="json", by_alias=True) for m in result.messages]),
             }
-            return [Statement(INSERT, params), Statement(FORGET_PENDING, params)]
+            return [Insert(ROWS, row), Delete(PENDING_ROWS, (event.programme, event.guid))]
         case GuidReused():
             return [Statement(REUSED, {"outcome_id": event.originator_id})]
     return []
@@ -100,9 +97,11 @@ def fold(event: object, _: int) -> list[Statement]:
 
 INSERT_PENDING = sql.SQL(f"""
     INSERT INTO {PENDING_TABLE} (programme, guid, login, command_id)
-    SELECT %(programme)s, %(guid)s, %(login)s, %(command_id)s
+    SELECT DISTINCT ON (v.programme, v.guid) v.programme, v.guid, v.login, v.command_id
+    FROM unnest(%(programme)s::text[], %(guid)s::text[], %(login)s::text[],
+                %(command_id)s::text[]) AS v(programme, guid, login, command_id)
     WHERE NOT EXISTS (
-        SELECT 1 FROM {TABLE} WHERE programme = %(programme)s AND guid = %(guid)s)
+        SELECT 1 FROM {TABLE} o WHERE o.programme = v.programme AND o.guid = v.guid)
     ON CONFLICT DO NOTHING""")
 
 
@@ -115,12 +114,15 @@ class PendingItem:
     login: str | None
     command_id: str
 
-    def statement(self) -> Statement:
-        """The idempotent insert of this pending item (nothing when it is already final)."""
-        return Statement(INSERT_PENDING, {
-            "programme": self.programme, "guid": self.guid, "login": self.login,
-            "command_id": self.command_id,
-        })
+
+def pending_statement(items: list[PendingItem]) -> Statement:
+    """The idempotent insert of these pending items (none that is already final)."""
+    return Statement(INSERT_PENDING, {
+        "programme": [item.programme for item in items],
+        "guid": [item.guid for item in items],
+        "login": [item.login for item in items],
+        "command_id": [item.command_id for item in items],
+    })
 
 
 @dataclass(frozen=True)

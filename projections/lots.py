@@ -23,7 +23,7 @@ from events.customer import (
     PointsSpent,
     SpendCancelled,
 )
-from projections.folding import Statement
+from projections.folding import Change, Insert, Statement, Table, Update
 from projections.schema import SCHEMA
 
 TABLE = f"{SCHEMA}.lots"
@@ -48,14 +48,11 @@ DDL = (
         ON {TABLE} (expires_at) WHERE state <> 'expired' AND remaining > 0"""),
 )
 
-INSERT = sql.SQL(f"""
-    INSERT INTO {TABLE} (customer_id, lot_guid, amount, remaining, state, available_from,
-        expires_at, expires_on)
-    VALUES (%(customer_id)s, %(lot_guid)s, %(amount)s, %(amount)s, %(state)s,
-        %(available_from)s, %(expires_at)s, %(expires_on)s)""")
-ACTIVATED = sql.SQL(
-    f"UPDATE {TABLE} SET state = 'active' WHERE customer_id = %(customer_id)s "
-    f"AND lot_guid = %(lot_guid)s")
+ROWS = Table(TABLE, ("customer_id", "lot_guid"), {
+    "customer_id": "uuid", "lot_guid": "text", "amount": "numeric", "remaining": "numeric",
+    "state": "text", "available_from": "timestamptz", "expires_at": "timestamptz",
+    "expires_on": "date",
+})
 EXPIRED = sql.SQL(
     f"UPDATE {TABLE} SET state = 'expired', remaining = remaining - %(amount)s "
     f"WHERE customer_id = %(customer_id)s AND lot_guid = %(lot_guid)s")
@@ -71,21 +68,29 @@ GIVEN_BACK = sql.SQL(
     f"WHERE customer_id = %(customer_id)s AND lot_guid = %(lot_guid)s")
 
 
-def fold(event: object, _: int) -> list[Statement]:
-    """The statements that bring the customer's lots up to date with one event."""
+def fold(event: object, _: int) -> list[Change]:
+    """The changes that bring the customer's lots up to date with one event: new lots and
+    activations merge with the batch; what subtracts from a lot's current points runs as a
+    statement of its own, in order."""
     customer_id = getattr(event, "originator_id", None)
 
     def on(query: sql.SQL, lot_guid: str, **params: Any) -> Statement:
         return Statement(query, {"customer_id": customer_id, "lot_guid": lot_guid, **params})
 
+    def lot(lot_guid: str, amount: Decimal, state: str, available_from: datetime | None,
+            expires_at: datetime | None) -> Insert:
+        return Insert(ROWS, {
+            "customer_id": customer_id, "lot_guid": lot_guid, "amount": amount,
+            "remaining": amount, "state": state, "available_from": available_from,
+            "expires_at": expires_at,
+            "expires_on": None if expires_at is None else expires_at.date()})
+
     match event:
         case PointsAccrued():
-            return [on(INSERT, event.guid, amount=event.amount,
-                       state="active" if event.available else "pending",
-                       available_from=event.available_from, expires_at=event.expires_at,
-                       expires_on=None if event.expires_at is None else event.expires_at.date())]
+            return [lot(event.guid, event.amount, "active" if event.available else "pending",
+                        event.available_from, event.expires_at)]
         case PointsActivated(lot_guid=lot_guid):
-            return [on(ACTIVATED, lot_guid)]
+            return [Update(ROWS, (customer_id, lot_guid), {"state": "active"})]
         case PointsExpired(lot_guid=lot_guid, amount=amount):
             return [on(EXPIRED, lot_guid, amount=amount)]
         case DebtRepaid(lot_guid=lot_guid, amount=amount):
@@ -96,9 +101,9 @@ def fold(event: object, _: int) -> list[Statement]:
         case PointsSpent(allocations=allocations):
             return [on(TAKEN, a["lot_guid"], amount=a["amount"]) for a in allocations]
         case SpendCancelled(allocations=allocations, credited=credited):
-            returned = [on(GIVEN_BACK, a["lot_guid"], amount=a["amount"]) for a in allocations]
-            return returned + ([on(INSERT, event.guid, amount=credited, state="active",
-                                   available_from=None, expires_at=None, expires_on=None)]
+            returned: list[Change] = [on(GIVEN_BACK, a["lot_guid"], amount=a["amount"])
+                                      for a in allocations]
+            return returned + ([lot(event.guid, credited, "active", None, None)]
                                if credited > 0 else [])
     return []
 

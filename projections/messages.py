@@ -8,7 +8,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
 from events.customer import MessageQueued, MessageShown
-from projections.folding import Statement
+from projections.folding import Change, Insert, Table, Update
 from projections.schema import SCHEMA
 
 TABLE = f"{SCHEMA}.messages"
@@ -29,28 +29,22 @@ DDL = (
         ON {TABLE} (programme, uniq_id, queued_at)"""),
 )
 
-INSERT = sql.SQL(f"""
-    INSERT INTO {TABLE} (message_id, programme, uniq_id, guid, text, shows_left, show_till,
-        queued_at)
-    SELECT %(message_id)s, c.programme, c.uniq_id, %(guid)s, %(text)s, %(show_count)s,
-        %(show_till)s, %(at)s
-    FROM {SCHEMA}.customers c WHERE c.customer_id = %(customer_id)s""")
-SHOWN = sql.SQL(
-    f"UPDATE {TABLE} SET shows_left = %(shows_left)s WHERE message_id = %(message_id)s"
-)
+ROWS = Table(TABLE, ("message_id",), {
+    "message_id": "text", "customer_id": "uuid", "guid": "text", "text": "text",
+    "shows_left": "integer", "show_till": "timestamptz", "queued_at": "timestamptz",
+}, joins_customer=("programme", "uniq_id"), unstored=("customer_id",))
 
 
-
-def fold(event: object, _: int) -> list[Statement]:
+def fold(event: object, _: int) -> list[Change]:
     """MessageQueued: a message with all its shows left; MessageShown: one show fewer."""
     match event:
         case MessageQueued():
-            return [Statement(INSERT, {
+            return [Insert(ROWS, {
                 "message_id": event.message_id, "guid": event.guid, "text": event.text,
-                "show_count": event.show_count, "show_till": event.show_till,
-                "at": event.timestamp, "customer_id": event.originator_id})]
+                "shows_left": event.show_count, "show_till": event.show_till,
+                "queued_at": event.timestamp, "customer_id": event.originator_id})]
         case MessageShown(message_id=message_id, shows_left=shows_left):
-            return [Statement(SHOWN, {"message_id": message_id, "shows_left": shows_left})]
+            return [Update(ROWS, (message_id,), {"shows_left": shows_left})]
     return []
 
 

@@ -16,7 +16,7 @@ import psycopg
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
-from projections.item_outcomes import PendingItem
+from projections.item_outcomes import PendingItem, pending_statement
 from services.contract.topics import PROGRAMME_HEADER
 from services.settings import Settings
 
@@ -27,6 +27,8 @@ RETRY_SECONDS = 2.0
 
 def pending_items(value: bytes | None, headers: dict[str, bytes]) -> list[PendingItem]:
     """The pending items of one record of the results topic (none for other records)."""
+    if value is None or b"validation" not in value:
+        return []  # a stage-2 result: most records, not worth parsing
     try:
         result: Any = json.loads(value or b"")
     except ValueError:
@@ -52,11 +54,10 @@ def record_items(record: ConsumerRecord) -> list[PendingItem]:
 
 
 async def store(conn: psycopg.AsyncConnection[Any], items: list[PendingItem]) -> None:
-    """Inserts the pending items in one transaction."""
-    async with conn.transaction(), conn.cursor() as cursor:
-        for item in items:
-            statement = item.statement()
-            await cursor.execute(statement.query, statement.storable_params())
+    """Inserts the pending items in one statement."""
+    statement = pending_statement(items)
+    async with conn.transaction():
+        await conn.execute(statement.query, statement.storable_params())
 
 
 async def follow_validation_results(settings: Settings, stop: asyncio.Event) -> None:

@@ -1,11 +1,11 @@
 """The materialised view of every read model, and the projection that folds events into it.
 
 One view, one tracking name: every event is read once, and the rows it changes in any read
-model are written in the same transaction as the tracking position. The view buffers the
-statements of consecutive events and writes them together with the last event's position when
-`batch_size` events have gathered or when it has reached the head of the event store, so a
-restart neither skips nor doubles anything and a busy store is followed in few transactions.
-Statements run in the order of their events, pipelined (one round trip for many statements).
+model are written in the same transaction as the tracking position. The view gathers the
+changes of consecutive events in a `Batch` (merged per row, written as a few set-based
+statements) and writes them together with the last event's position when `batch_size` events
+have gathered or when it has reached the head of the event store, so a restart neither skips
+nor doubles anything and a busy store is followed in few transactions.
 """
 
 from typing import Any
@@ -17,7 +17,7 @@ from eventsourcing.projection import Projection
 from psycopg import sql
 
 from projections import bonus_operations, customers, item_outcomes, lots, messages
-from projections.folding import Fold, Statement
+from projections.folding import Batch, Change, Fold
 from projections.schema import CREATE_SCHEMA, PROJECTION_NAME
 
 log = structlog.get_logger(__name__)
@@ -46,24 +46,22 @@ class ReadModelView(PostgresTrackingRecorder):
         self.sql_create_statements.extend(sql.Composed([statement]) for statement in DDL)
         self.events_table: sql.Composable | None = None
         """The event store's table, whose maximum notification id is the head."""
-        self._statements: list[Statement] = []
+        self._batch = Batch()
         self._events = 0
         self._head = 0
 
-    def fold(self, statements: list[Statement], tracking: Tracking) -> None:
-        """Adds one event's statements; writes the batch when full or at the store's head."""
-        self._statements.extend(statements)
+    def fold(self, changes: list[Change], tracking: Tracking) -> None:
+        """Adds one event's changes; writes the batch when full or at the store's head."""
+        self._batch.add(changes)
         self._events += 1
         if self._events >= self.batch_size or self._reached_head(tracking.notification_id):
             self.write(tracking)
 
     def write(self, tracking: Tracking) -> None:
-        """Runs the buffered statements and records `tracking`, in one transaction."""
+        """Writes the batch and records `tracking`, in one transaction."""
         with self.datastore.transaction(commit=True) as cursor, cursor.connection.pipeline():
-            for statement in self._statements:
-                cursor.execute(statement.query, statement.storable_params())
+            self._batch.write(cursor)
             self._insert_tracking(cursor, tracking)
-        self._statements.clear()
         self._events = 0
 
     def head(self) -> int:
@@ -88,14 +86,13 @@ class ReadModelProjection(Projection[ReadModelView]):
     name = PROJECTION_NAME
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        """Buffers the event's statements in the view (events no read model needs: none).
+        """Adds the event's changes to the view's batch (events no read model needs: none).
         An event a fold fails on (a bug) is logged and left out, so that one event never
         stops the read models; a rebuild after the fix brings it in."""
         try:
-            statements = [s for fold in FOLDS
-                          for s in fold(domain_event, tracking.notification_id)]
+            changes = [c for fold in FOLDS for c in fold(domain_event, tracking.notification_id)]
         except Exception as error:
             log.error("event left out of the read models", event=type(domain_event).__name__,
                       notification_id=tracking.notification_id, error=repr(error))
-            statements = []
-        self.view.fold(statements, tracking)
+            changes = []
+        self.view.fold(changes, tracking)

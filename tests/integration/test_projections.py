@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from projections.item_outcomes import PendingItem
+from projections.item_outcomes import PendingItem, pending_statement
 from projections.pending import follow_validation_results, pending_items
 from projections.runner import (
     ReadModelRunner,
@@ -246,8 +246,8 @@ def test_pending_items_never_hide_a_final_outcome(settings: Settings) -> None:
     assert pending_items(result.replace(b'"programme": "alpha", ', b""),
                          {"programme": b"alpha"}) == items
     with psycopg.connect(settings.postgres_dsn) as conn:
-        for item in [*items, PendingItem("alpha", "alpha-new", "u2", "c9")]:
-            statement = item.statement()
+        for batch in (items, [PendingItem("alpha", "alpha-new", "u2", "c9")]):
+            statement = pending_statement(batch)
             conn.execute(statement.query, statement.params)
     with TestClient(create_app(settings)) as client:
         key = {"X-Api-Key": "key-a"}
