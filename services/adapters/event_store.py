@@ -7,6 +7,7 @@ In memory (POPO) by default, as the unit tests use it; on PostgreSQL with the en
 from typing import Any
 from uuid import UUID
 
+import orjson
 import psycopg
 from eventsourcing import persistence
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -16,6 +17,7 @@ from eventsourcing.persistence import (
     DecimalAsStr,
     JSONTranscoder,
     ProcessRecorder,
+    Transcoder,
     UUIDAsHex,
 )
 from psycopg_pool import PoolTimeout
@@ -31,6 +33,56 @@ def register_transcodings(transcoder: JSONTranscoder) -> None:
     transcoder.register(DatetimeAsISO())
 
 
+class CompiledJSONTranscoder(JSONTranscoder):
+    """eventsourcing's JSON transcoder with orjson doing the JSON: the same bytes (compact, UTF-8,
+    registered types as `{"_type_": name, "_data_": encoded}`), in half the time to encode.
+
+    It reads everything the library's transcoder wrote, and the library's transcoder reads
+    everything it writes (`tests/unit/test_events.py`)."""
+
+    def encode(self, obj: Any) -> bytes:
+        return orjson.dumps(self._typed(obj))
+
+    def decode(self, data: bytes) -> Any:
+        return self._untyped(orjson.loads(data))
+
+    def plain(self, data: bytes) -> Any:
+        """The stored state as JSON carries it: registered types as their encoded data
+        (decimals and date-times as strings, UUIDs as canonical text), none built."""
+        return self._plain(orjson.loads(data))
+
+    def _typed(self, value: Any) -> Any:
+        transcoding = self.types.get(type(value))
+        if transcoding is not None:
+            return {"_type_": transcoding.name, "_data_": transcoding.encode(value)}
+        if type(value) is dict:
+            return {key: self._typed(item) for key, item in value.items()}
+        if type(value) in (list, tuple):
+            return [self._typed(item) for item in value]
+        if type(value) in (str, int, bool, float) or value is None:
+            return value
+        return self._encode_obj(value)  # a subclass of a registered type: the library's error
+
+    def _untyped(self, value: Any) -> Any:
+        if type(value) is dict:
+            if len(value) == 2 and "_type_" in value and "_data_" in value:
+                return self._decode_obj(value)
+            return {key: self._untyped(item) for key, item in value.items()}
+        if type(value) is list:
+            return [self._untyped(item) for item in value]
+        return value
+
+    def _plain(self, value: Any) -> Any:
+        if type(value) is dict:
+            if len(value) == 2 and "_type_" in value and "_data_" in value:
+                data = value["_data_"]
+                return str(UUID(data)) if value["_type_"] == UUIDAsHex.name else data
+            return {key: self._plain(item) for key, item in value.items()}
+        if type(value) is list:
+            return [self._plain(item) for item in value]
+        return value
+
+
 class EventStore(Application[UUID]):
     """The store of customers, indexes and item outcomes; its tables are named `loyalty_*`.
 
@@ -44,6 +96,12 @@ class EventStore(Application[UUID]):
     def construct_recorder(self) -> ProcessRecorder:
         """A recorder of events that also tracks the positions they were caused by."""
         return self.factory.process_recorder()
+
+    def construct_transcoder(self) -> Transcoder:
+        """The compiled JSON transcoder, with the domain's transcodings."""
+        transcoder = CompiledJSONTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         """Registers the transcodings of the domain's events (see module function)."""

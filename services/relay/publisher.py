@@ -6,6 +6,10 @@
   in its CloudEvents form (`events.published`), keyed by programme and uniqId so that one
   customer's events keep their order.
 
+A customer event whose stored state is of its class's current version is published straight
+from its stored JSON (`CompiledJSONTranscoder.plain`: no decimals or date-times built, the same
+published bytes); an older version is loaded through its upcasters first.
+
 Records are produced in notification order, a batch at a time; the relay's position is stored
 after the broker acknowledged the whole batch. A crash in between publishes the batch again:
 identical results, events with the same ids. A stored event the relay cannot decode goes to the
@@ -24,13 +28,15 @@ from uuid import UUID
 import structlog
 from aiokafka import AIOKafkaProducer
 from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.utils import resolve_topic
 
 from events import PUBLISHED
+from events.base import ENVELOPE
 from events.customer import CustomerCreated
 from events.outcomes import ANSWERS
-from events.published import cloud_event
+from events.published import cloud_event, published_form
 from services.adapters.dead_letters import DeadLetter, Origin, describe
-from services.adapters.event_store import EventStore, is_unavailable
+from services.adapters.event_store import CompiledJSONTranscoder, EventStore, is_unavailable
 from services.adapters.following import follow, topics_of
 from services.adapters.kafka import backoff, is_transient
 from services.adapters.metrics import ServiceMetrics
@@ -48,6 +54,7 @@ PRODUCE_ATTEMPTS = 3
 """Tries of a batch whose failure is not transient, before the relay gives up (and restarts)."""
 
 Record = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
+PUBLISHED_CLASSES = frozenset(PUBLISHED)
 """(topic, key, value, headers) of one record to produce."""
 
 
@@ -62,6 +69,10 @@ class CustomerDirectory:
 
     def learn(self, event: CustomerCreated) -> None:
         self._keep(event.originator_id, (event.programme, event.uniq_id))
+
+    def learn_created(self, customer_id: UUID, state: dict[str, Any]) -> None:
+        """Learns from the stored state of a `CustomerCreated`."""
+        self._keep(customer_id, (state["programme"], state["uniq_id"]))
 
     def identity(self, customer_id: UUID) -> tuple[str, str]:
         """(programme, uniqId) of the customer; read from its first event when not known."""
@@ -92,6 +103,9 @@ class Relay:
         self.tracking_name = f"relay:{settings.results_topic}"
         self.topics = topics_of((*ANSWERS, *PUBLISHED))
         self.published = 0
+        transcoder = store.mapper.transcoder
+        self.plain = transcoder.plain if isinstance(transcoder, CompiledJSONTranscoder) else None
+        self.encode = json.JSONEncoder(ensure_ascii=False).encode
 
     def position(self) -> int:
         """The last notification id whose records the broker acknowledged."""
@@ -105,6 +119,9 @@ class Relay:
     def record(self, notification: Notification) -> Record | None:
         """The record that publishes one stored event, or its dead letter."""
         try:
+            published = self.published_from_state(notification)
+            if published is not None:
+                return published
             event = self.store.mapper.to_domain_event(notification)
             return self.publication(event)
         except Exception as error:
@@ -113,6 +130,26 @@ class Relay:
             log.error("stored event dead-lettered", notification_id=notification.id,
                       error=describe(error))
             return self.dead_letter(notification, error)
+
+    def published_from_state(self, notification: Notification) -> Record | None:
+        """The record of a customer event of its class's current version, made from the
+        stored JSON as it is; None for anything else."""
+        event_class = resolve_topic(notification.topic)
+        if self.plain is None or event_class not in PUBLISHED_CLASSES:
+            return None
+        state = self.plain(notification.state)
+        if state.pop("class_version", 1) != getattr(event_class, "class_version", 1):
+            return None
+        customer_id = UUID(str(notification.originator_id))
+        if event_class is CustomerCreated:
+            self.directory.learn_created(customer_id, state)
+        programme, uniq_id = self.directory.identity(customer_id)
+        data = {name: value for name, value in state.items() if name not in ENVELOPE}
+        published = published_form(event_class, customer_id, notification.originator_version,
+                                   state["timestamp"], data, programme=programme,
+                                   uniq_id=uniq_id, source=self.settings.events_source)
+        return (self.settings.events_topic, item_key(programme, uniq_id),
+                self.encode(published).encode(), [])
 
     def publication(self, event: Any) -> Record | None:
         if isinstance(event, ANSWERS):
@@ -124,7 +161,7 @@ class Relay:
             programme, uniq_id = self.directory.identity(event.originator_id)
             published = cloud_event(event, programme=programme, uniq_id=uniq_id,
                                     source=self.settings.events_source)
-            value = json.dumps(published, ensure_ascii=False).encode()
+            value = self.encode(published).encode()
             return self.settings.events_topic, item_key(programme, uniq_id), value, []
         return None
 

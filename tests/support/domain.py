@@ -196,3 +196,23 @@ def assert_error(answer: Answer | None, rejection: Rejection, login: str) -> Non
 def assert_success(answer: Answer | None, login: str) -> None:
     assert answer is not None
     assert (answer.status, answer.rejection, answer.login) == ("Success", None, login)
+
+
+def every_event(world: World, uniq_id: str = "u1") -> None:
+    """One customer's life that records every event of the published contract."""
+    first = str(uuid.uuid4())
+    world.apply(add(uniq_id, guid=first, phone=PHONE_A, email="Ann@Example.com",
+                    amount="100.00", message=Message(text="hi", show_count=2, show_till=None)))
+    world.apply(authorize(uniq_id))
+    world.apply(earn(uniq_id, "50.50", guid="later", available_from=NOW + timedelta(days=1),
+                     expires_at=NOW + timedelta(days=10)))
+    world.apply(spend(uniq_id, "30", guid="spend-1"))
+    world.apply(cancel(uniq_id, "spend-1", "10"))
+    world.apply(reverse(uniq_id, first, "100.00"))
+    world.now += timedelta(days=2)
+    world.settle(uniq_id)
+    world.now += timedelta(days=20)
+    world.settle(uniq_id)
+    world.apply(block(uniq_id))
+    world.apply(activate(uniq_id))
+    world.apply(revoke_links(uniq_id))
