@@ -32,13 +32,26 @@ class Balances(Event):
 
 
 class CustomerCreated(Created):
-    """A customer with this uniqId now exists, `New` or `Active`."""
+    """A customer with this uniqId now exists, `New` or `Active`, with the phone and e-mail
+    address the creating item gave (None: not given); a later change of either is a
+    `PhoneChanged` or an `EmailChanged`.
+
+    Version 1 had no contacts: the item's phone and e-mail followed as `PhoneChanged` and
+    `EmailChanged`; `upcast_v1_v2` reads it so (no contacts yet)."""
+
+    class_version = 2
 
     programme: str
     uniq_id: str
     status: str
     guid: str
     """The item that created the customer."""
+    phone: str | None
+    email: str | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state.update(phone=None, email=None)
 
 
 class PhoneChanged(Event):

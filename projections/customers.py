@@ -68,7 +68,8 @@ def fold(event: object, _: int) -> list[Change]:
         case CustomerCreated(programme=programme, uniq_id=uniq_id, status=status):
             return [Insert(ROWS, {
                 "customer_id": customer_id, "programme": programme, "uniq_id": uniq_id,
-                "status": status, "created_at": event.timestamp,
+                "status": status, "phone": event.phone, "email": event.email,
+                "created_at": event.timestamp,
                 "activated_at": event.timestamp if status == "Active" else None})]
         case PhoneChanged(phone=phone):
             return update(phone=phone)

@@ -5,7 +5,13 @@ from datetime import datetime
 from services.domain import ids
 from services.domain.answers import Handled, Rejection, rejected, succeeded
 from services.domain.commands import AddBonus, PointsPolicy
-from services.domain.contacts import longest_holder, move_email, move_phone, phone_taken
+from services.domain.contacts import (
+    claim_contacts,
+    longest_holder,
+    move_email,
+    move_phone,
+    phone_taken,
+)
 from services.domain.customer import Customer, CustomerStatus
 from services.domain.identity_map import IdentityMap
 
@@ -23,10 +29,13 @@ def add_bonus(aggregates: IdentityMap, item: AddBonus, now: datetime,
 
 
 def register(aggregates: IdentityMap, item: AddBonus) -> Customer:
-    """Creates the customer: `Active` by addBonusExtQuick, `New` otherwise."""
+    """Creates the customer with the item's phone and e-mail: `Active` by addBonusExtQuick,
+    `New` otherwise."""
     status = CustomerStatus.ACTIVE if item.quick else CustomerStatus.NEW
-    customer = Customer.register(item.programme, item.uniq_id, status, item.guid)
+    customer = Customer.register(item.programme, item.uniq_id, status, item.guid,
+                                 phone=item.phone, email=item.email)
     aggregates.add(customer)
+    claim_contacts(aggregates, customer)
     return customer
 
 

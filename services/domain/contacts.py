@@ -30,11 +30,7 @@ def move_phone(aggregates: IdentityMap, customer: Customer, phone: str | None) -
         previous = aggregates.phone(customer.programme, customer.phone)
         if previous is not None:
             previous.release(customer.id)
-    index = aggregates.phone(customer.programme, phone)
-    if index is None:
-        aggregates.add(PhoneIndex.first_claim(customer.programme, phone, customer.id))
-    else:
-        index.claim(customer.id)
+    claim_phone(aggregates, customer, phone)
     customer.change_phone(phone)
 
 
@@ -46,9 +42,29 @@ def move_email(aggregates: IdentityMap, customer: Customer, email: str | None) -
         previous = aggregates.email(customer.programme, customer.email)
         if previous is not None:
             previous.remove_holder(customer.id)
+    hold_email(aggregates, customer, email)
+    customer.change_email(email)
+
+
+def claim_contacts(aggregates: IdentityMap, customer: Customer) -> None:
+    """Enters a new customer's phone and e-mail (given at its creation) in their indexes."""
+    if customer.phone is not None:
+        claim_phone(aggregates, customer, customer.phone)
+    if customer.email is not None:
+        hold_email(aggregates, customer, customer.email)
+
+
+def claim_phone(aggregates: IdentityMap, customer: Customer, phone: str) -> None:
+    index = aggregates.phone(customer.programme, phone)
+    if index is None:
+        aggregates.add(PhoneIndex.first_claim(customer.programme, phone, customer.id))
+    else:
+        index.claim(customer.id)
+
+
+def hold_email(aggregates: IdentityMap, customer: Customer, email: str) -> None:
     index = aggregates.email(customer.programme, email)
     if index is None:
         aggregates.add(EmailIndex.first_holder(customer.programme, email, customer.id))
     else:
         index.add_holder(customer.id)
-    customer.change_email(email)

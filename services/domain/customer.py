@@ -81,12 +81,13 @@ class QueuedMessage:
 class Customer(Aggregate):
     """A customer of one programme: status, phone, e-mail, balance and queued messages."""
 
-    def __init__(self, programme: str, uniq_id: str, status: str) -> None:
+    def __init__(self, programme: str, uniq_id: str, status: str, phone: str | None = None,
+                 email: str | None = None) -> None:
         self.programme = programme
         self.uniq_id = uniq_id
         self.status = CustomerStatus(status)
-        self.phone: str | None = None
-        self.email: str | None = None
+        self.phone = phone
+        self.email = email
         self.wallet = Wallet()
         self.messages: dict[str, QueuedMessage] = {}
         self.activated_on: datetime | None = None
@@ -94,11 +95,13 @@ class Customer(Aggregate):
         self.link_version = 0
 
     @classmethod
-    def register(cls, programme: str, uniq_id: str, status: CustomerStatus,
-                 guid: str) -> "Customer":
-        """Creates the customer with this uniqId, `New` or `Active`."""
+    def register(cls, programme: str, uniq_id: str, status: CustomerStatus, guid: str,
+                 phone: str | None = None, email: str | None = None) -> "Customer":
+        """Creates the customer with this uniqId, `New` or `Active`, with its phone and e-mail
+        (their indexes are the caller's business)."""
         return cls._create(CustomerCreated, id=ids.customer_id(programme, uniq_id),
-                           programme=programme, uniq_id=uniq_id, status=status.value, guid=guid)
+                           programme=programme, uniq_id=uniq_id, status=status.value, guid=guid,
+                           phone=phone, email=email)
 
     @property
     def balance(self) -> Decimal:

@@ -204,6 +204,7 @@ def every_event(world: World, uniq_id: str = "u1") -> None:
     world.apply(add(uniq_id, guid=first, phone=PHONE_A, email="Ann@Example.com",
                     amount="100.00", message=Message(text="hi", show_count=2, show_till=None)))
     world.apply(authorize(uniq_id))
+    world.apply(add(uniq_id, phone=PHONE_B, email="ann@example.org"))
     world.apply(earn(uniq_id, "50.50", guid="later", available_from=NOW + timedelta(days=1),
                      expires_at=NOW + timedelta(days=10)))
     world.apply(spend(uniq_id, "30", guid="spend-1"))

@@ -150,7 +150,6 @@ def test_two_items_for_one_new_customer_in_one_unit_of_work() -> None:
         assert_success(result, "u1")
     assert world.event_names("u1") == [
         "CustomerCreated",
-        "PhoneChanged",
         "PointsAccrued",
         "CustomerActivated",
         "PointsAccrued",
