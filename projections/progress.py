@@ -5,10 +5,8 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
-from projections.schema import SCHEMA, TRACKING_TABLE
-from services.adapters.event_store import EventStore
+from projections.schema import APPLICATION_NAME, SCHEMA, TRACKING_TABLE
 
-APPLICATION_NAME = EventStore.name
 EVENTS_TABLE = f"public.{APPLICATION_NAME.lower()}_events"
 TRACKING = f"{SCHEMA}.{TRACKING_TABLE}"
 

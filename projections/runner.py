@@ -16,8 +16,8 @@ from eventsourcing.projection import BaseProjectionRunner
 from eventsourcing.utils import Environment
 from psycopg import sql
 
-from projections.schema import PROJECTION_NAME, SCHEMA, TRACKING_TABLE
-from projections.view import EVENT_TABLES, ReadModelProjection, ReadModelView
+from projections.schema import APPLICATION_NAME, PROJECTION_NAME, SCHEMA, TRACKING_TABLE
+from projections.view import EVENT_TABLES, OvertakenError, ReadModelProjection, ReadModelView
 from services.adapters.event_store import EventStore
 from services.adapters.kafka import backoff
 from services.adapters.metrics import ServiceMetrics
@@ -27,7 +27,6 @@ from services.settings import Settings
 log = structlog.get_logger(__name__)
 
 RETRY_SECONDS = 2.0
-APPLICATION_NAME = EventStore.name
 """The tracking name of the read models' position: the event store application's name."""
 
 
@@ -59,6 +58,7 @@ class ReadModelRunner(BaseProjectionRunner[EventStore]):
     def __init__(self, env: Mapping[str, str]) -> None:
         self.view = view_of(env)
         self.view.events_table = events_table(env)
+        self.view.written_to = self.view.max_tracking_id(APPLICATION_NAME) or 0
         self.projection = ReadModelProjection(view=self.view)
         super().__init__(
             projection=self.projection,
@@ -80,26 +80,54 @@ class ReadModelRunner(BaseProjectionRunner[EventStore]):
         return self.view.max_tracking_id(self.app_name) or 0
 
 
+IDLE_SECONDS = 0.5
+"""How often a service whose read models are up to date looks whether they fell behind."""
+
+
 def follow(settings: Settings, stop: threading.Event,
            metrics: ServiceMetrics | None = None) -> None:
-    """Follows the event store until `stop` is set; restarts the runner after an error (a
-    database that went away), waiting a little longer after each one in a row."""
+    """Keeps the read models up to date until `stop` is set.
+
+    With inline folding (the default) the processor folds what it stores, and this only
+    catches up when the read models are behind the event store: a runner is started, runs to
+    the head, and is closed again. Without it, a runner follows the store for ever. A runner
+    that fails (a database that went away) is started again, a little later after each
+    failure in a row; one overtaken by the processor starts again at once."""
     env = projection_env(settings)
+    probe = view_of({**env, f"{PROJECTION_NAME.upper()}_POSTGRES_POOL_SIZE": "1"})
+    probe.events_table = events_table(env)
     failures = 0
-    while not stop.is_set():
-        try:
-            with ReadModelRunner(env) as runner:
-                log.info("projection following", position=runner.position())
-                while not stop.is_set() and not runner.is_interrupted.is_set():
-                    runner.run_forever(timeout=0.5)
+    try:
+        while not stop.is_set():
+            try:
+                if settings.read_models_inline and caught_up(probe):
                     failures = 0
-        except Exception:
-            wait = backoff(failures, first=RETRY_SECONDS, longest=30.0)
-            failures += 1
-            log.exception("projection failed; restarting", retry_seconds=round(wait, 2))
-            if metrics is not None:
-                metrics.error("projection")
-            stop.wait(wait)
+                    stop.wait(IDLE_SECONDS)
+                    continue
+                with ReadModelRunner(env) as runner:
+                    log.info("projection following", position=runner.position())
+                    while not stop.is_set() and not runner.is_interrupted.is_set():
+                        runner.run_forever(timeout=IDLE_SECONDS)
+                        failures = 0
+                        if settings.read_models_inline and caught_up(runner.view):
+                            break
+            except OvertakenError as overtaken:
+                log.info("read models folded by the processor meanwhile; following on",
+                         detail=str(overtaken))
+            except Exception:
+                wait = backoff(failures, first=RETRY_SECONDS, longest=30.0)
+                failures += 1
+                log.exception("projection failed; restarting", retry_seconds=round(wait, 2))
+                if metrics is not None:
+                    metrics.error("projection")
+                stop.wait(wait)
+    finally:
+        probe.datastore.close()
+
+
+def caught_up(view: ReadModelView) -> bool:
+    """Whether the read models hold every event stored."""
+    return (view.max_tracking_id(APPLICATION_NAME) or 0) >= view.head()
 
 
 def drop_read_models(dsn: str) -> None:

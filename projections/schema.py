@@ -2,6 +2,8 @@
 
 from psycopg import sql
 
+from services.adapters.event_store import EventStore
+
 SCHEMA = "read_models"
 """The schema of every read-model table and of the projection's tracking table."""
 
@@ -13,3 +15,7 @@ TRACKING_TABLE = f"{PROJECTION_NAME}_tracking"
 
 CREATE_SCHEMA = sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA))
 DROP_SCHEMA = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA))
+
+APPLICATION_NAME = EventStore.name
+"""The tracking name of the read models' position: the event store application's name, as
+eventsourcing's runner records it."""

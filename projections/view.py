@@ -1,13 +1,31 @@
 """The materialised view of every read model, and the projection that folds events into it.
 
-One view, one tracking name: every event is read once, and the rows it changes in any read
-model are written in the same transaction as the tracking position. The view gathers the
+One view, one tracking name: every event is folded once, and the rows it changes in any read
+model are written in the same transaction as the tracking position.
+
+Two writers keep it, never at the same time for the same events:
+
+- the processor, inline (`fold_inline`): in the transaction that stores a batch's events, when
+  the read models hold everything stored before the batch, it folds the batch's events (as it
+  has them in memory: nothing read back, nothing decoded) and moves the position to the batch's
+  last event. A result published from the store is then already in the read models;
+- the projections service (`ReadModelProjection`, eventsourcing's projection runner) folds what
+  the read models lack: after a rebuild, after an inline fold that failed, or always when
+  inline folding is off (`LOYALTY_READ_MODELS_INLINE=false`).
+
+Both take the same transaction-scoped advisory lock before they read the position, and each
+writes only if the position is where it expects it (the processor: the last event stored
+before its batch; the service: where it last wrote). The service, overtaken, starts again from
+the new position; the processor, behind, leaves its batch to the service.
+
+The service's view gathers the
 changes of consecutive events in a `Batch` (merged per row, written as a few set-based
 statements) and writes them together with the last event's position when `batch_size` events
 have gathered or when it has reached the head of the event store, so a restart neither skips
 nor doubles anything and a busy store is followed in few transactions.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -18,7 +36,7 @@ from psycopg import sql
 
 from projections import bonus_operations, customers, item_outcomes, lots, messages
 from projections.folding import Batch, Change, Fold
-from projections.schema import CREATE_SCHEMA, PROJECTION_NAME
+from projections.schema import APPLICATION_NAME, CREATE_SCHEMA, PROJECTION_NAME
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +50,27 @@ DDL: tuple[sql.SQL, ...] = (
 )
 EVENT_TABLES = tuple(model.TABLE for model in READ_MODELS)
 """The tables built from the event store alone (a rebuild drops and refills them)."""
+
+POSITION_LOCK = sql.SQL("SELECT pg_advisory_xact_lock(%s)")
+POSITION_LOCK_KEY = 0x6C6F79616C7479
+"""The advisory lock of the read models' position: one writer at a time decides and writes."""
+
+
+class OvertakenError(RuntimeError):
+    """The read models' position moved past where the service expected it: the processor
+    folded those events already. The service starts again from the new position."""
+
+
+def changes_of(event: object, notification_id: int) -> list[Change]:
+    """Every read model's changes for one event. An event a fold fails on (a bug) is logged and
+    left out, so that one event never stops the read models; a rebuild after the fix brings it
+    in."""
+    try:
+        return [change for fold in FOLDS for change in fold(event, notification_id)]
+    except Exception as error:
+        log.error("event left out of the read models", event=type(event).__name__,
+                  notification_id=notification_id, error=repr(error))
+        return []
 
 
 class ReadModelView(PostgresTrackingRecorder):
@@ -49,6 +88,45 @@ class ReadModelView(PostgresTrackingRecorder):
         self._batch = Batch()
         self._events = 0
         self._head = 0
+        self.written_to: int | None = None
+        """The position this view last wrote (or found when its runner started)."""
+
+    def fold_inline(self, cursor: Any, events: Sequence[object],
+                    notification_ids: Sequence[int]) -> bool:
+        """Folds a batch of events, just stored with these notification ids on `cursor`'s
+        transaction, into the read models in the same transaction, if the read models hold
+        every event stored before them; returns whether it did. A failure to write is logged
+        and undone (a savepoint): the events are stored all the same, and the service folds
+        them later."""
+        connection = cursor.connection
+        try:
+            with connection.transaction(), connection.pipeline():
+                cursor.execute(POSITION_LOCK, (POSITION_LOCK_KEY,))
+                if self._position(cursor) != self._stored_before(cursor, notification_ids[0]):
+                    return False
+                batch = Batch()
+                for event, notification_id in zip(events, notification_ids, strict=True):
+                    batch.add(changes_of(event, notification_id))
+                batch.write(cursor)
+                self._insert_tracking(cursor, Tracking(APPLICATION_NAME, notification_ids[-1]))
+        except Exception as error:
+            log.error("read models not written with the events; the projections service will "
+                      "fold them", first=notification_ids[0], last=notification_ids[-1],
+                      error=repr(error))
+            return False
+        return True
+
+    def _position(self, cursor: Any) -> int:
+        return self._max_tracking_id(APPLICATION_NAME, cursor) or 0
+
+    def _stored_before(self, cursor: Any, notification_id: int) -> int:
+        """The last notification id below `notification_id` (0: none)."""
+        if self.events_table is None:
+            raise RuntimeError("the view does not know the event store's table")
+        query = sql.SQL("SELECT max(notification_id) AS last FROM {} WHERE notification_id < %s"
+                        ).format(self.events_table)
+        row = cursor.execute(query, (notification_id,)).fetchone()
+        return int(row["last"] or 0) if row else 0
 
     def fold(self, changes: list[Change], tracking: Tracking) -> None:
         """Adds one event's changes; writes the batch when full or at the store's head."""
@@ -58,10 +136,19 @@ class ReadModelView(PostgresTrackingRecorder):
             self.write(tracking)
 
     def write(self, tracking: Tracking) -> None:
-        """Writes the batch and records `tracking`, in one transaction."""
-        with self.datastore.transaction(commit=True) as cursor, cursor.connection.pipeline():
-            self._batch.write(cursor)
-            self._insert_tracking(cursor, tracking)
+        """Writes the batch and records `tracking`, in one transaction; raises OvertakenError
+        (writing nothing) when the position is no longer where this view last left it."""
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(POSITION_LOCK, (POSITION_LOCK_KEY,))
+            position = self._position(cursor)
+            if self.written_to is not None and position != self.written_to:
+                self._batch = Batch()
+                self._events = 0
+                raise OvertakenError(f"read models at {position}, expected {self.written_to}")
+            with cursor.connection.pipeline():
+                self._batch.write(cursor)
+                self._insert_tracking(cursor, tracking)
+        self.written_to = tracking.notification_id
         self._events = 0
 
     def head(self) -> int:
@@ -86,13 +173,5 @@ class ReadModelProjection(Projection[ReadModelView]):
     name = PROJECTION_NAME
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        """Adds the event's changes to the view's batch (events no read model needs: none).
-        An event a fold fails on (a bug) is logged and left out, so that one event never
-        stops the read models; a rebuild after the fix brings it in."""
-        try:
-            changes = [c for fold in FOLDS for c in fold(domain_event, tracking.notification_id)]
-        except Exception as error:
-            log.error("event left out of the read models", event=type(domain_event).__name__,
-                      notification_id=tracking.notification_id, error=repr(error))
-            changes = []
-        self.view.fold(changes, tracking)
+        """Adds the event's changes to the view's batch (events no read model needs: none)."""
+        self.view.fold(changes_of(domain_event, tracking.notification_id), tracking)

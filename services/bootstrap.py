@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import faust
     from fastapi import FastAPI
 
+    from projections.view import ReadModelView
     from services.clock.ticks import Clock
     from services.processor.consumer import ItemConsumer
     from services.relay.service import RelayService
@@ -94,8 +95,23 @@ def processor(settings: Settings, measured: ServiceMetrics) -> "ItemConsumer":
     from services.processor.batches import ItemProcessor
     from services.processor.consumer import ItemConsumer
 
-    applying = ItemProcessor(event_store(settings), points_policies(settings))
+    applying = ItemProcessor(event_store(settings), points_policies(settings),
+                             read_models=inline_read_models(settings))
     return ItemConsumer(settings, applying, measured)
+
+
+def inline_read_models(settings: Settings) -> "ReadModelView | None":
+    """The read models as the processor folds its events into them (None: left to the
+    projections service, `LOYALTY_READ_MODELS_INLINE=false`)."""
+    if not settings.read_models_inline:
+        return None
+    from projections.runner import events_table, projection_env, view_of
+    from projections.schema import PROJECTION_NAME
+
+    env = projection_env(settings)
+    view = view_of({**env, f"{PROJECTION_NAME.upper()}_POSTGRES_POOL_SIZE": "1"})
+    view.events_table = events_table(env)
+    return view
 
 
 def clock(settings: Settings, measured: ServiceMetrics) -> "Clock":

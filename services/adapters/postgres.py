@@ -10,7 +10,8 @@ eventsourcing 9.5.6 (pinned in constraints.txt); check it whenever that pin move
   batch (cProfile of 500-item batches); four arrays of plain types carry the same rows in the
   same single statement, under the same table lock, with the same NOTIFY. It also records the
   positions of several Kafka partitions (`trackings=[...]`) in the transaction of the events,
-  where the library takes one.
+  where the library takes one; and its `_fetch_ids_after_insert_events` runs more work in that
+  transaction once the events' notification ids are known (`then=...`).
 - `select_newer_events` reads the events table directly: one query brings every aggregate of a
   batch up to date (see `services.adapters.prefetch`), where the public `select_events` would
   take one query per aggregate, some 1,500 per 500-item batch.
@@ -74,6 +75,17 @@ class ColumnarProcessRecorder(PostgresProcessRecorder):
         for tracking in kwargs.get("trackings", ()):
             self._insert_tracking(curs, tracking=tracking)
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Also calls `then(cursor, notification_ids)`: more work in the events' transaction
+        once their notification ids are known (the read models of `fold_inline`)."""
+        notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        then = kwargs.get("then")
+        if then is not None and notification_ids:
+            then(curs, notification_ids)
+        return notification_ids
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
