@@ -205,7 +205,12 @@ def _columns(names: list[str], columns: list[list[Any]]) -> dict[str, object]:
 
 
 @functools.cache
-def _insert_query(table: Table, columns: tuple[str, ...]) -> tuple[sql.Composed, list[str]]:
+def _insert_query(table: Table, columns: tuple[str, ...]) -> tuple[sql.SQL, list[str]]:
+    query, names = _compose_insert(table, columns)
+    return _rendered(query), names
+
+
+def _compose_insert(table: Table, columns: tuple[str, ...]) -> tuple[sql.Composed, list[str]]:
     arrays, names = _arrays(table, columns)
     given = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     stored = [c for c in columns if c not in table.unstored]
@@ -228,27 +233,33 @@ def _insert_query(table: Table, columns: tuple[str, ...]) -> tuple[sql.Composed,
 
 
 @functools.cache
-def _update_query(table: Table, shape: Shape) -> tuple[sql.Composed, list[str]]:
+def _update_query(table: Table, shape: Shape) -> tuple[sql.SQL, list[str]]:
     columns = [*table.key, *shape]
     arrays, names = _arrays(table, columns)
-    return sql.SQL("UPDATE {table} t SET {sets} FROM {arrays} AS v({columns}) WHERE {match}"
-                   ).format(
+    return _rendered(sql.SQL(
+        "UPDATE {table} t SET {sets} FROM {arrays} AS v({columns}) WHERE {match}").format(
         table=table.identifier,
         sets=sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(c),
                                                           sql.Identifier("v", c))
                                 for c in shape),
         arrays=arrays,
         columns=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-        match=_matching(table)), names
+        match=_matching(table))), names
 
 
 @functools.cache
-def _delete_query(table: Table) -> tuple[sql.Composed, list[str]]:
+def _delete_query(table: Table) -> tuple[sql.SQL, list[str]]:
     arrays, names = _arrays(table, table.key)
-    return sql.SQL("DELETE FROM {table} t USING {arrays} AS v({columns}) WHERE {match}").format(
+    return _rendered(sql.SQL(
+        "DELETE FROM {table} t USING {arrays} AS v({columns}) WHERE {match}").format(
         table=table.identifier, arrays=arrays,
         columns=sql.SQL(", ").join(sql.Identifier(c) for c in table.key),
-        match=_matching(table)), names
+        match=_matching(table))), names
+
+
+def _rendered(query: sql.Composed) -> sql.SQL:
+    """The statement as one piece of SQL: psycopg parses it once, not at every execution."""
+    return sql.SQL(query.as_string(None))
 
 
 def _insert(table: Table, shape: Shape, rows: list[tuple[Key, Mapping[str, Any]]]) -> Statement:

@@ -73,39 +73,41 @@ def fold(event: object, _: int) -> list[Change]:
     activations merge with the batch; what subtracts from a lot's current points runs as a
     statement of its own, in order."""
     customer_id = getattr(event, "originator_id", None)
-
-    def on(query: sql.SQL, lot_guid: str, **params: Any) -> Statement:
-        return Statement(query, {"customer_id": customer_id, "lot_guid": lot_guid, **params})
-
-    def lot(lot_guid: str, amount: Decimal, state: str, available_from: datetime | None,
-            expires_at: datetime | None) -> Insert:
-        return Insert(ROWS, {
-            "customer_id": customer_id, "lot_guid": lot_guid, "amount": amount,
-            "remaining": amount, "state": state, "available_from": available_from,
-            "expires_at": expires_at,
-            "expires_on": None if expires_at is None else expires_at.date()})
-
     match event:
         case PointsAccrued():
-            return [lot(event.guid, event.amount, "active" if event.available else "pending",
-                        event.available_from, event.expires_at)]
+            return [_lot(customer_id, event.guid, event.amount,
+                         "active" if event.available else "pending", event.available_from,
+                         event.expires_at)]
         case PointsActivated(lot_guid=lot_guid):
             return [Update(ROWS, (customer_id, lot_guid), {"state": "active"})]
         case PointsExpired(lot_guid=lot_guid, amount=amount):
-            return [on(EXPIRED, lot_guid, amount=amount)]
+            return [_on(EXPIRED, customer_id, lot_guid, amount=amount)]
         case DebtRepaid(lot_guid=lot_guid, amount=amount):
-            return [on(TAKEN, lot_guid, amount=amount)]
+            return [_on(TAKEN, customer_id, lot_guid, amount=amount)]
         case PointsReversed():
-            return [on(REVERSED, event.original_guid, from_remaining=event.from_remaining,
-                       to_debt=event.to_debt)]
+            return [_on(REVERSED, customer_id, event.original_guid,
+                        from_remaining=event.from_remaining, to_debt=event.to_debt)]
         case PointsSpent(allocations=allocations):
-            return [on(TAKEN, a["lot_guid"], amount=a["amount"]) for a in allocations]
+            return [_on(TAKEN, customer_id, a["lot_guid"], amount=a["amount"])
+                    for a in allocations]
         case SpendCancelled(allocations=allocations, credited=credited):
-            returned: list[Change] = [on(GIVEN_BACK, a["lot_guid"], amount=a["amount"])
-                                      for a in allocations]
-            return returned + ([lot(event.guid, credited, "active", None, None)]
+            returned: list[Change] = [_on(GIVEN_BACK, customer_id, a["lot_guid"],
+                                          amount=a["amount"]) for a in allocations]
+            return returned + ([_lot(customer_id, event.guid, credited, "active", None, None)]
                                if credited > 0 else [])
     return []
+
+
+def _on(query: sql.SQL, customer_id: Any, lot_guid: str, **params: Any) -> Statement:
+    return Statement(query, {"customer_id": customer_id, "lot_guid": lot_guid, **params})
+
+
+def _lot(customer_id: Any, lot_guid: str, amount: Decimal, state: str,
+         available_from: datetime | None, expires_at: datetime | None) -> Insert:
+    return Insert(ROWS, {
+        "customer_id": customer_id, "lot_guid": lot_guid, "amount": amount, "remaining": amount,
+        "state": state, "available_from": available_from, "expires_at": expires_at,
+        "expires_on": None if expires_at is None else expires_at.date()})
 
 
 @dataclass(frozen=True)

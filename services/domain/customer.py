@@ -10,7 +10,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.domain import Aggregate
 
 from events.customer import (
@@ -35,6 +34,7 @@ from events.customer import (
 from services.domain import ids
 from services.domain.answers import ShownMessage
 from services.domain.commands import Accrual, Message, PointsPolicy
+from services.domain.dispatch import singledispatchmethod
 from services.domain.errors import RuleViolationError
 from services.domain.points import (
     ZERO,

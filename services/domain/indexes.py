@@ -7,12 +7,12 @@ of (originator_id, originator_version) keeps phone numbers unique also across pa
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from events.indexes import EmailHolderAdded, EmailHolderRemoved, PhoneClaimed, PhoneReleased
 from services.domain import ids
+from services.domain.dispatch import singledispatchmethod
 from services.domain.errors import RuleViolationError
 
 

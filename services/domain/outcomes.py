@@ -3,13 +3,13 @@
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.domain import Aggregate
 
 from events.outcomes import GuidReused, ItemProcessed, ItemResent, Shown
 from services.domain import ids
 from services.domain.answers import Answer, Rejection, ShownMessage
 from services.domain.commands import Item
+from services.domain.dispatch import singledispatchmethod
 
 
 class ItemOutcome(Aggregate):
