@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from services.settings import Settings
-from services.supervisor import COMMANDS, supervise
+from services.supervisor import COMMANDS, instance_counts, supervise
 
 cli = typer.Typer(
     help="Event-sourced loyalty points service: customers, bonus points, messages.",
@@ -78,7 +78,10 @@ def run(
     unknown = set(chosen) - set(SERVICES)
     if unknown:
         raise typer.BadParameter(f"unknown service(s): {', '.join(sorted(unknown))}")
-    counts = dict.fromkeys(chosen, 1) | instance_counts(scale or [], chosen)
+    try:
+        counts = dict.fromkeys(chosen, 1) | instance_counts(scale or [], chosen)
+    except ValueError as error:
+        raise typer.BadParameter(f"--scale {error}") from None
     settings = Settings()
     if "api" in counts:
         from services.run import refuse_if_insecure
@@ -89,21 +92,6 @@ def run(
               "`dev-key` and link secret are accepted; never expose this", file=sys.stderr)
     prepare()
     raise typer.Exit(supervise(counts, settings))
-
-
-def instance_counts(scales: list[str], chosen: list[str]) -> dict[str, int]:
-    """`service=N` options as a mapping. Intake and the processor scale (their instances
-    share the partitions of one consumer group); the others run once."""
-    counts: dict[str, int] = {}
-    for scale in scales:
-        service, _, count = scale.partition("=")
-        if service not in chosen or not count.isdigit() or int(count) < 1:
-            raise typer.BadParameter(f"--scale {scale}: expected SERVICE=N, N >= 1, "
-                                     f"SERVICE one of {', '.join(chosen)}")
-        if service not in ("intake", "processor") and int(count) > 1:
-            raise typer.BadParameter(f"--scale {scale}: {service} runs once")
-        counts[service] = int(count)
-    return counts
 
 
 @cli.command()

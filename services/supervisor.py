@@ -32,6 +32,8 @@ COMMANDS = {
     "clock": ["clock"],
     "api": ["api"],
 }
+SCALABLE = ("intake", "processor")
+"""Services that run as several instances: they share the partitions of one consumer group."""
 GRACE_SECONDS = 15
 HEALTHY_SECONDS = 60.0
 """A child that ran this long since its last start is healthy: its backoff starts over."""
@@ -68,6 +70,21 @@ def port_taken(host: str, port: int) -> bool:
     """Whether something already listens there (e.g. another `loyalty run`)."""
     with socket.socket() as probe:
         return probe.connect_ex((host, port)) == 0
+
+
+def instance_counts(scales: list[str], services: list[str]) -> dict[str, int]:
+    """`SERVICE=N` options as a mapping; ValueError for an unknown service, a count below 1,
+    or more than one instance of a service that runs once (not in `SCALABLE`)."""
+    counts: dict[str, int] = {}
+    for scale in scales:
+        service, _, count = scale.partition("=")
+        if service not in services or not count.isdigit() or int(count) < 1:
+            raise ValueError(f"{scale}: expected SERVICE=N, N >= 1, SERVICE one of "
+                             f"{', '.join(services)}")
+        if service not in SCALABLE and int(count) > 1:
+            raise ValueError(f"{scale}: {service} runs once")
+        counts[service] = int(count)
+    return counts
 
 
 def children_of(counts: dict[str, int], settings: Settings) -> list[Child]:

@@ -18,15 +18,16 @@ commands = typer.Typer(add_completion=False)
 HELP = "\n\n".join((
     "Benchmark the pipeline on this machine, beside raw Kafka and raw PostgreSQL"
     " (docs/benchmarks.md).",
-    "Starts intake, processor, relay and projections as child processes on topics and a"
-    " database of their own, and produces addCustomerPointMessage / addBonusExtQuick commands"
-    " over many customers (phones, e-mails, a share of invalid items).",
+    "Starts intake, processor, relay and projections as child processes (--scale: several"
+    " intakes or processors) on topics and a database of their own, and produces"
+    " addCustomerPointMessage / addBonusExtQuick commands over many customers (phones,"
+    " e-mails, a share of invalid items).",
     "Measures: stage-1 items/s (first produce -> last stage-1 result consumed); end-to-end"
     " items/s (first produce -> every accepted item's stage-2 result consumed); projection lag"
     " (last stage-2 result -> read models' position at the event store's head); produce ->"
     " stage-2 result latency p50/p95/p99 at a fixed offered load (10-item commands paced by"
-    " the clock); CPU of each process during the throughput phase, peak memory (VmHWM) at the"
-    " end.",
+    " the clock); CPU of each process during the throughput phase, and summed per accepted"
+    " item over every process but the benchmark's own; peak memory (VmHWM) at the end.",
     "Ceilings on the same volume: aiokafka produce + consume of the items as JSON, one record"
     " each; PostgreSQL COPY of as many event-shaped rows as the pipeline stored, 500 rows per"
     " transaction. Keep trial runs small on a shared machine: --items 20000.",
@@ -41,6 +42,10 @@ LatencySeconds = Annotated[float, typer.Option(min=0, help="Length of the latenc
 SkipCeilings = Annotated[bool, typer.Option("--skip-ceilings", help="Pipeline only.")]
 Keep = Annotated[bool, typer.Option("--keep", help="Keep the scratch database and topics.")]
 JsonPath = Annotated[Path | None, typer.Option("--json", help="Also write the figures here.")]
+Scale = Annotated[list[str] | None, typer.Option(
+    "--scale", metavar="SERVICE=N",
+    help="Run N instances of intake or processor (one consumer group), e.g. --scale "
+         "processor=2 --scale intake=2.")]
 
 
 @commands.callback(invoke_without_command=True, help=HELP)
@@ -53,15 +58,22 @@ def bench(
     skip_ceilings: SkipCeilings = False,
     keep: Keep = False,
     json_path: JsonPath = None,
+    scale: Scale = None,
 ) -> None:
     """Benchmark the pipeline on this machine, beside raw Kafka and raw PostgreSQL."""
+    from services.bench.harness import SERVICES
     from services.bench.report import as_json, table, usage_table, write_json
     from services.bench.run import BenchOptions, run_bench
+    from services.supervisor import instance_counts
 
+    try:
+        instances = instance_counts(scale or [], list(SERVICES))
+    except ValueError as error:
+        raise typer.BadParameter(f"--scale {error}") from None
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     logging.getLogger("aiokafka").setLevel(logging.ERROR)  # a fresh topic's leader warnings
     options = BenchOptions(items, items_per_command, invalid_share, latency_rate,
-                           latency_seconds, skip_ceilings, keep)
+                           latency_seconds, skip_ceilings, keep, tuple(instances.items()))
     pipeline, ceilings, log_dir = run_bench(options)
     typer.echo(f"\n{items:,} items in {pipeline.commands:,} commands; "
                f"{pipeline.items_accepted:,} accepted by stage 1, "

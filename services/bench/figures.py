@@ -22,6 +22,10 @@ def per_second(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else 0.0
 
 
+BENCH = "bench"
+"""The benchmark's own process in `usage`: counted apart from the pipeline."""
+
+
 @dataclass(frozen=True)
 class Latency:
     """Produce -> stage-2 result latency of the items of the latency phase, in milliseconds."""
@@ -84,8 +88,15 @@ class PipelineFigures:
         return 100 * self.usage[name].cpu_seconds / max(self.metered_seconds, 1e-9)
 
     def cpu_ms_per_item(self, name: str) -> float:
-        """CPU milliseconds per item: what a process costs whatever else runs beside it."""
-        return 1000 * self.usage[name].cpu_seconds / max(self.items, 1)
+        """CPU milliseconds per accepted item: what a process costs whatever else runs beside
+        it."""
+        return 1000 * self.usage[name].cpu_seconds / max(self.items_accepted, 1)
+
+    @property
+    def pipeline_cpu_ms_per_item(self) -> float:
+        """CPU milliseconds per accepted item of every process but the benchmark's own: the
+        services, Kafka and PostgreSQL."""
+        return sum(self.cpu_ms_per_item(name) for name in self.usage if name != BENCH)
 
     @property
     def stage1_per_s(self) -> float:

@@ -82,6 +82,7 @@ class BenchEnvironment:
             "LOYALTY_PROCESSOR_GROUP": self.topic("processor"),
             "LOYALTY_PROJECTIONS_GROUP": self.topic("projections"),
             "LOYALTY_LOG_JSON": "true",
+            "LOYALTY_METRICS_PORT": "0",
         }
 
     def create_database(self) -> None:
@@ -114,43 +115,59 @@ class BenchEnvironment:
 
 
 class Services:
-    """The services under test as child processes (`python -m services.cli <name>`)."""
+    """The services under test as child processes (`python -m services.cli <name>`), with
+    `counts[service]` instances of each (intake and processor scale in their consumer group)."""
 
-    def __init__(self, environment: BenchEnvironment, log_dir: Path) -> None:
+    def __init__(self, environment: BenchEnvironment, log_dir: Path,
+                 counts: dict[str, int] | None = None) -> None:
         self.environment = environment
         self.log_dir = log_dir
-        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.counts = {name: (counts or {}).get(name, 1) for name in SERVICES}
+        self.children: dict[str, list[subprocess.Popen[bytes]]] = {}
 
     def start(self) -> None:
         env = self.environment.service_env()
         for name, args in SERVICES.items():
-            with open(self.log_dir / f"{name}.log", "ab") as log:
-                self.children[name] = subprocess.Popen(
-                    [sys.executable, "-m", "services.cli", *args],
-                    env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                )
+            self.children[name] = []
+            for instance in range(1, self.counts[name] + 1):
+                with open(self.log_dir / f"{name}-{instance}.log", "ab") as log:
+                    self.children[name].append(subprocess.Popen(
+                        [sys.executable, "-m", "services.cli", *args],
+                        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                    ))
 
-    def pids(self) -> dict[str, int]:
-        return {name: child.pid for name, child in self.children.items()}
+    def label(self, name: str) -> str:
+        """The service's name in the figures, with its instance count when it runs several."""
+        count = self.counts[name]
+        return name if count == 1 else f"{name} x{count}"
+
+    def pids(self) -> dict[str, list[int]]:
+        """The pids of each service's instances, by label."""
+        return {self.label(name): [child.pid for child in children]
+                for name, children in self.children.items()}
 
     def check_alive(self) -> None:
         """Raises ServiceDiedError, with the end of its log, when a service has exited."""
-        for name, child in self.children.items():
-            if child.poll() is not None:
-                tail = (self.log_dir / f"{name}.log").read_text(errors="replace")[-2000:]
-                raise ServiceDiedError(f"{name} exited with {child.returncode}:\n{tail}")
+        for name, children in self.children.items():
+            for instance, child in enumerate(children, start=1):
+                if child.poll() is not None:
+                    log = self.log_dir / f"{name}-{instance}.log"
+                    tail = log.read_text(errors="replace")[-2000:]
+                    raise ServiceDiedError(f"{name} exited with {child.returncode}:\n{tail}")
 
     def peak_memory(self) -> dict[str, float]:
-        """VmHWM of each service, in MiB (read before `stop`)."""
-        return {name: peak_mib(child.pid) for name, child in self.children.items()}
+        """VmHWM of each service in MiB, its instances together (read before `stop`)."""
+        return {self.label(name): sum(peak_mib(child.pid) for child in children)
+                for name, children in self.children.items()}
 
     def stop(self) -> None:
         """SIGTERM to all, then SIGKILL to whoever is still there after the grace period."""
-        for child in self.children.values():
+        every = [child for children in self.children.values() for child in children]
+        for child in every:
             if child.poll() is None:
                 child.terminate()
         deadline = time.monotonic() + GRACE_SECONDS
-        for child in self.children.values():
+        for child in every:
             try:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:

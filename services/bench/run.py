@@ -39,6 +39,8 @@ class BenchOptions:
     latency_seconds: float
     skip_ceilings: bool
     keep: bool
+    instances: tuple[tuple[str, int], ...] = ()
+    """(service, instances) of the services that run more than once (intake, processor)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def generate(options: BenchOptions) -> Workloads:
 
 def meter(services: Services) -> CpuMeter:
     """CPU meters of the services, the bench itself and the shared servers."""
-    groups = {name: [pid] for name, pid in services.pids().items()}
+    groups = dict(services.pids())
     groups["kafka (shared)"] = pids_named("java", "kafka.Kafka")
     groups["postgres (shared)"] = pids_named("postgres")
     groups["bench"] = [os.getpid()]
@@ -131,7 +133,7 @@ def run_bench(options: BenchOptions) -> tuple[PipelineFigures, Ceilings | None, 
                                    settings.postgres_owner_dsn)
     workloads = generate(options)
     log_dir = Path(tempfile.mkdtemp(prefix=f"loyalty-bench-{environment.run_id}-"))
-    services = Services(environment, log_dir)
+    services = Services(environment, log_dir, dict(options.instances))
     environment.create_database()
     try:
         environment.prepare()
