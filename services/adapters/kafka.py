@@ -17,6 +17,8 @@ from aiokafka.errors import (
     NodeNotReadyError,
     TopicAlreadyExistsError,
 )
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from services.settings import Settings
 
@@ -92,6 +94,39 @@ async def send_reliably(producer: AIOKafkaProducer, topic: str, value: bytes | N
             log.warning("record not acknowledged; retrying", topic=topic, error=repr(error),
                         retry_seconds=round(wait, 2))
             await asyncio.sleep(wait)
+
+
+Record = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
+"""(topic, key, value, headers) of one record to produce."""
+
+
+async def send_batched(producer: AIOKafkaProducer, records: Sequence[Record]) -> None:
+    """Produces the records, in order within each partition, and waits for every
+    acknowledgement: gathered into one batch per partition (`create_batch` / `send_batch`)
+    instead of handed over one by one, a third of the producer's CPU per record. A keyed
+    record goes to the partition the producer's own partitioner would choose."""
+    partitioner = DefaultPartitioner()
+    partitions: dict[str, list[int]] = {}
+    open_batches: dict[tuple[str, int], BatchBuilder] = {}
+    acks: list[asyncio.Future[Any]] = []
+    for topic, key, value, headers in records:
+        if topic not in partitions:
+            partitions[topic] = sorted(await producer.partitions_for(topic))
+        partition = partitioner(key, partitions[topic], partitions[topic])
+        batch = open_batches.get((topic, partition))
+        if batch is not None and batch.append(
+                key=key, value=value, timestamp=None, headers=headers) is not None:
+            continue
+        if batch is not None:  # full: off it goes, a new one takes the record
+            acks.append(await producer.send_batch(batch, topic, partition=partition))
+        batch = open_batches[(topic, partition)] = producer.create_batch()
+        if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+            del open_batches[(topic, partition)]  # larger than a batch: a request of its own
+            acks.append(await producer.send(topic, value, key=key, partition=partition,
+                                            headers=headers))
+    for (topic, partition), batch in open_batches.items():
+        acks.append(await producer.send_batch(batch, topic, partition=partition))
+    await asyncio.gather(*acks)
 
 
 async def partitions_of(bootstrap: str, topic: str) -> list[int]:

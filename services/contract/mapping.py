@@ -2,7 +2,10 @@
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any, TypeVar
+
+import orjson
 
 from services.contract.commands import CommandType, WorkItem
 from services.contract.errors import ErrorCode
@@ -93,6 +96,29 @@ def result_of(answer: Answer) -> ProcessingResult:
             ShownMessage(message_id=m.message_id, text=m.text, shows_left=m.shows_left)
             for m in answer.messages],
     )
+
+
+ERROR_OBJECTS: dict[str, dict[str, Any]] = {
+    rejection.value: error.model_dump(mode="json", by_alias=True)
+    for rejection, error in ERRORS.items()}
+"""The `error` object of each stage-2 rejection, as a result carries it."""
+
+
+def result_json(answer: Mapping[str, Any]) -> bytes:
+    """The stage-2 result of an outcome event's answer as JSON carries it (its stored state,
+    decoded without building objects): byte for byte `result_of(answer_of(event)).to_json()`,
+    at a fraction of its cost."""
+    code = answer["error_code"]
+    messages = answer["messages"]
+    return orjson.dumps({
+        "commandId": answer["command_id"], "typeOfCommand": answer["type_of_command"],
+        "stage": "processing", "login": answer["login"], "guid": answer["guid"],
+        "status": "Success" if code is None else "Error",
+        "error": None if code is None else ERROR_OBJECTS[code],
+        "messages": None if messages is None else [
+            {"messageId": m["message_id"], "text": m["text"], "showsLeft": m["shows_left"]}
+            for m in messages],
+    })
 
 
 def salvaged_identity(raw: bytes | None) -> domain.Item | None:

@@ -6,9 +6,10 @@
   in its CloudEvents form (`events.published`), keyed by programme and uniqId so that one
   customer's events keep their order.
 
-A customer event whose stored state is of its class's current version is published straight
-from its stored JSON (`CompiledJSONTranscoder.plain`: no decimals or date-times built, the same
-published bytes); an older version is loaded through its upcasters first.
+An outcome or a customer event whose stored state is of its class's current version is
+published straight from its stored JSON (`CompiledJSONTranscoder.plain`: no decimals or
+date-times built, the same published bytes); an older version is loaded through its upcasters
+first.
 
 Records are produced in notification order, a batch at a time; the relay's position is stored
 after the broker acknowledged the whole batch. A crash in between publishes the batch again:
@@ -38,9 +39,9 @@ from events.published import cloud_event, published_form
 from services.adapters.dead_letters import DeadLetter, Origin, describe
 from services.adapters.event_store import CompiledJSONTranscoder, EventStore, is_unavailable
 from services.adapters.following import follow, topics_of
-from services.adapters.kafka import backoff, is_transient
+from services.adapters.kafka import Record, backoff, is_transient, send_batched
 from services.adapters.metrics import ServiceMetrics
-from services.contract.mapping import result_of
+from services.contract.mapping import result_json, result_of
 from services.contract.topics import item_key
 from services.domain.outcomes import answer_of
 from services.settings import Settings
@@ -53,9 +54,8 @@ R = TypeVar("R")
 PRODUCE_ATTEMPTS = 3
 """Tries of a batch whose failure is not transient, before the relay gives up (and restarts)."""
 
-Record = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
 PUBLISHED_CLASSES = frozenset(PUBLISHED)
-"""(topic, key, value, headers) of one record to produce."""
+ANSWER_CLASSES = frozenset(ANSWERS)
 
 
 class CustomerDirectory:
@@ -132,14 +132,17 @@ class Relay:
             return self.dead_letter(notification, error)
 
     def published_from_state(self, notification: Notification) -> Record | None:
-        """The record of a customer event of its class's current version, made from the
-        stored JSON as it is; None for anything else."""
+        """The record of an outcome or a customer event of its class's current version, made
+        from the stored JSON as it is; None for anything else."""
         event_class = resolve_topic(notification.topic)
-        if self.plain is None or event_class not in PUBLISHED_CLASSES:
+        answers = event_class in ANSWER_CLASSES
+        if self.plain is None or not (answers or event_class in PUBLISHED_CLASSES):
             return None
         state = self.plain(notification.state)
         if state.pop("class_version", 1) != getattr(event_class, "class_version", 1):
             return None
+        if answers:
+            return self.settings.results_topic, state["guid"].encode(), result_json(state), []
         customer_id = UUID(str(notification.originator_id))
         if event_class is CustomerCreated:
             self.directory.learn_created(customer_id, state)
@@ -188,9 +191,7 @@ class Relay:
         the broker is away (a repeat is harmless: identical results, events with their ids)."""
         for attempt in itertools.count():
             try:
-                sent = [await producer.send(topic, value, key=key, headers=headers)
-                        for topic, key, value, headers in records]
-                await asyncio.gather(*sent)
+                await send_batched(producer, records)
                 return
             except Exception as error:
                 if not is_transient(error) and attempt >= PRODUCE_ATTEMPTS:
