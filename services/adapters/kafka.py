@@ -101,32 +101,49 @@ Record = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
 
 
 async def send_batched(producer: AIOKafkaProducer, records: Sequence[Record]) -> None:
-    """Produces the records, in order within each partition, and waits for every
-    acknowledgement: gathered into one batch per partition (`create_batch` / `send_batch`)
-    instead of handed over one by one, a third of the producer's CPU per record. A keyed
-    record goes to the partition the producer's own partitioner would choose."""
+    """Produces the records (`enqueue_batched`) and waits for every acknowledgement."""
+    await asyncio.gather(*set(await enqueue_batched(producer, records)))
+
+
+async def enqueue_batched(producer: AIOKafkaProducer, records: Sequence[Record],
+                          ) -> list["asyncio.Future[Any]"]:
+    """Hands the records to the producer, in order within each partition, gathered into one
+    batch per partition (`create_batch` / `send_batch`) instead of one by one: a third of the
+    producer's CPU per record. A keyed record goes to the partition the producer's own
+    partitioner would choose. Returns, for each record, the acknowledgement of its batch."""
     partitioner = DefaultPartitioner()
     partitions: dict[str, list[int]] = {}
-    open_batches: dict[tuple[str, int], BatchBuilder] = {}
-    acks: list[asyncio.Future[Any]] = []
-    for topic, key, value, headers in records:
+    open_batches: dict[tuple[str, int], tuple[BatchBuilder, list[int]]] = {}
+    acks: list[asyncio.Future[Any] | None] = [None] * len(records)
+
+    async def send(batch: BatchBuilder, members: list[int], topic: str, partition: int) -> None:
+        sent = await producer.send_batch(batch, topic, partition=partition)
+        for member in members:
+            acks[member] = sent
+
+    for n, (topic, key, value, headers) in enumerate(records):
         if topic not in partitions:
             partitions[topic] = sorted(await producer.partitions_for(topic))
         partition = partitioner(key, partitions[topic], partitions[topic])
-        batch = open_batches.get((topic, partition))
+        batch, members = open_batches.get((topic, partition), (None, []))
         if batch is not None and batch.append(
                 key=key, value=value, timestamp=None, headers=headers) is not None:
+            members.append(n)
             continue
         if batch is not None:  # full: off it goes, a new one takes the record
-            acks.append(await producer.send_batch(batch, topic, partition=partition))
-        batch = open_batches[(topic, partition)] = producer.create_batch()
+            await send(batch, members, topic, partition)
+        batch = producer.create_batch()
         if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-            del open_batches[(topic, partition)]  # larger than a batch: a request of its own
-            acks.append(await producer.send(topic, value, key=key, partition=partition,
-                                            headers=headers))
-    for (topic, partition), batch in open_batches.items():
-        acks.append(await producer.send_batch(batch, topic, partition=partition))
-    await asyncio.gather(*acks)
+            open_batches.pop((topic, partition), None)  # larger than a batch: on its own
+            acks[n] = await producer.send(topic, value, key=key, partition=partition,
+                                          headers=headers)
+            continue
+        open_batches[(topic, partition)] = (batch, [n])
+    for (topic, partition), (batch, members) in open_batches.items():
+        await send(batch, members, topic, partition)
+    sent = [ack for ack in acks if ack is not None]
+    assert len(sent) == len(records), "every record is in a batch"
+    return sent
 
 
 async def partitions_of(bootstrap: str, topic: str) -> list[int]:

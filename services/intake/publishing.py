@@ -1,15 +1,19 @@
-"""Intake's producing: records out, retried until the broker acknowledged them or gave up."""
+"""Intake's producing: records out, retried until the broker acknowledged them or gave up.
+
+Intake produces through a producer of its own (`services.adapters.kafka.producer`: acks from
+every in-sync replica, idempotent), started with the first batch and stopped with the worker,
+which hands records over a batch per partition (`enqueue_batched`)."""
 
 import asyncio
-from collections.abc import Awaitable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import faust
 import structlog
+from aiokafka import AIOKafkaProducer
 
 from services.adapters.dead_letters import DeadLetter
-from services.adapters.kafka import backoff, is_transient
+from services.adapters.kafka import backoff, enqueue_batched, is_transient, producer
 from services.adapters.metrics import ServiceMetrics
 from services.settings import Settings
 
@@ -29,15 +33,20 @@ class Record:
 
 
 class Publisher:
-    """Produces through the faust application's producer and awaits the broker's acks."""
+    """Produces records and awaits the broker's acks."""
 
     attempts = 3
     """Tries of a record whose failure is not transient, before its command is given up."""
 
-    def __init__(self, intake: faust.App, settings: Settings, metrics: ServiceMetrics) -> None:
-        self.intake = intake
+    def __init__(self, settings: Settings, metrics: ServiceMetrics) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.kafka: AIOKafkaProducer | None = None
+
+    async def stop(self) -> None:
+        if self.kafka is not None:
+            await self.kafka.stop()
+            self.kafka = None
 
     async def publish(self, tagged: list[tuple[Tag, Record]]) -> dict[Tag, BaseException]:
         """Produces every record; a transient failure is retried for as long as it lasts,
@@ -77,23 +86,18 @@ class Publisher:
             raise RuntimeError(f"dead letter of {letter.origin} not published") from failed[0]
 
     async def _send_all(self, records: list[Record]) -> list[object]:
-        """Hands the records to the producer one after the other, then awaits every ack.
-
-        One at a time: the producer's accumulator makes a sender that finds the batch full wait
-        for it to drain, and ten thousand concurrent senders would each wake on every drain."""
-        acks: list[Awaitable[object] | BaseException] = []
-        for record in records:
-            try:
-                acks.append(await self.intake.producer.send(
-                    record.topic, record.key, record.value, None, None, list(record.headers)))
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                acks.append(error)
-        return await asyncio.gather(*(_outcome(ack) for ack in acks), return_exceptions=True)
-
-
-async def _outcome(ack: Awaitable[object] | BaseException) -> object:
-    if isinstance(ack, BaseException):
-        raise ack
-    return await ack
+        """Hands the records to the producer a batch per partition, then awaits every ack:
+        each record's outcome (a failed batch fails each of its records)."""
+        if self.kafka is None:
+            kafka = producer(self.settings)
+            await kafka.start()
+            self.kafka = kafka
+        try:
+            acks = await enqueue_batched(self.kafka, [
+                (record.topic, record.key, record.value, list(record.headers))
+                for record in records])
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            return [error] * len(records)
+        return await asyncio.gather(*acks, return_exceptions=True)

@@ -183,7 +183,13 @@ def create_intake(settings: Settings, metrics: ServiceMetrics) -> faust.App:
         broker_commit_interval=1.0,
     )
     commands = intake.topic(settings.commands_topic, value_serializer="raw", key_serializer="raw")
-    stage1 = Stage1(settings, Publisher(intake, settings, metrics), metrics)
+    publisher = Publisher(settings, metrics)
+    stage1 = Stage1(settings, publisher, metrics)
+
+    async def stop_producing(app: Any, *_: Any, signal: Any, **__: Any) -> None:
+        await publisher.stop()
+
+    intake.on_before_shutdown.connect(cast(Any, stop_producing))  # faust's stubs want a union
 
     @intake.agent(commands, concurrency=1, supervisor_strategy=CrashingSupervisor)
     async def validate(stream: faust.StreamT[Any]) -> None:
