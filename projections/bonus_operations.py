@@ -25,7 +25,7 @@ from events.customer import (
     SpendCancelled,
 )
 from events.published import event_id
-from projections.folding import Change, Insert, Table
+from projections.folding import Change, Insert, NotificationId, Table
 from projections.schema import SCHEMA
 
 TABLE = f"{SCHEMA}.bonus_operations"
@@ -81,7 +81,13 @@ KINDS = ("accrual", "reversal", "spend", "spendCancel", "expiry", "activation")
 """The operation kinds of SPEC §13 (`operationKind`)."""
 
 
-def fold(event: object, notification_id: int) -> list[Change]:
+FOLDED: tuple[type, ...] = (
+    PointsAccrued, PointsReversed, PointsSpent, SpendCancelled, PointsExpired, PointsActivated,
+)
+"""The event classes (and their subclasses) `fold` turns into changes; others: none."""
+
+
+def fold(event: object, notification_id: NotificationId) -> list[Change]:
     """A bonus operation for each accrual, reversal, spend, cancelled spend, expiry and
     activation; the amount is the operation's own, positive."""
     match event:
@@ -108,7 +114,7 @@ def fold(event: object, notification_id: int) -> list[Change]:
     return []
 
 
-def operation(event: Any, notification_id: int, kind: str, related_guid: str | None,
+def operation(event: Any, notification_id: NotificationId, kind: str, related_guid: str | None,
               fields: dict[str, Any]) -> Insert:
     """The row of one operation: the event's fields, the rest empty."""
     row = dict.fromkeys(EVENT_FIELDS) | fields

@@ -15,7 +15,7 @@ order of the events.
 """
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -76,29 +76,55 @@ class Statement:
 
     query: sql.SQL | sql.Composed
     params: Mapping[str, object]
+    stored: bool = False
+    """Whether the parameters are as PostgreSQL stores them already (the batch's own
+    statements), but for the `numbered` ones."""
+    numbered: tuple[str, ...] = ()
+    """Parameters that are lists of `Unnumbered` ids."""
 
-    def storable_params(self) -> Mapping[str, object]:
-        """The parameters, NUL characters in texts replaced (see `storable`)."""
-        return {name: storable(value) for name, value in self.params.items()}
+    def storable_params(self, numbering: Sequence[int] = ()) -> Mapping[str, object]:
+        """The parameters as PostgreSQL stores them (see `storable`)."""
+        if not self.stored:
+            return {name: storable(value, numbering) for name, value in self.params.items()}
+        if not self.numbered:
+            return self.params
+        return {name: [numbering[unnumbered.index] for unnumbered in value]  # type: ignore[attr-defined]
+                if name in self.numbered else value for name, value in self.params.items()}
 
 
 Change = Insert | Update | Delete | Statement
 
-Fold = Callable[[object, int], list[Change]]
+
+@dataclass(frozen=True)
+class Unnumbered:
+    """The notification id of the batch's `index`-th event, before the events are stored: the
+    processor folds its batch first and numbers the rows when it writes them
+    (`Batch.write(numbering=...)`), so that the folding is not done under the store's insert
+    lock."""
+
+    index: int
+
+
+NotificationId = int | Unnumbered
+
+Fold = Callable[[object, NotificationId], list[Change]]
 """(domain event, its notification id) -> changes; the id orders rows deterministically.
 Each read model's `fold` matches on the event classes of `events` it needs."""
 
 
-def storable(value: object) -> object:
-    """The value, with any NUL character in a text replaced by U+FFFD.
+def storable(value: object, numbering: Sequence[int] = ()) -> object:
+    """The value as PostgreSQL stores it: any NUL character in a text replaced by U+FFFD, an
+    `Unnumbered` id replaced by its notification id in `numbering`.
 
     PostgreSQL text cannot hold NUL. Stage 1 refuses it, but a read model must never stall on an
     event stored before that rule, or written by another producer of items.
     """
-    if isinstance(value, str) and "\x00" in value:
-        return value.replace("\x00", "\ufffd")
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
     if isinstance(value, list):
-        return [storable(element) for element in value]
+        return [storable(element, numbering) for element in value]
+    if isinstance(value, Unnumbered):
+        return numbering[value.index]
     return value
 
 
@@ -162,13 +188,13 @@ class Batch:
         self.deletes.clear()
         self.tables.clear()
 
-    def write(self, cursor: Cursor) -> int:
-        """Runs every statement of the batch on `cursor` (within the caller's transaction);
-        returns how many statements ran."""
+    def write(self, cursor: Cursor, numbering: Sequence[int] = ()) -> int:
+        """Runs every statement of the batch on `cursor` (within the caller's transaction),
+        `Unnumbered` ids replaced by `numbering`; returns how many statements ran."""
         self.seal()
         statements, self.ready = self.ready, []
         for statement in statements:
-            cursor.execute(statement.query, statement.storable_params())
+            cursor.execute(statement.query, statement.storable_params(numbering))
         return len(statements)
 
     def _touch(self, table: Table) -> None:
@@ -200,8 +226,21 @@ def _arrays(table: Table, columns: Iterable[str]) -> tuple[sql.Composable, list[
     return sql.SQL("unnest({})").format(sql.SQL(", ").join(parts)), names
 
 
-def _columns(names: list[str], columns: list[list[Any]]) -> dict[str, object]:
-    return dict(zip(names, columns, strict=True))
+def _statement(query: sql.SQL, table: Table, names: list[str], columns: Sequence[str],
+               values: list[list[Any]]) -> Statement:
+    """A statement of the batch over arrays, its parameters made storable now (outside the
+    store's insert lock), its `Unnumbered` ids left for `write` to number."""
+    params: dict[str, object] = {}
+    numbered = []
+    for name, column, column_values in zip(names, columns, values, strict=True):
+        if any(isinstance(value, Unnumbered) for value in column_values[:1]):
+            numbered.append(name)
+            params[name] = column_values
+        elif table.types[column] == "text":
+            params[name] = [storable(value) for value in column_values]
+        else:
+            params[name] = column_values
+    return Statement(query, params, stored=True, numbered=tuple(numbered))
 
 
 @functools.cache
@@ -265,21 +304,21 @@ def _rendered(query: sql.Composed) -> sql.SQL:
 def _insert(table: Table, shape: Shape, rows: list[tuple[Key, Mapping[str, Any]]]) -> Statement:
     columns = (*table.key, *(c for c in shape if c not in table.key))
     query, names = _insert_query(table, columns)
-    return Statement(query, _columns(names, [[values.get(c) for _, values in rows]
-                                             for c in columns]))
+    return _statement(query, table, names, columns,
+                      [[values.get(c) for _, values in rows] for c in columns])
 
 
 def _update(table: Table, shape: Shape, rows: list[tuple[Key, Mapping[str, Any]]]) -> Statement:
     query, names = _update_query(table, shape)
     values = [[row_key[n] for row_key, _ in rows] for n in range(len(table.key))]
     values += [[values_[c] for _, values_ in rows] for c in shape]
-    return Statement(query, _columns(names, values))
+    return _statement(query, table, names, (*table.key, *shape), values)
 
 
 def _delete(table: Table, keys: list[Key]) -> Statement:
     query, names = _delete_query(table)
-    return Statement(query, _columns(names, [[key[n] for key in keys]
-                                             for n in range(len(table.key))]))
+    return _statement(query, table, names, table.key,
+                      [[key[n] for key in keys] for n in range(len(table.key))])
 
 
 def _matching(table: Table) -> sql.Composable:

@@ -71,7 +71,13 @@ REUSED = sql.SQL(
 )
 
 
-def fold(event: object, _: int) -> list[Change]:
+FOLDED: tuple[type, ...] = (
+    ItemProcessed, GuidReused,
+)
+"""The event classes (and their subclasses) `fold` turns into changes; others: none."""
+
+
+def fold(event: object, _: object) -> list[Change]:
     """ItemProcessed: the item's final outcome, no longer pending; GuidReused: another item
     came with this guid and other content, and was refused."""
     match event:

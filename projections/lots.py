@@ -68,7 +68,14 @@ GIVEN_BACK = sql.SQL(
     f"WHERE customer_id = %(customer_id)s AND lot_guid = %(lot_guid)s")
 
 
-def fold(event: object, _: int) -> list[Change]:
+FOLDED: tuple[type, ...] = (
+    PointsAccrued, PointsActivated, PointsExpired, DebtRepaid, PointsReversed, PointsSpent,
+    SpendCancelled,
+)
+"""The event classes (and their subclasses) `fold` turns into changes; others: none."""
+
+
+def fold(event: object, _: object) -> list[Change]:
     """The changes that bring the customer's lots up to date with one event: new lots and
     activations merge with the batch; what subtracts from a lot's current points runs as a
     statement of its own, in order."""

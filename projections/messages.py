@@ -35,7 +35,13 @@ ROWS = Table(TABLE, ("message_id",), {
 }, joins_customer=("programme", "uniq_id"), unstored=("customer_id",))
 
 
-def fold(event: object, _: int) -> list[Change]:
+FOLDED: tuple[type, ...] = (
+    MessageQueued, MessageShown,
+)
+"""The event classes (and their subclasses) `fold` turns into changes; others: none."""
+
+
+def fold(event: object, _: object) -> list[Change]:
     """MessageQueued: a message with all its shows left; MessageShown: one show fewer."""
     match event:
         case MessageQueued():

@@ -25,6 +25,7 @@ have gathered or when it has reached the head of the event store, so a restart n
 nor doubles anything and a busy store is followed in few transactions.
 """
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,7 +36,7 @@ from eventsourcing.projection import Projection
 from psycopg import sql
 
 from projections import bonus_operations, customers, item_outcomes, lots, messages
-from projections.folding import Batch, Change, Fold
+from projections.folding import Batch, Change, Fold, NotificationId, Unnumbered
 from projections.schema import APPLICATION_NAME, CREATE_SCHEMA, PROJECTION_NAME
 
 log = structlog.get_logger(__name__)
@@ -44,6 +45,14 @@ READ_MODELS = (customers, bonus_operations, messages, item_outcomes, lots)
 """Customers first: the other read models copy the programme and uniqId from its rows."""
 
 FOLDS: tuple[Fold, ...] = tuple(model.fold for model in READ_MODELS)
+
+
+@functools.cache
+def folds_of(event_class: type) -> tuple[Fold, ...]:
+    """The folds of the read models that fold events of this class (each read model says which
+    classes in its `FOLDED`): an event meets only those, not every fold's every case."""
+    return tuple(model.fold for model in READ_MODELS
+                 if issubclass(event_class, model.FOLDED))
 DDL: tuple[sql.SQL, ...] = (
     *(statement for model in READ_MODELS for statement in model.DDL),
     *item_outcomes.PENDING_DDL,
@@ -61,15 +70,17 @@ class OvertakenError(RuntimeError):
     folded those events already. The service starts again from the new position."""
 
 
-def changes_of(event: object, notification_id: int) -> list[Change]:
+def changes_of(event: object, notification_id: NotificationId) -> list[Change]:
     """Every read model's changes for one event. An event a fold fails on (a bug) is logged and
     left out, so that one event never stops the read models; a rebuild after the fix brings it
     in."""
     try:
-        return [change for fold in FOLDS for change in fold(event, notification_id)]
+        event_class: Any = type(event)
+        return [change for fold in folds_of(event_class)
+                for change in fold(event, notification_id)]
     except Exception as error:
         log.error("event left out of the read models", event=type(event).__name__,
-                  notification_id=notification_id, error=repr(error))
+                  notification_id=str(notification_id), error=repr(error))
         return []
 
 
@@ -91,23 +102,28 @@ class ReadModelView(PostgresTrackingRecorder):
         self.written_to: int | None = None
         """The position this view last wrote (or found when its runner started)."""
 
-    def fold_inline(self, cursor: Any, events: Sequence[object],
-                    notification_ids: Sequence[int]) -> bool:
-        """Folds a batch of events, just stored with these notification ids on `cursor`'s
-        transaction, into the read models in the same transaction, if the read models hold
-        every event stored before them; returns whether it did. A failure to write is logged
-        and undone (a savepoint): the events are stored all the same, and the service folds
-        them later."""
+    def prepare(self, events: Sequence[object]) -> Batch:
+        """The read models' changes for a batch of events not stored yet (their rows numbered
+        when `fold_inline` writes them): done before the events' insert, outside its lock."""
+        batch = Batch()
+        for index, event in enumerate(events):
+            batch.add(changes_of(event, Unnumbered(index)))
+        batch.seal()
+        return batch
+
+    def fold_inline(self, cursor: Any, prepared: Batch, notification_ids: Sequence[int]) -> bool:
+        """Writes the changes `prepare` made of a batch of events, just stored with these
+        notification ids on `cursor`'s transaction, in the same transaction, if the read models
+        hold every event stored before them; returns whether it did. A failure is logged and
+        undone (a savepoint): the events are stored all the same, and the service folds them
+        later."""
         connection = cursor.connection
         try:
             with connection.transaction(), connection.pipeline():
                 cursor.execute(POSITION_LOCK, (POSITION_LOCK_KEY,))
                 if self._position(cursor) != self._stored_before(cursor, notification_ids[0]):
                     return False
-                batch = Batch()
-                for event, notification_id in zip(events, notification_ids, strict=True):
-                    batch.add(changes_of(event, notification_id))
-                batch.write(cursor)
+                prepared.write(cursor, numbering=notification_ids)
                 self._insert_tracking(cursor, Tracking(APPLICATION_NAME, notification_ids[-1]))
         except Exception as error:
             log.error("read models not written with the events; the projections service will "

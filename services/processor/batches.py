@@ -43,9 +43,12 @@ CONFLICTS_PER_ITEM = 10
 
 
 class InlineReadModels(Protocol):
-    """The read models, as a processor's transaction folds its events into them."""
+    """The read models, as a processor's transaction folds its events into them: their changes
+    prepared before the insert, written once the events' notification ids are known."""
 
-    def fold_inline(self, cursor: Any, events: Sequence[object],
+    def prepare(self, events: Sequence[object]) -> Any: ...
+
+    def fold_inline(self, cursor: Any, prepared: Any,
                     notification_ids: Sequence[int]) -> bool: ...
 
 
@@ -197,10 +200,11 @@ class ItemProcessor:
         """Stores the aggregates' new events and the positions in one transaction."""
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         read_models = self.read_models
+        prepared = None if read_models is None or not events else read_models.prepare(events)
 
         def fold(cursor: Any, notification_ids: Sequence[int]) -> None:
             if read_models is not None:
-                read_models.fold_inline(cursor, events, notification_ids)
+                read_models.fold_inline(cursor, prepared, notification_ids)
 
         try:
             self.store.events.put(events, trackings=[p.tracking() for p in positions],
