@@ -27,7 +27,6 @@ from services.settings import Settings
 log = structlog.get_logger(__name__)
 
 RETRY_SECONDS = 2.0
-"""The tracking name of the read models' position: the event store application's name."""
 
 
 def projection_env(settings: Settings, *, create_tables: bool = False) -> dict[str, str]:
@@ -49,6 +48,16 @@ def view_of(env: Mapping[str, str]) -> ReadModelView:
     named = Environment(PROJECTION_NAME, {**os.environ, **env})
     return InfrastructureFactory[ReadModelView].construct(env=named).tracking_recorder(
         ReadModelView)
+
+
+def single_connection_view(settings: Settings) -> ReadModelView:
+    """The read models' view on one connection, knowing the event store's table: for the
+    processor's inline writes (on the processor's own transaction) and for looking at the
+    position and the head."""
+    env = projection_env(settings)
+    view = view_of({**env, f"{PROJECTION_NAME.upper()}_POSTGRES_POOL_SIZE": "1"})
+    view.events_table = events_table(env)
+    return view
 
 
 class ReadModelRunner(BaseProjectionRunner[EventStore]):
@@ -94,8 +103,7 @@ def follow(settings: Settings, stop: threading.Event,
     that fails (a database that went away) is started again, a little later after each
     failure in a row; one overtaken by the processor starts again at once."""
     env = projection_env(settings)
-    probe = view_of({**env, f"{PROJECTION_NAME.upper()}_POSTGRES_POOL_SIZE": "1"})
-    probe.events_table = events_table(env)
+    probe = single_connection_view(settings)
     failures = 0
     try:
         while not stop.is_set():

@@ -5,10 +5,11 @@ model are written in the same transaction as the tracking position.
 
 Two writers keep it, never at the same time for the same events:
 
-- the processor, inline (`fold_inline`): in the transaction that stores a batch's events, when
-  the read models hold everything stored before the batch, it folds the batch's events (as it
-  has them in memory: nothing read back, nothing decoded) and moves the position to the batch's
-  last event. A result published from the store is then already in the read models;
+- the processor, inline: it folds a batch's events before it stores them (`prepare`: the
+  events as it has them in memory, nothing read back, nothing decoded) and writes the changes
+  in the transaction that stores them (`fold_inline`), when the read models hold everything
+  stored before the batch, moving the position to the batch's last event. A result published
+  from the store is then already in the read models;
 - the projections service (`ReadModelProjection`, eventsourcing's projection runner) folds what
   the read models lack: after a rebuild, after an inline fold that failed, or always when
   inline folding is off (`LOYALTY_READ_MODELS_INLINE=false`).
@@ -18,11 +19,10 @@ writes only if the position is where it expects it (the processor: the last even
 before its batch; the service: where it last wrote). The service, overtaken, starts again from
 the new position; the processor, behind, leaves its batch to the service.
 
-The service's view gathers the
-changes of consecutive events in a `Batch` (merged per row, written as a few set-based
-statements) and writes them together with the last event's position when `batch_size` events
-have gathered or when it has reached the head of the event store, so a restart neither skips
-nor doubles anything and a busy store is followed in few transactions.
+The service's view gathers the changes of consecutive events in a `Batch` (merged per row,
+written as a few set-based statements) and writes them together with the last event's position
+when `batch_size` events have gathered or when it has reached the head of the event store, so a
+restart neither skips nor doubles anything and a busy store is followed in few transactions.
 """
 
 import functools

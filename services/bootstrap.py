@@ -105,13 +105,9 @@ def inline_read_models(settings: Settings) -> "ReadModelView | None":
     projections service, `LOYALTY_READ_MODELS_INLINE=false`)."""
     if not settings.read_models_inline:
         return None
-    from projections.runner import events_table, projection_env, view_of
-    from projections.schema import PROJECTION_NAME
+    from projections.runner import single_connection_view
 
-    env = projection_env(settings)
-    view = view_of({**env, f"{PROJECTION_NAME.upper()}_POSTGRES_POOL_SIZE": "1"})
-    view.events_table = events_table(env)
-    return view
+    return single_connection_view(settings)
 
 
 def clock(settings: Settings, measured: ServiceMetrics) -> "Clock":

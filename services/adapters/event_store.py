@@ -42,7 +42,7 @@ class CompiledJSONTranscoder(JSONTranscoder):
     registered types as `{"_type_": name, "_data_": encoded}`), in half the time to encode.
 
     It reads everything the library's transcoder wrote, and the library's transcoder reads
-    everything it writes (`tests/unit/test_events.py`)."""
+    everything it writes (`tests/unit/test_relay_publication.py`)."""
 
     FAST_ENCODERS: dict[type, Callable[[Any], str]] = {
         datetime: datetime.isoformat, Decimal: Decimal.__str__}

@@ -5,6 +5,7 @@ every in-sync replica, idempotent), started with the first batch and stopped wit
 which hands records over a batch per partition (`enqueue_batched`)."""
 
 import asyncio
+import contextlib
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -88,12 +89,8 @@ class Publisher:
     async def _send_all(self, records: list[Record]) -> list[object]:
         """Hands the records to the producer a batch per partition, then awaits every ack:
         each record's outcome (a failed batch fails each of its records)."""
-        if self.kafka is None:
-            kafka = producer(self.settings)
-            await kafka.start()
-            self.kafka = kafka
         try:
-            acks = await enqueue_batched(self.kafka, [
+            acks = await enqueue_batched(await self._producer(), [
                 (record.topic, record.key, record.value, list(record.headers))
                 for record in records])
         except asyncio.CancelledError:
@@ -101,3 +98,16 @@ class Publisher:
         except Exception as error:
             return [error] * len(records)
         return await asyncio.gather(*acks, return_exceptions=True)
+
+    async def _producer(self) -> AIOKafkaProducer:
+        """The producer, started on first use (a broker away: the error, retried like any)."""
+        if self.kafka is None:
+            kafka = producer(self.settings)
+            try:
+                await kafka.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await kafka.stop()
+                raise
+            self.kafka = kafka
+        return self.kafka

@@ -32,10 +32,10 @@ from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.utils import resolve_topic
 
 from events import PUBLISHED
-from events.base import ENVELOPE
+from events.base import ENVELOPE, data_of
 from events.customer import CustomerCreated
 from events.outcomes import ANSWERS
-from events.published import cloud_event, published_form
+from events.published import published_form
 from services.adapters.dead_letters import DeadLetter, Origin, describe
 from services.adapters.event_store import CompiledJSONTranscoder, EventStore, is_unavailable
 from services.adapters.following import follow, topics_of
@@ -67,12 +67,9 @@ class CustomerDirectory:
         self.size = size
         self.known: OrderedDict[UUID, tuple[str, str]] = OrderedDict()
 
-    def learn(self, event: CustomerCreated) -> None:
-        self._keep(event.originator_id, (event.programme, event.uniq_id))
-
-    def learn_created(self, customer_id: UUID, state: dict[str, Any]) -> None:
-        """Learns from the stored state of a `CustomerCreated`."""
-        self._keep(customer_id, (state["programme"], state["uniq_id"]))
+    def learn(self, customer_id: UUID, programme: str, uniq_id: str) -> None:
+        """Learns a customer's identity from its `CustomerCreated`."""
+        self._keep(customer_id, (programme, uniq_id))
 
     def identity(self, customer_id: UUID) -> tuple[str, str]:
         """(programme, uniqId) of the customer; read from its first event when not known."""
@@ -142,31 +139,38 @@ class Relay:
         if state.pop("class_version", 1) != getattr(event_class, "class_version", 1):
             return None
         if answers:
-            return self.settings.results_topic, state["guid"].encode(), result_json(state), []
+            return self.result_record(state["guid"], result_json(state))
         customer_id = UUID(str(notification.originator_id))
         if event_class is CustomerCreated:
-            self.directory.learn_created(customer_id, state)
-        programme, uniq_id = self.directory.identity(customer_id)
+            self.directory.learn(customer_id, state["programme"], state["uniq_id"])
         data = {name: value for name, value in state.items() if name not in ENVELOPE}
-        published = published_form(event_class, customer_id, notification.originator_version,
-                                   state["timestamp"], data, programme=programme,
-                                   uniq_id=uniq_id, source=self.settings.events_source)
-        return (self.settings.events_topic, item_key(programme, uniq_id),
-                self.encode(published).encode(), [])
+        return self.event_record(event_class, customer_id, notification.originator_version,
+                                 state["timestamp"], data)
 
     def publication(self, event: Any) -> Record | None:
+        """The record that publishes a loaded event (None: not published)."""
         if isinstance(event, ANSWERS):
             result = result_of(answer_of(event))
-            return self.settings.results_topic, result.guid.encode(), result.to_json(), []
+            return self.result_record(result.guid, result.to_json())
         if isinstance(event, CustomerCreated):
-            self.directory.learn(event)
+            self.directory.learn(event.originator_id, event.programme, event.uniq_id)
         if isinstance(event, PUBLISHED):
-            programme, uniq_id = self.directory.identity(event.originator_id)
-            published = cloud_event(event, programme=programme, uniq_id=uniq_id,
-                                    source=self.settings.events_source)
-            value = self.encode(published).encode()
-            return self.settings.events_topic, item_key(programme, uniq_id), value, []
+            return self.event_record(type(event), event.originator_id, event.originator_version,
+                                     event.timestamp.isoformat(), data_of(event))
         return None
+
+    def result_record(self, guid: str, result: bytes) -> Record:
+        return self.settings.results_topic, guid.encode(), result, []
+
+    def event_record(self, event_class: type, customer_id: UUID, version: int, time: str,
+                     data: dict[str, Any]) -> Record:
+        """The record of a customer's event in its published form (`events.published`)."""
+        programme, uniq_id = self.directory.identity(customer_id)
+        published = published_form(event_class, customer_id, version, time, data,
+                                   programme=programme, uniq_id=uniq_id,
+                                   source=self.settings.events_source)
+        return (self.settings.events_topic, item_key(programme, uniq_id),
+                self.encode(published).encode(), [])
 
     def dead_letter(self, notification: Notification, error: Exception) -> Record:
         origin = Origin(topic=f"event-store:{self.store.name}", partition=0,
