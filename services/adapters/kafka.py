@@ -157,3 +157,21 @@ async def partitions_of(bootstrap: str, topic: str) -> list[int]:
         return sorted(partition["partition"] for partition in described["partitions"])
     finally:
         await admin.close()
+
+
+async def stable_members(bootstrap: str, groups: Sequence[str]) -> dict[str, int]:
+    """The members of each consumer group, counted when the group is Stable (a group that is
+    rebalancing, empty or unknown counts 0)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        members = dict.fromkeys(groups, 0)
+        for group in groups:  # one per request: aiokafka 0.12 misreads a reply about several
+            for response in await admin.describe_consumer_groups([group]):
+                for _error, _group, state, _protocol_type, _protocol, group_members, *_ in (
+                        response.groups):
+                    if state == "Stable":
+                        members[group] = len(group_members)
+        return members
+    finally:
+        await admin.close()

@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError, OffsetOutOfRangeError
+from aiokafka.errors import KafkaError, NoOffsetForPartitionError, OffsetOutOfRangeError
 from pydantic import ValidationError
 
 from services.adapters.dead_letters import DeadLetter, Origin, describe
@@ -126,6 +126,9 @@ class ItemConsumer:
                                              max_records=self.settings.processor_batch_size)
         except OffsetOutOfRangeError as error:
             await self.out_of_range(consumer, error)
+            return
+        except NoOffsetForPartitionError as error:
+            self.unsought(consumer, error)
             return
         except KafkaError as error:
             await self.unreadable(consumer, dead_letters, error)
@@ -247,6 +250,16 @@ class ItemConsumer:
                       "oldest kept", partition=tp.partition, position=offset)
             self.metrics.error("records-lost-to-retention")
             await consumer.seek_to_beginning(tp)
+
+    def unsought(self, consumer: AIOKafkaConsumer, error: NoOffsetForPartitionError) -> None:
+        """A partition just assigned, which the fetcher tried to position before this consumer
+        sought it (no offset is committed, and none is wanted: positions come from the store).
+        Not a broken record: the partition is sought to its stored position, as on any
+        assignment, and read in batches as before."""
+        partitions = [arg for arg in error.args if isinstance(arg, TopicPartition)]
+        log.info("partition not sought yet; seeking it to its stored position",
+                 partitions=sorted(tp.partition for tp in partitions))
+        self.resume_from_store(consumer, partitions or list(consumer.assignment()))
 
     async def unreadable(self, consumer: AIOKafkaConsumer, dead_letters: AIOKafkaProducer,
                          error: KafkaError) -> None:

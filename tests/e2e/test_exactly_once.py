@@ -101,6 +101,10 @@ def test_rebalancing_and_killed_processors_never_double_count(
         if item["guid"] in succeeded:
             expected[item["uniqId"]] += Decimal(item["amount"])
     assert balance_by_customer == dict(expected)
+    for name in ("processor", "processor-b", "processor-a2"):
+        log = (pipeline.log_dir / f"{name}.log").read_text(errors="replace")
+        assert "partitions assigned" in log
+        assert "records could not be read" not in log, f"{name} took its assignment for a fault"
 
 
 def test_a_killed_intake_loses_no_command_and_doubles_no_item(

@@ -22,6 +22,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from services.adapters.kafka import stable_members
+
 ROOT = Path(__file__).resolve().parents[2]
 Result = dict[str, Any]
 SERVICES: dict[str, tuple[str, ...]] = {
@@ -121,6 +123,16 @@ class Pipeline:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{name} never logged {text!r} {count} times")
             time.sleep(0.1)
+
+    def wait_for_group(self, service: str, members: int, timeout: float = 60) -> None:
+        """Blocks until `service`'s consumer group (intake, processor) is stable with `members`
+        members: every instance joined and the partitions are handed out."""
+        group = f"{self.prefix}{service}"
+        deadline = time.monotonic() + timeout
+        while asyncio.run(stable_members(self.bootstrap, [group]))[group] != members:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{group} never settled with {members} members")
+            time.sleep(0.2)
 
     def kill(self, name: str) -> None:
         """SIGKILL: the process gets no chance to flush or commit anything."""
