@@ -135,7 +135,7 @@ def follow(settings: Settings, stop: threading.Event,
 
 def caught_up(view: ReadModelView) -> bool:
     """Whether the read models hold every event stored."""
-    return (view.max_tracking_id(APPLICATION_NAME) or 0) >= view.head()
+    return view.caught_up()
 
 
 def drop_read_models(dsn: str) -> None:

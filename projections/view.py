@@ -176,6 +176,21 @@ class ReadModelView(PostgresTrackingRecorder):
             row = cursor.execute(query).fetchone()
         return int(row["max"] or 0) if row else 0
 
+    def caught_up(self) -> bool:
+        """Whether the read models hold every event stored. Both are read in one statement,
+        one snapshot: read one after the other, a processor's commit landing in between (its
+        events and their read models at once) would look like a lag that is not there."""
+        if self.events_table is None:
+            raise RuntimeError("the view does not know the event store's table")
+        query = sql.SQL(
+            "SELECT coalesce((SELECT max(notification_id) FROM {}.{} WHERE application_name = %s),"
+            " 0) >= coalesce((SELECT max(notification_id) FROM {}), 0) AS caught_up"
+        ).format(sql.Identifier(self.datastore.schema), sql.Identifier(self.tracking_table_name),
+                 self.events_table)
+        with self.datastore.transaction(commit=False) as cursor:
+            row = cursor.execute(query, (APPLICATION_NAME,)).fetchone()
+        return bool(row and row["caught_up"])
+
     def _reached_head(self, notification_id: int) -> bool:
         if notification_id < self._head:
             return False
