@@ -14,6 +14,7 @@ import psycopg
 from aiokafka.admin import AIOKafkaAdminClient
 from psycopg import sql
 
+from services.adapters.kafka import stable_members
 from services.bench.procfs import peak_mib
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +25,10 @@ SERVICES = {
     "projections": ("projections", "run"),
 }
 GRACE_SECONDS = 20
+GROUPS = {"intake": "intake", "processor": "processor"}
+"""The services that consume in a consumer group, and their group's name in the run."""
+SETTLE_TIMEOUT_SECONDS = 120.0
+SETTLE_POLL_SECONDS = 0.2
 
 
 class ServiceDiedError(RuntimeError):
@@ -135,6 +140,19 @@ class Services:
                         [sys.executable, "-m", "services.cli", *args],
                         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                     ))
+
+    async def settle(self) -> None:
+        """Waits until every instance has joined its consumer group and the group is stable, so
+        that no measured phase pays for the rebalances of start-up."""
+        expected = {self.environment.topic(group): self.counts[name]
+                    for name, group in GROUPS.items()}
+        deadline = time.monotonic() + SETTLE_TIMEOUT_SECONDS
+        while (members := await stable_members(self.environment.bootstrap, list(expected))) != (
+                expected):
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise ServiceDiedError(f"consumer groups not settled: {members}, want {expected}")
+            await asyncio.sleep(SETTLE_POLL_SECONDS)
 
     def label(self, name: str) -> str:
         """The service's name in the figures, with its instance count when it runs several."""

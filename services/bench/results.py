@@ -26,7 +26,9 @@ class ResultsTally:
         self.accepted: set[str] = set()
         self.processed: set[str] = set()
         self.expected_valid = 0
-        self.commands_answered = 0
+        self.answered: set[str] = set()
+        """Commands with a stage-1 result; a repeat (intake re-validating a command after a
+        rebalance, which at-least-once allows) is not counted twice."""
         self.items_validated = 0
         self.accepted_and_processed = 0
         self.failed_in_stage2 = 0
@@ -49,7 +51,7 @@ class ResultsTally:
 
     @property
     def stage1_done(self) -> bool:
-        return self.commands_answered == len(self.items_of)
+        return len(self.answered) == len(self.items_of)
 
     @property
     def done(self) -> bool:
@@ -60,6 +62,9 @@ class ResultsTally:
         """Tallies one record of the results topic, consumed at `now` (perf_counter)."""
         name = key.decode(errors="replace") if key else ""
         if name in self.items_of:
+            if name in self.answered:
+                return
+            self.answered.add(name)
             self.validation(value, now)
             if name in self.command_sent_at:
                 self.validation_latencies.append(now - self.command_sent_at[name])
@@ -68,7 +73,6 @@ class ResultsTally:
 
     def validation(self, value: bytes, now: float) -> None:
         result = json.loads(value)
-        self.commands_answered += 1
         self.last_validation = now
         for item in result.get("results") or []:
             self.items_validated += 1

@@ -82,6 +82,7 @@ async def measure_pipeline(environment: BenchEnvironment, services: Services,
     await kafka.start()
     commands_topic = environment.topic("commands")
     try:
+        await services.settle()
         await measure_throughput(kafka, commands_topic, follower, workloads.warm_up, services,
                                  label="warm-up: ")
         cpu = meter(services)
