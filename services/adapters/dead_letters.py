@@ -55,6 +55,15 @@ class DeadLetter:
     attempts: int = 1
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
+    @property
+    def key(self) -> bytes | None:
+        """The key to produce the letter with: the original one, or an empty one for a record
+        with neither key nor value (a keyless tombstone, or a record that could not be read at
+        all), which Kafka clients refuse to send. `of` reads it back as no key."""
+        if self.origin.key is None and self.origin.value is None:
+            return b""
+        return self.origin.key
+
     def headers(self) -> Headers:
         """The original headers, then the dead letter's own."""
         own = {
@@ -75,7 +84,7 @@ class DeadLetter:
         try:
             origin = Origin(
                 topic=own["topic"], partition=int(own["partition"]), offset=int(own["offset"]),
-                key=key, value=value,
+                key=None if key == b"" and value is None else key, value=value,
                 headers=[(name, raw) for name, raw in headers if not name.startswith(PREFIX)],
                 timestamp=int(own["timestamp"]) if own.get("timestamp") else None)
             return cls(origin, service=own["service"], error=own["error"],

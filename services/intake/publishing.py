@@ -80,7 +80,7 @@ class Publisher:
 
     async def publish_dead_letter(self, letter: DeadLetter) -> None:
         """Produces a dead letter; raises when even that fails for a reason that lasts."""
-        record = Record(self.settings.dead_letter_topic, letter.origin.key, letter.origin.value,
+        record = Record(self.settings.dead_letter_topic, letter.key, letter.origin.value,
                         letter.headers())
         failed = await self.publish([(0, record)])
         if failed:

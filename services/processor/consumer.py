@@ -179,7 +179,7 @@ class ItemConsumer:
                   attempts=poisoned.attempts)
         letter = DeadLetter(origin, "processor", poisoned.error, poisoned.attempts)
         await send_reliably(dead_letters, self.settings.dead_letter_topic, origin.value,
-                            key=origin.key, headers=letter.headers())
+                            key=letter.key, headers=letter.headers())
         self.metrics.dead_lettered(origin.topic)
 
     def resume_from_store(self, consumer: AIOKafkaConsumer,
@@ -301,7 +301,7 @@ class ItemConsumer:
         log.error("unreadable record dead-lettered and skipped", origin=str(origin),
                   error=describe(error))
         letter = DeadLetter(origin, "processor", describe(error))
-        await send_reliably(dead_letters, self.settings.dead_letter_topic, None,
+        await send_reliably(dead_letters, self.settings.dead_letter_topic, None, key=letter.key,
                             headers=letter.headers())
         self.metrics.dead_lettered(tp.topic)
         await asyncio.to_thread(self.processor.skip, position)

@@ -178,7 +178,7 @@ class Relay:
                         value=notification.state)
         letter = DeadLetter(origin, "relay", describe(error))
         self.metrics.dead_lettered(origin.topic)
-        return self.settings.dead_letter_topic, origin.key, origin.value, letter.headers()
+        return self.settings.dead_letter_topic, letter.key, origin.value, letter.headers()
 
     async def run(self, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
         """Publishes batch after batch until `stop` is set."""

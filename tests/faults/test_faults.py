@@ -179,6 +179,7 @@ def test_poison_records_go_to_the_dead_letter_topic_and_nothing_stops(
         wait_until(lambda: stream.count > 5, 60, "the stream to flow")
         for value in poison_items:
             raw.produce(items, value, key=b"poison", headers=[("x", b"\xff\xfe")])
+        raw.produce(items, None)  # neither key nor value
         raw.produce(commands, None, headers=[("commandId", b"c-tombstone")])
         raw.produce(commands, crafted_command,
                     headers=[("programme", b"Y/customer/Z"), ("commandId", b"c-slash")])
@@ -203,10 +204,10 @@ def test_poison_records_go_to_the_dead_letter_topic_and_nothing_stops(
     failed = results.processing[readable_but_broken["guid"]][0]
     assert (failed["status"], failed["error"]["code"]) == ("Error", "PROCESSING_FAILED")
     wait_until(lambda: len([letter for letter in letters(system)
-                            if letter["origin"].startswith(items)]) == 5, 60, "dead letters")
+                            if letter["origin"].startswith(items)]) == 6, 60, "dead letters")
     assert {letter["service"] for letter in letters(system)} == {"processor"}
-    assert system.metric("loyalty_dead_letters_total", of="processor") == 5
-    assert system.metric("loyalty_records_total", of="processor", outcome="failed") == 5
+    assert system.metric("loyalty_dead_letters_total", of="processor") == 6
+    assert system.metric("loyalty_records_total", of="processor", outcome="failed") == 6
 
     settle(system, sent, results, ledger)
     assert system.children() == pids, "a service restarted"
@@ -247,3 +248,48 @@ def test_a_deleted_and_recreated_items_topic_is_read_from_its_beginning(
     assert resender.producer.flush(60) == 0
     settle(system, sent, results, ledger)
     assert "the items topic was created anew" in system.log()
+
+
+def damage_on_disk(topic_dir: Path, marker: bytes) -> None:
+    """Changes one byte of `marker` in the partition's segment files: the batch that holds it no
+    longer matches its CRC (the broker, stopped cleanly, does not check it again at start)."""
+    damaged = 0
+    for segment in topic_dir.glob("*.log"):
+        content = bytearray(segment.read_bytes())
+        at = content.find(marker)
+        if at >= 0:
+            content[at] ^= 0x20
+            segment.write_bytes(bytes(content))
+            damaged += 1
+    assert damaged == 1, f"the record was found in {damaged} segments"
+
+
+def test_a_batch_corrupt_on_disk_is_dead_lettered_and_the_stream_goes_on(
+    system: System, sent: Sent, results: Results, ledger: Ledger
+) -> None:
+    if not (STATE / "kafka" / "broker.pid").exists():
+        pytest.skip("the broker was not started by deploy/kafka.sh")
+    items = system.topic("items")
+    marker = f"damaged-{uuid.uuid4().hex}".encode()
+    raw = producer(system.bootstrap)
+    earlier = {letter["origin"] for letter in letters(system)}
+    with Stream(system, sent) as stream:
+        wait_until(lambda: flowed(stream, results, sent, 20), 120, "the stream to flow")
+        system.stop()  # no service may read the record before it is damaged
+        raw.produce(items, marker, key=b"damaged", partition=0)
+        assert raw.flush(60) == 0
+        deploy("kafka.sh", "stop")
+        damage_on_disk(STATE / "kafka" / "data" / f"{items}-0", marker)
+        deploy("kafka.sh", "start")
+        system.start()
+        accepted_at_restart = len(results.accepted() & set(sent.items))
+        wait_until(lambda: flowed(stream, results, sent, accepted_at_restart + 20), 180,
+                   "new commands to be accepted after the damage")
+
+    settle(system, sent, results, ledger)
+    assert "unreadable record dead-lettered and skipped" in system.log()
+    damaged = [letter for letter in letters(system)
+               if letter["origin"] not in earlier and letter["origin"].startswith(f"{items}:0:")]
+    assert [(letter["service"], letter["bytes"]) for letter in damaged] == [("processor", None)]
+    assert "CorruptRecord" in str(damaged[0]["error"])
+    assert system.metric("loyalty_service_restarts_total") == 0, "a service crashed"

@@ -25,10 +25,13 @@ def test_a_dead_letter_carries_the_original_record_and_its_context_in_headers() 
 def test_a_tombstone_stays_a_tombstone() -> None:
     letter = DeadLetter(Origin("loyalty.items", 0, 7), "processor", "not an item")
 
-    again = DeadLetter.of(None, None, letter.headers())
+    again = DeadLetter.of(letter.key, None, letter.headers())
 
+    assert letter.key == b"", "a record with neither key nor value cannot be produced"
     assert (again.origin.key, again.origin.value, str(again.origin)) == (
         None, None, "loyalty.items:0:7")
+    keyed = DeadLetter(Origin("loyalty.items", 0, 8, key=b"k"), "processor", "not an item")
+    assert DeadLetter.of(keyed.key, None, keyed.headers()).origin.key == b"k"
 
 
 def test_a_record_without_the_context_is_not_a_dead_letter() -> None:
