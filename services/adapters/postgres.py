@@ -33,6 +33,11 @@ from psycopg.sql import SQL, Identifier
 
 from services.settings import Settings
 
+CONNECT_TIMEOUT_SECONDS = 5
+"""How long a connection (new, or from the pool) is waited for. The library tries each
+statement ten times, so a database that went away is reported (and waited for with backoff,
+loudly) after some 50 s; with the library's default of 30 s it was five silent minutes."""
+
 
 def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[str, str]:
     """The eventsourcing environment for `settings.postgres_dsn` (PostgreSQL persistence).
@@ -49,6 +54,7 @@ def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[
         "POSTGRES_USER": unquote(dsn.username or "loyalty"),
         "POSTGRES_PASSWORD": unquote(dsn.password or ""),
         "POSTGRES_POOL_SIZE": "4",
+        "POSTGRES_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT_SECONDS),
         "POSTGRES_LOCK_TIMEOUT": "10",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
         "CREATE_TABLE": "y" if create_tables else "n",

@@ -107,16 +107,22 @@ def test_the_database_stopped_at_once_and_started_again_loses_and_doubles_nothin
     if not mark.exists():
         pytest.skip("PostgreSQL was not started by deploy/postgres.sh")
     version = mark.read_text().strip()
+    unavailable = '"event": "event store unavailable; waiting for it"'
+    met_before = system.log().count(unavailable)
     with Stream(system, sent) as stream:
         wait_until(lambda: flowed(stream, results, sent, 20), 120, "the stream to flow")
         subprocess.run(["pg_ctlcluster", version, "main", "stop", "-m", "immediate"],
                        check=True)
-        sent_while_down = stream.count
-        wait_until(lambda: stream.count > sent_while_down + 40, 30, "commands sent meanwhile")
-        deploy("postgres.sh", "start")
+        try:
+            sent_while_down = stream.count
+            wait_until(lambda: stream.count > sent_while_down + 40, 30,
+                       "commands sent meanwhile")
+            wait_until(lambda: system.log().count(unavailable) > met_before, 120,
+                       "the processor to meet the stopped database with items to store")
+        finally:
+            deploy("postgres.sh", "start")
 
     settle(system, sent, results, ledger)
-    assert '"event": "event store unavailable; waiting for it"' in system.log()
 
 
 def test_every_command_produced_twice_is_applied_once(
