@@ -5,7 +5,7 @@ import contextlib
 import itertools
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -96,8 +96,13 @@ async def send_reliably(producer: AIOKafkaProducer, topic: str, value: bytes | N
             await asyncio.sleep(wait)
 
 
-Record = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
-"""(topic, key, value, headers) of one record to produce."""
+class Record(NamedTuple):
+    """One record to produce."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 async def send_batched(producer: AIOKafkaProducer, records: Sequence[Record]) -> None:
@@ -127,16 +132,16 @@ async def enqueue_batched(producer: AIOKafkaProducer, records: Sequence[Record],
         partition = partitioner(key, partitions[topic], partitions[topic])
         batch, members = open_batches.get((topic, partition), (None, []))
         if batch is not None and batch.append(
-                key=key, value=value, timestamp=None, headers=headers) is not None:
+                key=key, value=value, timestamp=None, headers=list(headers)) is not None:
             members.append(n)
             continue
         if batch is not None:  # full: off it goes, a new one takes the record
             await send(batch, members, topic, partition)
         batch = producer.create_batch()
-        if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+        if batch.append(key=key, value=value, timestamp=None, headers=list(headers)) is None:
             open_batches.pop((topic, partition), None)  # larger than a batch: on its own
             acks[n] = await producer.send(topic, value, key=key, partition=partition,
-                                          headers=headers)
+                                          headers=list(headers))
             continue
         open_batches[(topic, partition)] = (batch, [n])
     for (topic, partition), (batch, members) in open_batches.items():

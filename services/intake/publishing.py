@@ -6,31 +6,20 @@ which hands records over a batch per partition (`enqueue_batched`)."""
 
 import asyncio
 import contextlib
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Hashable
 from typing import TypeVar
 
 import structlog
 from aiokafka import AIOKafkaProducer
 
 from services.adapters.dead_letters import DeadLetter
-from services.adapters.kafka import backoff, enqueue_batched, is_transient, producer
+from services.adapters.kafka import Record, backoff, enqueue_batched, is_transient, producer
 from services.adapters.metrics import ServiceMetrics
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 Tag = TypeVar("Tag", bound=Hashable)
-
-
-@dataclass(frozen=True)
-class Record:
-    """One record to produce."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]] = field(default_factory=tuple)
 
 
 class Publisher:
@@ -90,9 +79,7 @@ class Publisher:
         """Hands the records to the producer a batch per partition, then awaits every ack:
         each record's outcome (a failed batch fails each of its records)."""
         try:
-            acks = await enqueue_batched(await self._producer(), [
-                (record.topic, record.key, record.value, list(record.headers))
-                for record in records])
+            acks = await enqueue_batched(await self._producer(), records)
         except asyncio.CancelledError:
             raise
         except Exception as error:

@@ -29,11 +29,11 @@ import structlog
 from mode.supervisors import CrashingSupervisor
 
 from services.adapters.dead_letters import DeadLetter, Origin, describe
-from services.adapters.kafka import MAX_RECORD_BYTES
+from services.adapters.kafka import MAX_RECORD_BYTES, Record
 from services.adapters.metrics import ServiceMetrics
 from services.contract import topics
 from services.contract.validation import Validated, ValidationRules, validate_command
-from services.intake.publishing import Publisher, Record
+from services.intake.publishing import Publisher
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -160,7 +160,7 @@ class Relay:
         return None
 
     def result_record(self, guid: str, result: bytes) -> Record:
-        return self.settings.results_topic, guid.encode(), result, []
+        return Record(self.settings.results_topic, guid.encode(), result)
 
     def event_record(self, event_class: type, customer_id: UUID, version: int, time: str,
                      data: dict[str, Any]) -> Record:
@@ -169,8 +169,8 @@ class Relay:
         published = published_form(event_class, customer_id, version, time, data,
                                    programme=programme, uniq_id=uniq_id,
                                    source=self.settings.events_source)
-        return (self.settings.events_topic, item_key(programme, uniq_id),
-                self.encode(published).encode(), [])
+        return Record(self.settings.events_topic, item_key(programme, uniq_id),
+                      self.encode(published).encode())
 
     def dead_letter(self, notification: Notification, error: Exception) -> Record:
         origin = Origin(topic=f"event-store:{self.store.name}", partition=0,
@@ -178,7 +178,7 @@ class Relay:
                         value=notification.state)
         letter = DeadLetter(origin, "relay", describe(error))
         self.metrics.dead_lettered(origin.topic)
-        return self.settings.dead_letter_topic, letter.key, origin.value, letter.headers()
+        return Record(self.settings.dead_letter_topic, letter.key, origin.value, letter.headers())
 
     async def run(self, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
         """Publishes batch after batch until `stop` is set."""
