@@ -108,7 +108,7 @@ def follow(settings: Settings, stop: threading.Event,
     try:
         while not stop.is_set():
             try:
-                if settings.read_models_inline and caught_up(probe):
+                if settings.read_models_inline and probe.caught_up():
                     failures = 0
                     stop.wait(IDLE_SECONDS)
                     continue
@@ -117,7 +117,7 @@ def follow(settings: Settings, stop: threading.Event,
                     while not stop.is_set() and not runner.is_interrupted.is_set():
                         runner.run_forever(timeout=IDLE_SECONDS)
                         failures = 0
-                        if settings.read_models_inline and caught_up(runner.view):
+                        if settings.read_models_inline and runner.view.caught_up():
                             break
             except OvertakenError as overtaken:
                 log.info("read models folded by the processor meanwhile; following on",
@@ -131,11 +131,6 @@ def follow(settings: Settings, stop: threading.Event,
                 stop.wait(wait)
     finally:
         probe.datastore.close()
-
-
-def caught_up(view: ReadModelView) -> bool:
-    """Whether the read models hold every event stored."""
-    return view.caught_up()
 
 
 def drop_read_models(dsn: str) -> None:

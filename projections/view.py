@@ -44,15 +44,14 @@ log = structlog.get_logger(__name__)
 READ_MODELS = (customers, bonus_operations, messages, item_outcomes, lots)
 """Customers first: the other read models copy the programme and uniqId from its rows."""
 
-FOLDS: tuple[Fold, ...] = tuple(model.fold for model in READ_MODELS)
-
-
 @functools.cache
 def folds_of(event_class: type) -> tuple[Fold, ...]:
     """The folds of the read models that fold events of this class (each read model says which
     classes in its `FOLDED`): an event meets only those, not every fold's every case."""
     return tuple(model.fold for model in READ_MODELS
                  if issubclass(event_class, model.FOLDED))
+
+
 DDL: tuple[sql.SQL, ...] = (
     *(statement for model in READ_MODELS for statement in model.DDL),
     *item_outcomes.PENDING_DDL,

@@ -13,7 +13,6 @@ import pytest
 
 from projections.runner import (
     ReadModelRunner,
-    caught_up,
     create_tables,
     follow,
     projection_env,
@@ -140,11 +139,11 @@ def test_a_fold_that_fails_loses_nothing_and_the_service_catches_up(
     service.start()
     try:
         deadline = time.monotonic() + 60
-        while not caught_up(inline):
+        while not inline.caught_up():
             assert time.monotonic() < deadline, position_and_head(inline)
             time.sleep(0.05)
         feed(processor, feeder, 2)  # up to date again: the processor folds once more
-        assert caught_up(inline)
+        assert inline.caught_up()
     finally:
         stop.set()
         service.join()
@@ -161,7 +160,7 @@ def test_the_service_overtaken_by_the_processor_folds_nothing_twice(
     try:
         with ReadModelRunner(projection_env(settings)) as runner:
             deadline = time.monotonic() + 60
-            while not caught_up(runner.view):
+            while not runner.view.caught_up():
                 assert time.monotonic() < deadline
                 runner.run_forever(timeout=0.05)
             feed(ItemProcessor(store, read_models=inline), feeder, 2)  # folded inline
@@ -170,6 +169,6 @@ def test_the_service_overtaken_by_the_processor_folds_nothing_twice(
     except OvertakenError:
         overtaken = True
     assert overtaken, "the service must have seen the processor's events after it folded them"
-    assert caught_up(inline)
+    assert inline.caught_up()
 
     assert_rebuild_gives_the_same(settings)
