@@ -78,43 +78,26 @@ class Statement:
     params: Mapping[str, object]
     stored: bool = False
     """Whether the parameters are as PostgreSQL stores them already (the batch's own
-    statements), but for the `numbered` ones."""
-    numbered: tuple[str, ...] = ()
-    """Parameters that are lists of `Unnumbered` ids."""
+    statements)."""
 
-    def storable_params(self, numbering: Sequence[int] = ()) -> Mapping[str, object]:
+    def storable_params(self) -> Mapping[str, object]:
         """The parameters as PostgreSQL stores them (see `storable`)."""
-        if not self.stored:
-            return {name: storable(value, numbering) for name, value in self.params.items()}
-        if not self.numbered:
+        if self.stored:
             return self.params
-        return {name: [numbering[unnumbered.index] for unnumbered in value]  # type: ignore[attr-defined]
-                if name in self.numbered else value for name, value in self.params.items()}
+        return {name: storable(value) for name, value in self.params.items()}
 
 
 Change = Insert | Update | Delete | Statement
 
-
-@dataclass(frozen=True)
-class Unnumbered:
-    """The notification id of the batch's `index`-th event, before the events are stored: the
-    processor folds its batch first and numbers the rows when it writes them
-    (`Batch.write(numbering=...)`), so that the folding is not done under the store's insert
-    lock."""
-
-    index: int
-
-
-NotificationId = int | Unnumbered
+NotificationId = int
 
 Fold = Callable[[object, NotificationId], list[Change]]
 """(domain event, its notification id) -> changes; the id orders rows deterministically.
 Each read model's `fold` matches on the event classes of `events` it needs."""
 
 
-def storable(value: object, numbering: Sequence[int] = ()) -> object:
-    """The value as PostgreSQL stores it: any NUL character in a text replaced by U+FFFD, an
-    `Unnumbered` id replaced by its notification id in `numbering`.
+def storable(value: object) -> object:
+    """The value as PostgreSQL stores it: any NUL character in a text replaced by U+FFFD.
 
     PostgreSQL text cannot hold NUL. Stage 1 refuses it, but a read model must never stall on an
     event stored before that rule, or written by another producer of items.
@@ -122,9 +105,7 @@ def storable(value: object, numbering: Sequence[int] = ()) -> object:
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd") if "\x00" in value else value
     if isinstance(value, list):
-        return [storable(element, numbering) for element in value]
-    if isinstance(value, Unnumbered):
-        return numbering[value.index]
+        return [storable(element) for element in value]
     return value
 
 
@@ -188,14 +169,14 @@ class Batch:
         self.deletes.clear()
         self.tables.clear()
 
-    def write(self, cursor: Cursor, numbering: Sequence[int] = ()) -> int:
-        """Runs every statement of the batch on `cursor` (within the caller's transaction),
-        `Unnumbered` ids replaced by `numbering`; returns how many statements ran."""
+    def write(self, cursor: Cursor) -> int:
+        """Runs every statement of the batch on `cursor` (within the caller's transaction);
+        returns how many statements ran. The batch keeps its statements: written again (the
+        transaction failed, and is tried again), it writes the same."""
         self.seal()
-        statements, self.ready = self.ready, []
-        for statement in statements:
-            cursor.execute(statement.query, statement.storable_params(numbering))
-        return len(statements)
+        for statement in self.ready:
+            cursor.execute(statement.query, statement.storable_params())
+        return len(self.ready)
 
     def _touch(self, table: Table) -> None:
         self.tables.setdefault(table, None)
@@ -228,19 +209,14 @@ def _arrays(table: Table, columns: Iterable[str]) -> tuple[sql.Composable, list[
 
 def _statement(query: sql.SQL, table: Table, names: list[str], columns: Sequence[str],
                values: list[list[Any]]) -> Statement:
-    """A statement of the batch over arrays, its parameters made storable now (outside the
-    store's insert lock), its `Unnumbered` ids left for `write` to number."""
+    """A statement of the batch over arrays, its parameters made storable."""
     params: dict[str, object] = {}
-    numbered = []
     for name, column, column_values in zip(names, columns, values, strict=True):
-        if any(isinstance(value, Unnumbered) for value in column_values[:1]):
-            numbered.append(name)
-            params[name] = column_values
-        elif table.types[column] == "text":
+        if table.types[column] == "text":
             params[name] = [storable(value) for value in column_values]
         else:
             params[name] = column_values
-    return Statement(query, params, stored=True, numbered=tuple(numbered))
+    return Statement(query, params, stored=True)
 
 
 @functools.cache

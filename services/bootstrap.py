@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from services.adapters.event_store import EventStore
+from services.adapters.health import Watchdog
 from services.adapters.kafka import ensure_topics, producer
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.postgres import grant_to_services, postgres_event_store, role_of
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     import faust
     from fastapi import FastAPI
 
-    from projections.view import ReadModelView
     from services.clock.ticks import Clock
     from services.processor.consumer import ItemConsumer
     from services.relay.service import RelayService
@@ -52,7 +52,7 @@ def as_owner(settings: Settings) -> Settings:
 def prepare(settings: Settings) -> None:
     """Creates the topics, the event store and the read-model tables (as their owner), and
     lets the services' role use them: every service can start."""
-    from projections.runner import create_tables
+    from projections.writer import create_tables
 
     asyncio.run(ensure_topics(settings))
     owner = as_owner(settings)
@@ -75,6 +75,11 @@ def metrics(service: str) -> ServiceMetrics:
     return ServiceMetrics(service)
 
 
+def watchdog(service: str, settings: Settings) -> Watchdog:
+    """What tells whether a service is alive, ready and making progress."""
+    return Watchdog(service, settings.stuck_after_seconds)
+
+
 def intake(settings: Settings, measured: ServiceMetrics) -> "faust.App":
     """Stage 1: the faust application that validates commands."""
     from services.intake.worker import create_intake
@@ -90,40 +95,39 @@ def points_policies(settings: Settings) -> Callable[[str], PointsPolicy]:
     return lambda programme: own.get(programme, default)
 
 
-def processor(settings: Settings, measured: ServiceMetrics) -> "ItemConsumer":
+def processor(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "ItemConsumer":
     """Stage 2: the consumer of items and the processor that applies them to the store."""
     from services.processor.batches import ItemProcessor
     from services.processor.consumer import ItemConsumer
 
-    applying = ItemProcessor(event_store(settings), points_policies(settings),
-                             read_models=inline_read_models(settings))
-    return ItemConsumer(settings, applying, measured)
+    applying = ItemProcessor(event_store(settings), points_policies(settings))
+    return ItemConsumer(settings, applying, measured, watched)
 
 
-def inline_read_models(settings: Settings) -> "ReadModelView | None":
-    """The read models as the processor folds its events into them (None: left to the
-    projections service, `LOYALTY_READ_MODELS_INLINE=false`)."""
-    if not settings.read_models_inline:
-        return None
-    from projections.runner import single_connection_view
-
-    return single_connection_view(settings)
-
-
-def clock(settings: Settings, measured: ServiceMetrics) -> "Clock":
+def clock(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "Clock":
     """The service's clock: settles points due to become available or to expire."""
     from services.clock.ticks import Clock
 
-    return Clock(settings, measured)
+    return Clock(settings, measured, watched)
 
 
-def relay(settings: Settings, measured: ServiceMetrics) -> "RelayService":
-    """The publisher of results and customer events, with its producer."""
+def relay(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "RelayService":
+    """The publisher of results and customer events, with its producer: it follows the read
+    models' position, woken when their writer moves it."""
+    from projections.progress import Heartbeat
+    from projections.schema import POSITION_CHANNEL
+    from projections.writer import read_models_view
+    from services.adapters.following import Wakeups
     from services.relay.publisher import Relay
-    from services.relay.service import RelayService
+    from services.relay.service import FOLLOWER_NAME, RelayService
 
-    return RelayService(Relay(settings, event_store(settings), measured),
-                        lambda: producer(settings))
+    read_models = read_models_view(settings)
+    return RelayService(
+        Relay(settings, event_store(settings), measured), lambda: producer(settings),
+        bound=read_models.position, wakeups=Wakeups(settings.postgres_dsn, POSITION_CHANNEL),
+        watchdog=watched,
+        heartbeat=Heartbeat(settings.postgres_dsn, FOLLOWER_NAME, settings.stuck_after_seconds),
+        closing=[read_models.datastore])
 
 
 def api(settings: Settings) -> "FastAPI":

@@ -1,5 +1,6 @@
-"""Each service as a process: logging, topics, the service from the composition root, and a
-clean stop on SIGINT or SIGTERM. `loyalty <service>` (services.cli) calls these.
+"""Each service as a process: logging, topics, the service from the composition root, its
+metrics and probes, its watchdog, and a clean stop on SIGINT or SIGTERM. `loyalty <service>`
+(services.cli) calls these.
 """
 
 import asyncio
@@ -8,28 +9,48 @@ import sys
 import structlog
 
 from services import bootstrap
+from services.adapters.consumer_watch import watch_consumer
+from services.adapters.health import Watchdog, serve_probes, watch
 from services.adapters.kafka import ensure_topics
-from services.adapters.metrics import report_group_lag, serve_metrics
+from services.adapters.metrics import ServiceMetrics, report_group_lag
 from services.logs import configure_logging
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
+def observed(service: str, settings: Settings) -> tuple[ServiceMetrics, Watchdog]:
+    """A service's metrics and watchdog, served on its metrics port and watched."""
+    measured = bootstrap.metrics(service)
+    watched = bootstrap.watchdog(service, settings)
+    serve_probes(watched, measured, settings.metrics_host, settings.metrics_port_of(service))
+    watch(watched, measured)
+    return measured, watched
+
+
 def intake(settings: Settings) -> None:
     """Stage 1: the faust worker, in the foreground until SIGINT or SIGTERM."""
     import faust
+    from aiokafka import TopicPartition
 
     configure_logging(settings, "intake")
     asyncio.run(ensure_topics(settings))
-    measured = bootstrap.metrics("intake")
-    serve_metrics(measured, settings.metrics_host, settings.metrics_port_of("intake"))
+    measured, watched = observed("intake", settings)
     intake = bootstrap.intake(settings, measured)
 
     @intake.task
     async def lag() -> None:
         await report_group_lag(measured, settings.kafka_bootstrap_servers,
                                settings.intake_group, [settings.commands_topic])
+
+    @intake.task
+    async def progress() -> None:
+        def assigned() -> list[TopicPartition]:
+            return [TopicPartition(tp.topic, tp.partition) for tp in intake.consumer.assignment()
+                    if tp.topic == settings.commands_topic]
+
+        await watch_consumer(watched, settings.kafka_bootstrap_servers, settings.intake_group,
+                             settings.commands_topic, assigned, restart_on_new_topic=True)
 
     sys.argv = [sys.argv[0], "worker"]
     worker = faust.Worker(intake, loglevel=settings.log_level.lower(), quiet=True)
@@ -45,9 +66,8 @@ def processor(settings: Settings) -> None:
 async def _processor(settings: Settings) -> None:
     stop = bootstrap.stop_on_signals()
     await ensure_topics(settings)
-    measured = bootstrap.metrics("processor")
-    serve_metrics(measured, settings.metrics_host, settings.metrics_port_of("processor"))
-    consumer = await asyncio.to_thread(bootstrap.processor, settings, measured)
+    measured, watched = observed("processor", settings)
+    consumer = await asyncio.to_thread(bootstrap.processor, settings, measured, watched)
     log.info("processor started", topic=settings.items_topic, group=settings.processor_group)
     try:
         await consumer.run(stop)
@@ -65,12 +85,11 @@ def relay(settings: Settings) -> None:
 async def _relay(settings: Settings) -> None:
     stop = bootstrap.stop_on_signals()
     await ensure_topics(settings)
-    measured = bootstrap.metrics("relay")
-    serve_metrics(measured, settings.metrics_host, settings.metrics_port_of("relay"))
-    service = await asyncio.to_thread(bootstrap.relay, settings, measured)
+    measured, watched = observed("relay", settings)
+    service = await asyncio.to_thread(bootstrap.relay, settings, measured, watched)
     log.info("relay started", results=settings.results_topic, events=settings.events_topic)
     await service.run(stop)
-    log.info("relay stopped", published=service.relay.published)
+    log.info("relay stopped", published=service.published)
 
 
 def clock(settings: Settings) -> None:
@@ -82,9 +101,8 @@ def clock(settings: Settings) -> None:
 async def _clock(settings: Settings) -> None:
     stop = bootstrap.stop_on_signals()
     await ensure_topics(settings)
-    measured = bootstrap.metrics("clock")
-    serve_metrics(measured, settings.metrics_host, settings.metrics_port_of("clock"))
-    ticking = bootstrap.clock(settings, measured)
+    measured, watched = observed("clock", settings)
+    ticking = bootstrap.clock(settings, measured, watched)
     log.info("clock started", interval_seconds=settings.clock_interval_seconds)
     await ticking.run(stop)
     log.info("clock stopped", settled=ticking.settled)
@@ -95,11 +113,10 @@ def projections(settings: Settings) -> None:
     from projections.service import run_projections
 
     configure_logging(settings, "projections")
-    measured = bootstrap.metrics("projections")
-    serve_metrics(measured, settings.metrics_host, settings.metrics_port_of("projections"))
+    measured, watched = observed("projections", settings)
 
     async def follow() -> None:
-        await run_projections(settings, measured, bootstrap.stop_on_signals())
+        await run_projections(settings, measured, watched, bootstrap.stop_on_signals())
 
     asyncio.run(follow())
 

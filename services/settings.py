@@ -79,10 +79,9 @@ class Settings(BaseSettings):
     clock_interval_seconds: float = 60.0
     """How often the clock looks for points due to become available or to expire."""
 
-    read_models_inline: bool = True
-    """The processor folds the events it stores into the read models in the same transaction
-    (a published result is then already readable); `loyalty projections run` only catches up
-    what they lack. False: the projections service follows the event store alone."""
+    stuck_after_seconds: float = 60.0
+    """A service that is behind (records or events wait for it) and makes no progress for this
+    long, or whose loop stops turning, is reported stuck (health, metrics) and restarted."""
 
     intake_group: str = "loyalty-intake"
     processor_group: str = "loyalty-processor"

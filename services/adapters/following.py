@@ -1,34 +1,39 @@
-"""Following the event store: eventsourcing's subscription, handed to asyncio in batches.
+"""Following the event store without ever passing over an event.
 
-The recorder's subscription (`recorder.subscribe`, LISTEN/NOTIFY on PostgreSQL) blocks: it runs
-in a worker thread of its own, which passes each stored event's notification through a bounded
-queue; the asynchronous side takes whatever has arrived as one batch, so a busy store is
-followed in few, large steps. Notifications are handed over as stored: the caller decodes them
-(`store.mapper.to_domain_event`) and decides what an event it cannot decode means. The
-library's subscription ends with an error when the database goes away; `follow` then starts a
-new one from the caller's own stored position, after a pause.
+A notification id is drawn from a sequence when a transaction inserts an event, and becomes
+visible when that transaction commits. A follower that moved to the highest id it had seen could
+pass over a lower id whose transaction commits later, and never fold or publish that event (the
+defect Marten, a PostgreSQL event store, fixed in its release 9.16.1). `EventLog.read` moves a
+follower only
+
+- over ids it has seen, every one of them: when the ids after its position come without a hole,
+  nothing below the last one can come later;
+- over a hole once it is proven never to fill: `LOCK TABLE ... IN SHARE MODE` waits until every
+  transaction that is inserting events has ended (an insert holds a lock on the table that
+  conflicts with it from before it draws its ids until it ends), and ids are drawn in increasing
+  order, so an id still missing below the highest one seen, read again under that lock, is
+  missing for good: a rolled-back insert, or numbers PostgreSQL skipped after a crash.
+
+eventsourcing's insert lock (one inserting transaction at a time) makes ids commit in order
+already; the argument does not rely on it, so an insert that bypassed it could not make a
+follower skip either. Everything here is synchronous (psycopg): callers run it in a thread.
 """
 
-import asyncio
-import queue
-import threading
-from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
+import psycopg
 import structlog
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
+from psycopg import sql
 
 from events.legacy import legacy_topics
 from services.adapters.event_store import EventStore
+from services.adapters.postgres import select_final_notifications
 
 log = structlog.get_logger(__name__)
-
-_END = object()
-
-
-class SubscriptionEndedError(Exception):
-    """The library's subscription ended (it was stopped)."""
 
 
 def topics_of(classes: Iterable[type]) -> list[str]:
@@ -38,86 +43,85 @@ def topics_of(classes: Iterable[type]) -> list[str]:
     return current + [old for old, cls in legacy_topics().items() if cls in wanted]
 
 
-class Subscription:
-    """One subscription to the store after notification `after`, read in a worker thread."""
+@dataclass(frozen=True)
+class Step:
+    """What a follower may take after its position: the events, and the position it may then
+    store (every notification id up to it is final: among `notifications`, or never to come)."""
 
-    def __init__(self, store: EventStore, after: int, topics: Sequence[str],
-                 buffered: int = 10_000) -> None:
-        self._source = store.recorder.subscribe(gt=after, topics=topics)
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=buffered)
-        self._reader = threading.Thread(target=self._read, name="store-subscription",
-                                        daemon=True)
-        self._reader.start()
+    notifications: list[Notification]
+    position: int
+    holes: int = 0
+    """Ids proven never to fill that this step passes over."""
 
-    def _read(self) -> None:
+
+@dataclass
+class EventLog:
+    """The event store's notifications, read so that a follower never passes over one."""
+
+    store: EventStore
+    limit: int = 1000
+    """At most this many notifications per step."""
+    holes: int = field(default=0, init=False)
+    """Ids passed over so far, each proven never to fill."""
+
+    def read(self, after: int) -> Step:
+        """The notifications after `after` that are final, at most `limit` of them."""
+        found = self.store.recorder.select_notifications(
+            start=after, limit=self.limit, inclusive_of_start=False)
+        if not found:
+            return Step([], after)
+        last = found[-1].id
+        if last - after == len(found):  # ids are unique: no hole between after and last
+            return Step(list(found), last)
+        final = select_final_notifications(self.store.recorder, after, last)
+        holes = last - after - len(final)
+        self.holes += holes
+        log.info("notification ids that will never be used passed over", after=after,
+                 up_to=last, holes=holes)
+        return Step(final, last, holes)
+
+    def head(self) -> int:
+        """The highest notification id stored (0: none)."""
+        return self.store.recorder.max_notification_id() or 0
+
+
+class Wakeups:
+    """PostgreSQL notifications on one channel (LISTEN): a follower waits for the next one
+    instead of polling, and polls anyway every `timeout` (a notification can be lost with a
+    connection). A connection that fails is opened again at the next wait."""
+
+    def __init__(self, dsn: str, channel: str) -> None:
+        self.dsn = dsn
+        self.channel = channel
+        self.connection: psycopg.Connection[tuple[object, ...]] | None = None
+
+    def wait(self, timeout: float) -> bool:
+        """Returns True when notified within `timeout` seconds, False otherwise."""
         try:
-            for followed in self._source:
-                self._queue.put(followed)
-            self._queue.put(_END)
-        except BaseException as error:  # handed over to the asynchronous side
-            self._queue.put(error)
+            connection = self._connection()
+            for _ in connection.notifies(timeout=timeout, stop_after=1):
+                return True
+        except psycopg.Error as error:
+            log.info("event store notifications lost; polling", error=repr(error))
+            self.close()
+            time.sleep(min(timeout, 1.0))
+        return False
 
-    async def next_batch(self, limit: int) -> list[Notification]:
-        """The events that arrived, at least one and at most `limit`; waits for the first."""
-        first = await asyncio.to_thread(self._queue.get)
-        batch = [self._checked(first)]
-        while len(batch) < limit:
-            try:
-                batch.append(self._checked(self._queue.get_nowait()))
-            except queue.Empty:
-                break
-        return batch
+    def _connection(self) -> "psycopg.Connection[tuple[object, ...]]":
+        if self.connection is None or self.connection.closed:
+            self.connection = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
+            self.connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+        return self.connection
 
-    @staticmethod
-    def _checked(entry: Any) -> Notification:
-        if entry is _END:
-            raise SubscriptionEndedError
-        if isinstance(entry, BaseException):
-            raise entry
-        notification: Notification = entry
-        return notification
-
-    def stop(self) -> None:
-        """Stops the subscription and lets its thread end."""
-        self._source.stop()
-        while self._reader.is_alive():
-            try:  # unblock a reader waiting for room in the queue
-                self._queue.get_nowait()
-            except queue.Empty:
-                self._reader.join(timeout=0.1)
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
 
-async def follow(store: EventStore, position: Any, topics: Sequence[str], stop: asyncio.Event,
-                 batch_size: int = 1000, retry_seconds: float = 1.0,
-                 ) -> AsyncIterator[list[Notification]]:
-    """Batches of events after `position()` (read from the caller's own store of its progress)
-    until `stop` is set; a lost database connection starts a new subscription after a pause.
-    """
-    while not stop.is_set():
-        subscription = Subscription(store, await asyncio.to_thread(position), topics)
-        try:
-            while not stop.is_set():
-                batch = await _unless_stopped(subscription.next_batch(batch_size), stop)
-                if batch is None:
-                    break
-                yield batch
-        except SubscriptionEndedError:
-            pass
-        except Exception as error:
-            log.warning("event store subscription lost; following again", error=repr(error),
-                        retry_seconds=retry_seconds)
-            await _unless_stopped(asyncio.sleep(retry_seconds), stop)
-        finally:
-            await asyncio.to_thread(subscription.stop)
-
-
-async def _unless_stopped(awaitable: Any, stop: asyncio.Event) -> Any:
-    """The awaitable's result, or None as soon as `stop` is set."""
-    work = asyncio.ensure_future(awaitable)
-    stopped = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    if work in done:
-        stopped.cancel()
-        return work.result()
-    work.cancel()
-    return None
+def wanted(step: Step, topics: Sequence[str]) -> list[Notification]:
+    """The notifications of a step stored under these topics (all: none named)."""
+    if not topics:
+        return step.notifications
+    chosen = set(topics)
+    return [notification for notification in step.notifications if notification.topic in chosen]

@@ -32,6 +32,9 @@ class ServiceMetrics:
                                     "topic.", ["service", "topic"], registry=registry)
         self.lag = Gauge("loyalty_consumer_lag", "Records on a partition not yet handled.",
                          ["service", "topic", "partition"], registry=registry)
+        self.quarantined = Counter("loyalty_events_quarantined", "Events left out of the read "
+                                   "models (`loyalty projections verify` lists them).",
+                                   ["service"], registry=registry)
         self.restarts = Counter("loyalty_service_restarts", "Services that exited and were "
                                 "started again by `loyalty run`.", ["service"],
                                 registry=registry)

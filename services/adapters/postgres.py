@@ -1,8 +1,9 @@
 """The event store on PostgreSQL: eventsourcing's environment from our settings, and the one
 module that reaches into eventsourcing's PostgreSQL internals.
 
-Everything else uses the library's public API. What is here buys measured speed and depends on
-eventsourcing 9.5.6 (pinned in constraints.txt); check it whenever that pin moves:
+Everything else uses the library's public API. What is here buys measured speed or does what
+the public API cannot, and depends on eventsourcing 9.5.6 (pinned in constraints.txt); check it
+whenever that pin moves:
 
 - `ColumnarProcessRecorder` overrides the recorder's private `_insert_events` and
   `_insert_stored_events`: the library sends a batch as one array of a composite type, which
@@ -10,11 +11,15 @@ eventsourcing 9.5.6 (pinned in constraints.txt); check it whenever that pin move
   batch (cProfile of 500-item batches); four arrays of plain types carry the same rows in the
   same single statement, under the same table lock, with the same NOTIFY. It also records the
   positions of several Kafka partitions (`trackings=[...]`) in the transaction of the events,
-  where the library takes one; and its `_fetch_ids_after_insert_events` runs more work in that
-  transaction once the events' notification ids are known (`then=...`).
+  where the library takes one.
+- `TrackingView` is a tracking recorder whose position the caller reads and writes on its own
+  transaction (the library's examples of views do this in their subclasses, through the same
+  protected methods), so that rows and position are written together.
 - `select_newer_events` reads the events table directly: one query brings every aggregate of a
   batch up to date (see `services.adapters.prefetch`), where the public `select_events` would
   take one query per aggregate, some 1,500 per 500-item batch.
+- `select_final_notifications` reads the events table under a lock the public API does not
+  take (see `services.adapters.following`).
 - `tracked_names` reads the tracking table directly: the positions stored for every incarnation
   of a topic, which the public `max_tracking_id` (one exact name) cannot list.
 """
@@ -25,8 +30,12 @@ from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
+from eventsourcing.persistence import Notification, StoredEvent, Tracking
+from eventsourcing.postgres import (
+    PostgresDatastore,
+    PostgresProcessRecorder,
+    PostgresTrackingRecorder,
+)
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
@@ -82,17 +91,6 @@ class ColumnarProcessRecorder(PostgresProcessRecorder):
             self._insert_tracking(curs, tracking=tracking)
         super()._insert_events(curs, stored_events, **kwargs)
 
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        """Also calls `then(cursor, notification_ids)`: more work in the events' transaction
-        once their notification ids are known (the read models of `fold_inline`)."""
-        notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        then = kwargs.get("then")
-        if then is not None and notification_ids:
-            then(curs, notification_ids)
-        return notification_ids
-
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
     ) -> None:
@@ -119,6 +117,39 @@ def select_newer_events(recorder: Any, known: Mapping[UUID, int]) -> list[Stored
           conn.cursor(row_factory=tuple_row) as cursor):
         cursor.execute(query, ([str(aggregate_id) for aggregate_id in known], list(known.values())))
         return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in cursor.fetchall()]
+
+
+class TrackingView(PostgresTrackingRecorder):
+    """A tracking recorder (a view, in eventsourcing's terms) whose subclass writes its rows and
+    its position in one transaction of its own making."""
+
+    def position_on(self, cursor: Cursor[DictRow], name: str) -> int:
+        """The position tracked under `name`, read on `cursor` (0: none yet)."""
+        return self._max_tracking_id(name, cursor) or 0
+
+    def track_on(self, cursor: Cursor[DictRow], tracking: Tracking) -> None:
+        """Records a position on `cursor`, within the caller's transaction."""
+        self._insert_tracking(cursor, tracking)
+
+
+SHARE_LOCK_TIMEOUT_SECONDS = 30
+
+
+def select_final_notifications(recorder: Any, after: int, last: int) -> list[Notification]:
+    """The notifications after `after` up to `last`, read once every transaction inserting
+    events has ended: an id missing from them never comes (`services.adapters.following`)."""
+    table = SQL("{}.{}").format(Identifier(recorder.datastore.schema),
+                                Identifier(recorder.events_table_name))
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(SQL("SET LOCAL lock_timeout = '{}s'").format(SHARE_LOCK_TIMEOUT_SECONDS))
+        cursor.execute(SQL("LOCK TABLE {} IN SHARE MODE").format(table))
+        cursor.execute(SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
+            "WHERE notification_id > %s AND notification_id <= %s ORDER BY notification_id"
+        ).format(table), (after, last))
+        return [Notification(id=row["notification_id"], originator_id=row["originator_id"],
+                             originator_version=row["originator_version"], topic=row["topic"],
+                             state=bytes(row["state"])) for row in cursor.fetchall()]
 
 
 def tracked_names(recorder: Any, prefix: str) -> dict[str, int]:

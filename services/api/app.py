@@ -56,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.api_keys = ApiKeys.of(settings)
+    app.state.stuck_after = settings.stuck_after_seconds
     app.state.metrics = ApiMetrics()
     app.state.metrics.install(app)
     install_error_handlers(app)

@@ -1,47 +1,133 @@
-"""Liveness and figures: `GET /healthz` (database and projection lag), `GET /metrics`."""
+"""Health and figures: `GET /healthz` (the database, the followers of the event store, the last
+verification), `GET /livez`, `GET /readyz`, `GET /metrics`."""
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from projections.progress import read_progress
+from projections.progress import (
+    FollowerStatus,
+    last_verification,
+    read_followers,
+    read_progress,
+)
+from projections.schema import QUARANTINE
 from services.api.schemas import Body
 
 router = APIRouter(tags=["operations"])
 
 
+class Follower(Body):
+    """A follower of the event store (the read models' writer, the relay), by its heartbeat."""
+
+    name: str
+    position: int
+    target: int
+    lag: int
+    seconds_since_progress: float
+    seconds_since_beat: float
+    stuck: bool
+    """Behind and not moving for the configured time, or no longer beating."""
+
+
+class LastVerification(Body):
+    """The last `loyalty projections verify`."""
+
+    finished_at: datetime
+    scope: str
+    position: int
+    differences: int
+    quarantined: int
+    ok: bool
+
+
 class Health(Body):
-    """`status` is ok when the database answers; the lag is in events."""
+    """`status`: ok; degraded when a follower is stuck, events are quarantined or the last
+    verification found differences (the read models cannot be trusted everywhere); unavailable
+    when the database does not answer."""
 
     status: str
     database: bool
     event_store_head: int | None = None
     projection_position: int | None = None
     projection_lag: int | None = None
+    followers: list[Follower] = []
+    quarantined_events: int | None = None
+    last_verification: LastVerification | None = None
+
+
+async def quarantined(conn: Any) -> int:
+    cursor = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (QUARANTINE,))
+    if not ((await cursor.fetchone()) or (False,))[0]:
+        return 0
+    cursor = await conn.execute(sql.SQL(f"SELECT count(*) FROM {QUARANTINE}"))
+    return int(((await cursor.fetchone()) or (0,))[0])
+
+
+def follower(status: FollowerStatus, stuck_after: float) -> Follower:
+    return Follower(name=status.name, position=status.position, target=status.target,
+                    lag=status.lag, seconds_since_progress=round(status.seconds_since_progress,
+                                                                 1),
+                    seconds_since_beat=round(status.seconds_since_beat, 1),
+                    stuck=status.stuck(stuck_after))
 
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
 async def healthz(request: Request) -> Any:
-    """Whether the database answers, and how far the read models lag behind the event store."""
+    """Whether the database answers, how far each follower of the event store is and whether
+    it is stuck, how many events the read models left out, and the last verification."""
     pool: AsyncConnectionPool[Any] = request.app.state.pool
+    stuck_after: float = request.app.state.stuck_after
     try:
         async with pool.connection(timeout=2.0) as conn:
             progress = await read_progress(conn)
+            followers = [follower(status, stuck_after) for status in await read_followers(conn)]
+            left_out = await quarantined(conn)
+            verified = await last_verification(conn)
     except Exception:
         body = Health(status="unavailable", database=False)
         return JSONResponse(body.model_dump(by_alias=True), status_code=503)
-    return Health(status="ok", database=True, event_store_head=progress.head,
-                  projection_position=progress.position, projection_lag=progress.lag)
+    last = None if verified is None else LastVerification(
+        finished_at=verified.finished_at, scope=verified.scope, position=verified.position,
+        differences=verified.differences, quarantined=verified.quarantined,
+        ok=verified.differences == 0)
+    degraded = any(one.stuck for one in followers) or left_out > 0 or (
+        last is not None and not last.ok)
+    return Health(status="degraded" if degraded else "ok", database=True,
+                  event_store_head=progress.head, projection_position=progress.position,
+                  projection_lag=progress.lag, followers=followers,
+                  quarantined_events=left_out, last_verification=last)
+
+
+@router.get("/livez")
+async def livez() -> dict[str, bool]:
+    """The API answers (its event loop turns)."""
+    return {"live": True}
+
+
+@router.get("/readyz", responses={503: {"description": "The database does not answer."}})
+async def readyz(request: Request) -> Any:
+    """The API can serve: its database answers."""
+    pool: AsyncConnectionPool[Any] = request.app.state.pool
+    try:
+        async with pool.connection(timeout=2.0) as conn:
+            await conn.execute("SELECT 1")
+    except Exception as error:
+        return JSONResponse({"ready": False, "reasons": {"database": repr(error)}},
+                            status_code=503)
+    return {"ready": True, "reasons": {}}
 
 
 @router.get("/metrics", response_class=Response,
             responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})
 async def metrics(request: Request) -> Response:
-    """Prometheus text: projection lag, items processed, customers, HTTP requests."""
+    """Prometheus text: projection lag, followers, items processed, customers, HTTP requests."""
     pool: AsyncConnectionPool[Any] = request.app.state.pool
     async with pool.connection() as conn:
-        text = await request.app.state.metrics.scrape(conn)
+        text = await request.app.state.metrics.scrape(conn, request.app.state.stuck_after)
     return Response(text, media_type=CONTENT_TYPE_LATEST)

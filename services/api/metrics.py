@@ -14,7 +14,7 @@ from psycopg import AsyncConnection
 
 from projections.customers import count_customers
 from projections.item_outcomes import count_outcomes
-from projections.progress import read_progress
+from projections.progress import read_followers, read_progress
 
 
 class ApiMetrics:
@@ -34,15 +34,29 @@ class ApiMetrics:
                           "Highest notification id in the event store.", registry=self.registry)
         self.items = Gauge("loyalty_items_processed", "Items with a stage-2 outcome.",
                            ["status"], registry=self.registry)
+        self.follower_lag = Gauge("loyalty_follower_lag_events", "Events a follower of the "
+                                  "event store has still to handle (read models, relay).",
+                                  ["follower"], registry=self.registry)
+        self.follower_stuck = Gauge("loyalty_follower_stuck", "1 when a follower is behind "
+                                    "and has not moved for the configured time, or no longer "
+                                    "beats.", ["follower"], registry=self.registry)
+        self.follower_idle = Gauge("loyalty_follower_seconds_without_progress", "Seconds a "
+                                   "follower has been behind without moving.", ["follower"],
+                                   registry=self.registry)
         self.customers = Gauge("loyalty_customers", "Customers by status, all programmes "
                                "together (this endpoint needs no key: nothing per programme).",
                                ["status"], registry=self.registry)
 
-    async def scrape(self, conn: AsyncConnection[Any]) -> bytes:
+    async def scrape(self, conn: AsyncConnection[Any], stuck_after: float) -> bytes:
         """Reads the figures from the database and renders every metric as Prometheus text."""
         progress = await read_progress(conn)
         self.lag.set(progress.lag)
         self.head.set(progress.head)
+        for follower in await read_followers(conn):
+            self.follower_lag.labels(follower.name).set(follower.lag)
+            self.follower_stuck.labels(follower.name).set(int(follower.stuck(stuck_after)))
+            self.follower_idle.labels(follower.name).set(
+                follower.seconds_since_progress if follower.lag else 0)
         for status, count in (await count_outcomes(conn)).items():
             self.items.labels(status).set(count)
         self.customers.clear()

@@ -10,6 +10,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from projections.lots import find_due
+from services.adapters.health import Watchdog
 from services.adapters.kafka import producer, send_reliably
 from services.adapters.metrics import ServiceMetrics
 from services.contract.commands import CommandType, WorkItem
@@ -33,9 +34,10 @@ def settlement(programme: str, uniq_id: str, at: datetime) -> WorkItem:
 class Clock:
     """Ticks every interval until stopped."""
 
-    def __init__(self, settings: Settings, metrics: ServiceMetrics) -> None:
+    def __init__(self, settings: Settings, metrics: ServiceMetrics, watchdog: Watchdog) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.watchdog = watchdog
         self.settled = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -45,8 +47,10 @@ class Clock:
             while not stop.is_set():
                 try:
                     await self.tick(sending, datetime.now(UTC))
+                    self.watchdog.check("database", None)
                 except (psycopg.Error, OSError) as error:
                     log.warning("clock tick failed; trying at the next one", error=repr(error))
+                    self.watchdog.check("database", f"the last tick failed: {error!r}")
                     self.metrics.error("tick")
                 await self.pause(stop)
         finally:
@@ -66,6 +70,11 @@ class Clock:
             self.metrics.handled(self.settings.items_topic, len(due), "settled")
 
     async def pause(self, stop: asyncio.Event) -> None:
-        """Waits for the next tick (stop ends the wait)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), self.settings.clock_interval_seconds)
+        """Waits for the next tick (stop ends the wait), telling the watchdog every second that
+        the clock still turns."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.settings.clock_interval_seconds
+        while not stop.is_set() and loop.time() < until:
+            self.watchdog.turned()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(1.0, until - loop.time()))

@@ -2,8 +2,8 @@
 
 Load, call, save: the aggregates a batch needs are loaded in one query
 (`services.adapters.prefetch`), the domain's unit of work applies the items, and every new
-event is saved with the batch's Kafka positions in one transaction, which also folds the
-events into the read models (`projections.view.ReadModelView.fold_inline`).
+event is saved with the batch's Kafka positions in one transaction. The read models follow the
+store on their own (`projections.writer`).
 
 A batch that conflicts with another writer, or fails, is done again item by item in offset
 order, each item in a transaction of its own with freshly loaded aggregates. An item that still
@@ -19,7 +19,6 @@ worker thread.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import takewhile
-from typing import Any, Protocol
 
 import structlog
 from eventsourcing.domain import Aggregate
@@ -40,16 +39,6 @@ log = structlog.get_logger(__name__)
 ATTEMPTS_PER_ITEM = 3
 """Tries of an item that fails, before it is given up (conflicts with other writers apart)."""
 CONFLICTS_PER_ITEM = 10
-
-
-class InlineReadModels(Protocol):
-    """The read models, as a processor's transaction folds its events into them: their changes
-    prepared before the insert, written once the events' notification ids are known."""
-
-    def prepare(self, events: Sequence[object]) -> Any: ...
-
-    def fold_inline(self, cursor: Any, prepared: Any,
-                    notification_ids: Sequence[int]) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -75,14 +64,10 @@ class Poisoned:
 class ItemProcessor:
     """Applies items to the aggregates and saves their events with the Kafka positions."""
 
-    def __init__(self, store: EventStore, policies: Policies = default_policies,
-                 read_models: InlineReadModels | None = None) -> None:
+    def __init__(self, store: EventStore, policies: Policies = default_policies) -> None:
         self.store = store
         self.cache = AggregateCache()
         self.policies = policies
-        self.read_models = read_models
-        """Folds the events of a batch into the read models in its transaction (None: the
-        projections service does)."""
 
     def unit_of_work(self, load: Loader) -> UnitOfWork:
         return UnitOfWork(load, policies=self.policies)
@@ -199,16 +184,8 @@ class ItemProcessor:
     def save(self, aggregates: Sequence[Aggregate], positions: Sequence[Position]) -> None:
         """Stores the aggregates' new events and the positions in one transaction."""
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
-        read_models = self.read_models
-        prepared = None if read_models is None or not events else read_models.prepare(events)
-
-        def fold(cursor: Any, notification_ids: Sequence[int]) -> None:
-            if read_models is not None:
-                read_models.fold_inline(cursor, prepared, notification_ids)
-
         try:
-            self.store.events.put(events, trackings=[p.tracking() for p in positions],
-                                  then=fold)
+            self.store.events.put(events, trackings=[p.tracking() for p in positions])
         except Exception:
             self.cache.forget(aggregates)
             raise

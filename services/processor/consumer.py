@@ -25,8 +25,10 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError, NoOffsetForPartitionError, OffsetOutOfRangeError
 from pydantic import ValidationError
 
+from services.adapters.consumer_watch import watch_consumer
 from services.adapters.dead_letters import DeadLetter, Origin, describe
 from services.adapters.event_store import is_unavailable
+from services.adapters.health import Watchdog
 from services.adapters.kafka import backoff, producer, send_reliably
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.positions import Position
@@ -75,10 +77,11 @@ class ItemConsumer:
     """Consumes items in batches and has each batch processed in one transaction."""
 
     def __init__(self, settings: Settings, processor: ItemProcessor,
-                 metrics: ServiceMetrics) -> None:
+                 metrics: ServiceMetrics, watchdog: Watchdog) -> None:
         self.settings = settings
         self.processor = processor
         self.metrics = metrics
+        self.watchdog = watchdog
         self.items_processed = 0
         self.unresumed: set[TopicPartition] = set()
         """Assigned partitions still to be sought to their stored position (paused)."""
@@ -106,10 +109,15 @@ class ItemConsumer:
                            listener=PauseUntilResumed(self, consumer))
         await consumer.start()
         await dead_letters.start()
+        watching = asyncio.create_task(watch_consumer(
+            self.watchdog, self.settings.kafka_bootstrap_servers, self.settings.processor_group,
+            self.settings.items_topic, consumer.assignment, restart_on_new_topic=False))
         try:
             while not stop.is_set():
+                self.watchdog.turned()
                 await self.consume_once(consumer, dead_letters, stop)
         finally:
+            watching.cancel()
             await consumer.stop()
             await dead_letters.stop()
 
@@ -139,6 +147,8 @@ class ItemConsumer:
             await self.pause_after_failure(stop)
             return
         self.failures = 0
+        if self.watchdog.waiting_for is not None:
+            self.watchdog.waiting(None)
         if batches:
             await self.report_lag(consumer)
             await self.commit_for_monitoring(consumer)
@@ -162,6 +172,7 @@ class ItemConsumer:
             if not is_unavailable(error):
                 raise
             log.warning("event store unavailable; waiting for it", error=describe(error))
+            self.watchdog.waiting("the event store")
             self.metrics.error("store-unavailable")
             self.resume_from_store(consumer, {TopicPartition(r.position.topic,
                                                              r.position.partition)
@@ -200,6 +211,7 @@ class ItemConsumer:
                 if not is_unavailable(error):
                     raise
                 log.warning("stored positions unavailable", error=describe(error))
+                self.watchdog.waiting("the event store")
                 return False
             if tp not in consumer.assignment():
                 pass

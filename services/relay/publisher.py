@@ -11,24 +11,25 @@ published straight from its stored JSON (`CompiledJSONTranscoder.plain`: no deci
 date-times built, the same published bytes); an older version is loaded through its upcasters
 first.
 
-Records are produced in notification order, a batch at a time; the relay's position is stored
-after the broker acknowledged the whole batch. A crash in between publishes the batch again:
-identical results, events with the same ids. A stored event the relay cannot decode goes to the
-dead-letter topic (its origin: the event store's table and notification id) and the relay goes
-on; a broker or a store that is away is waited for.
+The relay follows the read models, not the store's head: it publishes the events up to the read
+models' position (which their writer moves only over events that can no longer change,
+`services.adapters.following`), so an organiser who reads what a result reports finds it, and
+the relay never passes over an event either. Records are produced in notification order, a
+batch at a time; the relay's position is stored after the broker acknowledged the whole batch.
+A crash in between publishes the batch again: identical results, events with the same ids. A
+stored event the relay cannot decode goes to the dead-letter topic (its origin: the event
+store's table and notification id) and the relay goes on; a broker or a store that is away is
+waited for.
 """
 
-import asyncio
-import itertools
 import json
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 import structlog
-from aiokafka import AIOKafkaProducer
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 
 from events import PUBLISHED
@@ -38,8 +39,8 @@ from events.outcomes import ANSWERS
 from events.published import published_form
 from services.adapters.dead_letters import DeadLetter, Origin, describe
 from services.adapters.event_store import CompiledJSONTranscoder, EventStore, is_unavailable
-from services.adapters.following import follow, topics_of
-from services.adapters.kafka import Record, backoff, is_transient, send_batched
+from services.adapters.following import topics_of
+from services.adapters.kafka import Record
 from services.adapters.metrics import ServiceMetrics
 from services.contract.mapping import result_json, result_of
 from services.contract.topics import item_key
@@ -47,12 +48,6 @@ from services.domain.outcomes import answer_of
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-PRODUCE_ATTEMPTS = 3
-"""Tries of a batch whose failure is not transient, before the relay gives up (and restarts)."""
 
 PUBLISHED_CLASSES = frozenset(PUBLISHED)
 ANSWER_CLASSES = frozenset(ANSWERS)
@@ -90,7 +85,7 @@ class CustomerDirectory:
 
 
 class Relay:
-    """Publishes the results and customer events stored after its position, in order."""
+    """The records that publish stored events: results and the customers' events."""
 
     def __init__(self, settings: Settings, store: EventStore, metrics: ServiceMetrics) -> None:
         self.settings = settings
@@ -99,7 +94,6 @@ class Relay:
         self.directory = CustomerDirectory(store)
         self.tracking_name = f"relay:{settings.results_topic}"
         self.topics = topics_of((*ANSWERS, *PUBLISHED))
-        self.published = 0
         transcoder = store.mapper.transcoder
         self.plain = transcoder.plain if isinstance(transcoder, CompiledJSONTranscoder) else None
         self.encode = json.JSONEncoder(ensure_ascii=False).encode
@@ -179,46 +173,3 @@ class Relay:
         letter = DeadLetter(origin, "relay", describe(error))
         self.metrics.dead_lettered(origin.topic)
         return Record(self.settings.dead_letter_topic, letter.key, origin.value, letter.headers())
-
-    async def run(self, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
-        """Publishes batch after batch until `stop` is set."""
-        async for batch in follow(self.store, self.position, self.topics, stop):
-            records = await self.when_available(self.records, batch)
-            await self.produce(producer, records)
-            await self.store_position(Tracking(self.tracking_name, batch[-1].id))
-            self.published += len(records)
-            for topic, count in Counter(topic for topic, *_ in records).items():
-                self.metrics.handled(topic, count, "published")
-
-    async def produce(self, producer: AIOKafkaProducer, records: list[Record]) -> None:
-        """Produces the records and waits for every acknowledgement; retries the batch while
-        the broker is away (a repeat is harmless: identical results, events with their ids)."""
-        for attempt in itertools.count():
-            try:
-                await send_batched(producer, records)
-                return
-            except Exception as error:
-                if not is_transient(error) and attempt >= PRODUCE_ATTEMPTS:
-                    raise
-                wait = backoff(attempt)
-                log.warning("records not acknowledged; retrying", error=repr(error),
-                            retry_seconds=round(wait, 2))
-                await asyncio.sleep(wait)
-
-    async def store_position(self, tracking: Tracking) -> None:
-        """Stores the relay's position."""
-        await self.when_available(self.store.recorder.insert_tracking, tracking)
-
-    async def when_available(self, work: Callable[[T], R], argument: T) -> R:
-        """`work(argument)` in a worker thread, tried again while the store is away."""
-        for attempt in itertools.count():
-            try:
-                return await asyncio.to_thread(work, argument)
-            except Exception as error:
-                if not is_unavailable(error):
-                    raise
-                wait = backoff(attempt)
-                log.warning("event store unavailable; retrying", error=repr(error),
-                            retry_seconds=round(wait, 2))
-                await asyncio.sleep(wait)
-        raise AssertionError("unreachable")

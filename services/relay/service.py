@@ -1,26 +1,142 @@
-"""The relay as a service: its Kafka producer around the publisher, from start to stop."""
+"""The relay as a service: it follows the read models' position and publishes, step by step,
+what the event store holds up to it, with its producer, until stopped.
+
+Each step: the events after the relay's position up to the read models' (at most `BATCH`),
+their records produced and acknowledged, then the relay's position stored. An idle relay waits
+for the read models' writer to say that it moved (a PostgreSQL notification), and looks anyway
+every second. The store or the broker away is waited for, with backoff.
+"""
 
 import asyncio
-from collections.abc import Callable
+import itertools
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import structlog
 from aiokafka import AIOKafkaProducer
+from eventsourcing.persistence import Notification, Tracking
 
+from services.adapters.event_store import is_unavailable
+from services.adapters.following import Wakeups
+from services.adapters.health import Watchdog
+from services.adapters.kafka import Record, backoff, is_transient, send_batched
 from services.relay.publisher import Relay
+
+if TYPE_CHECKING:
+    from projections.progress import Heartbeat
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+BATCH = 1000
+"""At most this many stored events are published per step."""
+IDLE_SECONDS = 1.0
+"""How long an idle relay waits for the read models' notification before it looks anyway."""
+BEAT_SECONDS = 2.0
+"""How often the relay records its heartbeat."""
+FOLLOWER_NAME = "relay"
+PRODUCE_ATTEMPTS = 3
+"""Tries of a batch whose failure is not transient, before the relay gives up (and restarts)."""
 
 
 class RelayService:
     """Starts a producer, publishes until `stop` is set, flushes and closes everything."""
 
-    def __init__(self, relay: Relay, producer: Callable[[], AIOKafkaProducer]) -> None:
+    def __init__(self, relay: Relay, producer: Callable[[], AIOKafkaProducer],
+                 bound: Callable[[], int], wakeups: Wakeups, watchdog: Watchdog,
+                 heartbeat: "Heartbeat", closing: Sequence[Any] = ()) -> None:
         self.relay = relay
         self.producer = producer
         """Makes the producer; called in the event loop, where aiokafka must create it."""
+        self.bound = bound
+        """The read models' position: the relay publishes nothing beyond it."""
+        self.wakeups = wakeups
+        self.watchdog = watchdog
+        self.heartbeat = heartbeat
+        self.closing = closing
+        """What else to close at the end (anything with a `close()`)."""
+        self.published = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         producer = self.producer()
         await producer.start()
         try:
-            await self.relay.run(producer, stop)
+            await self.publish(producer, stop)
         finally:
             await producer.stop()
-            await asyncio.to_thread(self.relay.store.close)
+            await asyncio.to_thread(self.close)
+
+    def next_step(self, after: int) -> tuple[list[Notification], int, int]:
+        """The events to publish after `after`, the position reached once they are, and the
+        read models' position: up to it, at most `BATCH` events."""
+        bound = self.bound()
+        if bound <= after:
+            return [], after, bound
+        found = self.relay.store.recorder.select_notifications(
+            start=after, stop=bound, topics=self.relay.topics, limit=BATCH,
+            inclusive_of_start=False)
+        return list(found), found[-1].id if len(found) == BATCH else bound, bound
+
+    async def publish(self, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
+        """Publishes step after step until `stop` is set."""
+        position = await self.when_available(lambda _: self.relay.position(), None)
+        while not stop.is_set():
+            batch, reached, bound = await self.when_available(self.next_step, position)
+            if reached > position:
+                records = await self.when_available(self.relay.records, batch)
+                await self.produce(producer, records)
+                await self.when_available(self.relay.store.recorder.insert_tracking,
+                                          Tracking(self.relay.tracking_name, reached))
+                position = reached
+                self.published += len(records)
+                for topic, count in Counter(topic for topic, *_ in records).items():
+                    self.relay.metrics.handled(topic, count, "published")
+            self.watchdog.progress(position, bound > position)
+            if self.heartbeat.due(BEAT_SECONDS):
+                await asyncio.to_thread(self.heartbeat.beat, position, bound,
+                                        self.watchdog.seconds_since_progress())
+            if reached == bound:
+                await asyncio.to_thread(self.wakeups.wait, IDLE_SECONDS)
+
+    async def produce(self, producer: AIOKafkaProducer, records: list[Record]) -> None:
+        """Produces the records and waits for every acknowledgement; retries the batch while
+        the broker is away (a repeat is harmless: identical results, events with their ids)."""
+        for attempt in itertools.count():
+            try:
+                await send_batched(producer, records)
+                return
+            except Exception as error:
+                if not is_transient(error) and attempt >= PRODUCE_ATTEMPTS:
+                    raise
+                wait = backoff(attempt)
+                log.warning("records not acknowledged; retrying", error=repr(error),
+                            retry_seconds=round(wait, 2))
+                await asyncio.sleep(wait)
+
+    async def when_available(self, work: Callable[[T], R], argument: T) -> R:
+        """`work(argument)` in a worker thread, tried again while the store is away."""
+        for attempt in itertools.count():
+            try:
+                result = await asyncio.to_thread(work, argument)
+                if self.watchdog.waiting_for is not None:
+                    self.watchdog.waiting(None)
+                return result
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                self.watchdog.waiting("the event store")
+                wait = backoff(attempt)
+                log.warning("event store unavailable; retrying", error=repr(error),
+                            retry_seconds=round(wait, 2))
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.relay.store.close()
+        self.wakeups.close()
+        self.heartbeat.close()
+        for resource in self.closing:
+            resource.close()

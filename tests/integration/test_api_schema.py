@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.schemas import APIOperation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from projections.runner import ReadModelRunner, catch_up, projection_env
+from projections.writer import writer_of
 from services import bootstrap
 from services.api.app import create_app
 from services.settings import DEV_API_KEY, Settings
@@ -30,8 +30,9 @@ def api_settings(postgres_server_dsn: str) -> Iterator[Settings]:
         record(store, [item.model_copy(update={"programme": "default"})
                        for item in workload()[:200]])
         store.close()
-        with ReadModelRunner(projection_env(config, create_tables=True)) as runner:
-            catch_up(runner)
+        writer = writer_of(config, create_tables=True)
+        writer.catch_up()
+        writer.close()
         yield config
 
 

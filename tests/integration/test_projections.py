@@ -23,16 +23,9 @@ from fastapi.testclient import TestClient
 
 from projections.item_outcomes import PendingItem, pending_statement
 from projections.pending import follow_validation_results, pending_items
-from projections.runner import (
-    ReadModelRunner,
-    catch_up,
-    create_tables,
-    drop_read_models,
-    projection_env,
-    rebuild,
-)
-from projections.schema import SCHEMA, TRACKING_TABLE
+from projections.schema import QUARANTINE, SCHEMA, TRACKING_TABLE
 from projections.view import EVENT_TABLES
+from projections.writer import create_tables, drop_read_models, rebuild, writer_of
 from services import bootstrap
 from services.adapters.event_store import EventStore
 from services.adapters.kafka import ensure_topics, producer
@@ -67,8 +60,11 @@ def store(settings: Settings) -> Iterator[EventStore]:
 
 def project(settings: Settings) -> None:
     """Brings the read models up to the event store's head."""
-    with ReadModelRunner(projection_env(settings, create_tables=True)) as runner:
-        catch_up(runner)
+    writer = writer_of(settings, create_tables=True)
+    try:
+        writer.catch_up()
+    finally:
+        writer.close()
 
 
 def rows(settings: Settings, table: str) -> list[tuple[Any, ...]]:
@@ -150,11 +146,12 @@ def position(settings: Settings) -> int:
 
 FOLLOWER = """
 import threading
-from projections.runner import follow
-from projections.view import ReadModelView
+import projections.writer
+from services.adapters.health import Watchdog
 from services.settings import Settings
-ReadModelView.batch_size = 20  # many small transactions: a kill lands mid-stream
-follow(Settings(), threading.Event())
+projections.writer.STEP_LIMIT = 20  # many small transactions: a kill lands mid-stream
+follow = projections.writer.follow
+follow(Settings(), threading.Event(), Watchdog("projections", 60))
 """
 
 
@@ -184,6 +181,7 @@ def test_a_killed_projection_resumes_to_what_a_rebuild_builds(
     rebuilt = read_model(settings)
     for table in EVENT_TABLES:
         assert resumed[table] == rebuilt[table], table
+    assert resumed.pop(QUARANTINE) == [], "nothing was left out"
     assert all(resumed.values())
 
 

@@ -1,0 +1,257 @@
+"""The read models' one writer: it follows the event store, folds each step, writes it.
+
+`ReadModelWriter.step` reads the events after the read models' position with
+`services.adapters.following.EventLog` (which never passes over an event that could still be
+committed), decodes and folds them, and writes their rows with the step's position in one
+transaction (`projections.view.ReadModelView`). An event that cannot be decoded, folded or
+written is quarantined, never waited for.
+
+`follow` runs the writer until stopped, waking when the event store says it stored something;
+`rebuild` drops the read models and folds the whole store again. Everything here is synchronous
+(eventsourcing and psycopg block) and runs in threads of its own.
+"""
+
+import functools
+import os
+import threading
+from collections.abc import Callable, Mapping
+
+import psycopg
+import structlog
+from eventsourcing.persistence import InfrastructureFactory, Notification
+from eventsourcing.utils import Environment, resolve_topic
+from psycopg import sql
+
+from projections.progress import Heartbeat
+from projections.schema import PROJECTION_NAME, SCHEMA, TRACKING_TABLE
+from projections.view import (
+    EVENT_TABLES,
+    Folded,
+    OvertakenError,
+    Quarantined,
+    ReadModelView,
+    changes_of,
+    folds_of,
+)
+from services.adapters.event_store import EventStore, is_unavailable
+from services.adapters.following import EventLog, Step, Wakeups
+from services.adapters.health import Watchdog
+from services.adapters.kafka import backoff
+from services.adapters.metrics import ServiceMetrics
+from services.adapters.postgres import event_store_env, postgres_event_store
+from services.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+FOLLOWER_NAME = "read-models"
+"""The writer's name among the followers of the event store (`read_models.followers`)."""
+IDLE_SECONDS = 1.0
+"""How long an idle writer waits for the store's notification before it looks anyway."""
+BEAT_SECONDS = 2.0
+"""How often the writer records its heartbeat."""
+STEP_LIMIT = 1000
+"""At most this many events per step (one transaction)."""
+
+
+def projection_env(settings: Settings, *, create_tables: bool = False) -> dict[str, str]:
+    """The event store's environment, with the view's tables in the read-model schema."""
+    env = event_store_env(settings, create_tables=create_tables)
+    return {**env, f"{PROJECTION_NAME.upper()}_POSTGRES_SCHEMA": SCHEMA}
+
+
+def view_of(env: Mapping[str, str]) -> ReadModelView:
+    """The read models' view (a tracking recorder) in the read-model schema, built through
+    eventsourcing's public factory as its own ProjectionRunner builds a view."""
+    named = Environment(PROJECTION_NAME, {**os.environ, **env})
+    return InfrastructureFactory[ReadModelView].construct(env=named).tracking_recorder(
+        ReadModelView)
+
+
+@functools.cache
+def folded_topic(topic: str) -> bool:
+    """Whether events stored under this topic are folded by some read model."""
+    try:
+        return bool(folds_of(resolve_topic(topic)))
+    except Exception:
+        return True  # a topic that cannot be resolved: decoding it quarantines the event
+
+
+class ReadModelWriter:
+    """Folds the event store into the read models, one step at a time, never skipping."""
+
+    def __init__(self, store: EventStore, view: ReadModelView, limit: int | None = None,
+                 metrics: ServiceMetrics | None = None) -> None:
+        self.store = store
+        self.view = view
+        self.events = EventLog(store, limit=limit or STEP_LIMIT)
+        self.metrics = metrics
+        self.position = view.position()
+        """Where the read models are, as this writer last wrote or found them."""
+
+    def step(self) -> Step | None:
+        """Folds and writes the next step; returns it (None: nothing new). A step another
+        writer wrote meanwhile is not written again: the position found is taken up."""
+        step = self.events.read(self.position)
+        if step.position == self.position:
+            return None
+        folded: list[Folded] = []
+        quarantined: list[Quarantined] = []
+        for notification in step.notifications:
+            one = self.fold(notification)
+            if isinstance(one, Folded):
+                folded.append(one)
+            elif one is not None:
+                quarantined.append(one)
+        try:
+            self.write(step, folded, quarantined)
+        except OvertakenError as overtaken:
+            self.position = self.view.position()
+            log.info("read models written by another writer meanwhile; following on",
+                     detail=str(overtaken), position=self.position)
+            return None
+        self.position = step.position
+        if self.metrics is not None:
+            self.metrics.handled("event-store", len(step.notifications), "folded")
+        return step
+
+    def fold(self, notification: Notification) -> Folded | Quarantined | None:
+        """One stored event's changes, its quarantine when it cannot be decoded or folded, or
+        None when no read model folds it."""
+        if not folded_topic(notification.topic):
+            return None
+        try:
+            event = self.store.mapper.to_domain_event(notification)
+            changes = changes_of(event, notification.id)
+        except Exception as error:
+            if is_unavailable(error):
+                raise
+            return Quarantined(notification.id, str(notification.originator_id),
+                               notification.topic, f"not folded: {error!r}")
+        return Folded(notification.id, str(notification.originator_id), notification.topic,
+                      changes)
+
+    def write(self, step: Step, folded: list[Folded], quarantined: list[Quarantined]) -> None:
+        """Writes the step with its position; every event left out is logged and counted."""
+        refused = self.view.write(folded, quarantined, step.position, self.position)
+        for entry in [*quarantined, *refused]:
+            log.error("event quarantined: left out of the read models",
+                      notification_id=entry.notification_id, topic=entry.topic,
+                      error=entry.error)
+            if self.metrics is not None:
+                self.metrics.quarantined.labels(self.metrics.service).inc()
+
+    def catch_up(self, head: int | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> int:
+        """Folds until the read models hold every event stored when called (or up to `head`);
+        returns the position reached."""
+        target = self.events.head() if head is None else head
+        while self.position < target:
+            self.step()
+            if progress is not None:
+                progress(self.position, target)
+        return self.position
+
+    def close(self) -> None:
+        self.view.datastore.close()
+        self.store.close()
+
+
+def writer_of(settings: Settings, metrics: ServiceMetrics | None = None,
+              create_tables: bool = False) -> ReadModelWriter:
+    """The read models' writer on the event store of `settings`."""
+    view = view_of(projection_env(settings, create_tables=create_tables))
+    return ReadModelWriter(postgres_event_store(settings), view, metrics=metrics)
+
+
+def follow(settings: Settings, stop: threading.Event, watchdog: Watchdog,
+           metrics: ServiceMetrics | None = None) -> None:
+    """Keeps the read models up to date until `stop` is set: a step whenever the event store
+    has stored something (and at least every second), a heartbeat every few seconds. A
+    database that went away is waited for, with backoff."""
+    failures = 0
+    writer: ReadModelWriter | None = None
+    wakeups = Wakeups(settings.postgres_dsn, channel=events_channel(settings))
+    heartbeat = Heartbeat(settings.postgres_dsn, FOLLOWER_NAME, settings.stuck_after_seconds)
+    try:
+        while not stop.is_set():
+            try:
+                writer = writer or writer_of(settings, metrics)
+                step = writer.step()
+                if heartbeat.due(BEAT_SECONDS):
+                    head = writer.events.head()
+                    watchdog.progress(writer.position, head > writer.position)
+                    heartbeat.beat(writer.position, head, watchdog.seconds_since_progress())
+                else:
+                    watchdog.turned()
+                if watchdog.waiting_for is not None:
+                    watchdog.waiting(None)
+                failures = 0
+                if step is None or len(step.notifications) < writer.events.limit:
+                    wakeups.wait(IDLE_SECONDS)
+            except Exception as error:
+                wait = backoff(failures, first=1.0, longest=30.0)
+                failures += 1
+                if is_unavailable(error):
+                    watchdog.waiting("the event store")
+                    log.warning("event store unavailable; waiting for it", error=repr(error),
+                                retry_seconds=round(wait, 2))
+                else:
+                    log.exception("read models not written; trying again",
+                                  retry_seconds=round(wait, 2))
+                if metrics is not None:
+                    metrics.error("projection")
+                if writer is not None:
+                    writer.close()
+                    writer = None
+                stop.wait(wait)
+    finally:
+        wakeups.close()
+        heartbeat.close()
+        if writer is not None:
+            writer.close()
+
+
+def events_channel(settings: Settings) -> str:
+    """The notification channel eventsourcing signals on when it stores events."""
+    store = postgres_event_store(settings)
+    try:
+        channel: str = store.recorder.channel_name
+        return channel
+    finally:
+        store.close()
+
+
+def drop_read_models(dsn: str) -> None:
+    """Drops the tables built from the event store and their tracking position.
+
+    The pending items (from Kafka, not from the event store) are kept.
+    """
+    tables = [sql.SQL(table) for table in (*EVENT_TABLES, f"{SCHEMA}.{TRACKING_TABLE}")]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(tables)))
+
+
+Progress = Callable[[int, int], None]
+"""(position, head) -> None: told how far a rebuild has come."""
+
+
+def rebuild(settings: Settings, progress: Progress | None = None) -> int:
+    """Drops the read models and folds the whole event store again, up to the head it had
+    when the rebuild started; returns that head. A running projections service is not
+    disturbed: it finds the position moved and follows on from it."""
+    drop_read_models(settings.postgres_dsn)
+    writer = writer_of(settings, create_tables=True)
+    try:
+        return writer.catch_up(progress=progress)
+    finally:
+        writer.close()
+
+
+def create_tables(settings: Settings) -> None:
+    """Creates the read-model schema, tables and tracking table when missing."""
+    view_of(projection_env(settings, create_tables=True)).datastore.close()
+
+
+def read_models_view(settings: Settings) -> ReadModelView:
+    """The read models' view, for what follows them (the relay reads their position)."""
+    return view_of(projection_env(settings))
