@@ -49,6 +49,7 @@ IDLE_SECONDS = 1.0
 """How long an idle writer waits for the store's notification before it looks anyway."""
 BEAT_SECONDS = 2.0
 """How often the writer records its heartbeat."""
+STORE = "the event store"
 STEP_LIMIT = 1000
 """At most this many events per step (one transaction)."""
 
@@ -93,6 +94,7 @@ class ReadModelWriter:
         writer wrote meanwhile is not written again: the position found is taken up."""
         step = self.events.read(self.position)
         if step.position == self.position:
+            self.position = self.view.position()  # idle: moved by a rebuild or another writer?
             return None
         folded: list[Folded] = []
         quarantined: list[Quarantined] = []
@@ -177,14 +179,12 @@ def follow(settings: Settings, stop: threading.Event, watchdog: Watchdog,
             try:
                 writer = writer or writer_of(settings, metrics)
                 step = writer.step()
+                watchdog.turned()
                 if heartbeat.due(BEAT_SECONDS):
                     head = writer.events.head()
                     watchdog.progress(writer.position, head > writer.position)
                     heartbeat.beat(writer.position, head, watchdog.seconds_since_progress())
-                else:
-                    watchdog.turned()
-                if watchdog.waiting_for is not None:
-                    watchdog.waiting(None)
+                watchdog.available(STORE)
                 failures = 0
                 if step is None or len(step.notifications) < writer.events.limit:
                     wakeups.wait(IDLE_SECONDS)
@@ -192,7 +192,7 @@ def follow(settings: Settings, stop: threading.Event, watchdog: Watchdog,
                 wait = backoff(failures, first=1.0, longest=30.0)
                 failures += 1
                 if is_unavailable(error):
-                    watchdog.waiting("the event store")
+                    watchdog.unavailable(STORE)
                     log.warning("event store unavailable; waiting for it", error=repr(error),
                                 retry_seconds=round(wait, 2))
                 else:

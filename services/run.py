@@ -43,6 +43,10 @@ def intake(settings: Settings) -> None:
         await report_group_lag(measured, settings.kafka_bootstrap_servers,
                                settings.intake_group, [settings.commands_topic])
 
+    @intake.timer(1.0)
+    async def turning() -> None:
+        watched.turned()
+
     @intake.task
     async def progress() -> None:
         def assigned() -> list[TopicPartition]:

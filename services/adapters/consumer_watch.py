@@ -22,6 +22,7 @@ from services.adapters.topic_ids import topic_ids
 log = structlog.get_logger(__name__)
 
 WATCH_SECONDS = 5.0
+BROKER = "the broker"
 
 
 async def watch_consumer(watchdog: Watchdog, bootstrap: str, group: str, topic: str,
@@ -42,11 +43,12 @@ async def watch_consumer(watchdog: Watchdog, bootstrap: str, group: str, topic: 
                 first_id = await _incarnation(watchdog, bootstrap, topic, first_id,
                                               restart_on_new_topic)
                 await _progress(watchdog, admin, reader, group, assigned)
+                watchdog.available(BROKER)
                 watchdog.check("kafka", None)
             except Exception as error:
+                watchdog.unavailable(BROKER)
                 watchdog.check("kafka", f"the broker cannot tell the consumer's progress: "
                                f"{error!r}")
-                watchdog.turned()
             await asyncio.sleep(every)
     finally:
         if started:

@@ -47,7 +47,9 @@ class Watchdog:
         self.turned_at = self.progressed_at = clock()
         self.position: Hashable = None
         self.behind = False
-        self.waiting_for: str | None = None
+        self.waiting_for: set[str] = set()
+        """Dependencies that are down: while any is, the service is not ready, and not stuck
+        (restarting it would not help)."""
         self.problems: dict[str, str] = {}
         self.forced: str | None = None
 
@@ -56,20 +58,26 @@ class Watchdog:
         self.turned_at = self.clock()
 
     def progress(self, position: Hashable, behind: bool) -> None:
-        """Where the service is, and whether work is waiting for it."""
+        """Where the service is, and whether work is waiting for it (the loop's own turns are
+        told by `turned`: progress may be watched from elsewhere)."""
         now = self.clock()
-        self.turned_at = now
         if position != self.position or not behind:
             self.progressed_at = now
         self.position = position
         self.behind = behind
 
-    def waiting(self, dependency: str | None) -> None:
-        """The service waits for a dependency that is down (None: no longer)."""
-        self.waiting_for = dependency
+    def unavailable(self, dependency: str) -> None:
+        """The service waits for a dependency that is down."""
         self.turned()
-        if dependency is None:
-            self.progressed_at = self.clock()
+        self.waiting_for.add(dependency)
+
+    def available(self, dependency: str) -> None:
+        """A dependency answers (again); the time without progress starts over when the
+        service waits for nothing any more."""
+        if dependency in self.waiting_for:
+            self.waiting_for.discard(dependency)
+            if not self.waiting_for:
+                self.progressed_at = self.clock()
 
     def check(self, name: str, problem: str | None) -> None:
         """A readiness check: None when it passes, else what is wrong."""
@@ -92,7 +100,7 @@ class Watchdog:
             return self.forced
         if now - self.turned_at > self.stuck_after:
             return f"its loop has not turned for {now - self.turned_at:.0f} s"
-        if self.waiting_for is None and self.behind and \
+        if not self.waiting_for and self.behind and \
                 now - self.progressed_at > self.stuck_after:
             return f"behind and no progress for {now - self.progressed_at:.0f} s"
         return None
@@ -103,8 +111,8 @@ class Watchdog:
     def readiness(self) -> dict[str, str]:
         """Every reason the service is not ready (empty: ready)."""
         reasons = dict(self.problems)
-        if self.waiting_for is not None:
-            reasons["waiting"] = f"waiting for {self.waiting_for}"
+        if self.waiting_for:
+            reasons["waiting"] = "waiting for " + " and ".join(sorted(self.waiting_for))
         if (stuck := self.stuck()) is not None:
             reasons["stuck"] = stuck
         return reasons

@@ -40,6 +40,7 @@ from services.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+STORE = "the event store"
 INCARNATION_CHECK_SECONDS = 10.0
 """How often the processor asks the broker whether its topic was created anew (and refreshes
 its metadata, so that a topic that came back is assigned again)."""
@@ -147,8 +148,7 @@ class ItemConsumer:
             await self.pause_after_failure(stop)
             return
         self.failures = 0
-        if self.watchdog.waiting_for is not None:
-            self.watchdog.waiting(None)
+        self.watchdog.available(STORE)
         if batches:
             await self.report_lag(consumer)
             await self.commit_for_monitoring(consumer)
@@ -172,7 +172,7 @@ class ItemConsumer:
             if not is_unavailable(error):
                 raise
             log.warning("event store unavailable; waiting for it", error=describe(error))
-            self.watchdog.waiting("the event store")
+            self.watchdog.unavailable(STORE)
             self.metrics.error("store-unavailable")
             self.resume_from_store(consumer, {TopicPartition(r.position.topic,
                                                              r.position.partition)
@@ -211,7 +211,7 @@ class ItemConsumer:
                 if not is_unavailable(error):
                     raise
                 log.warning("stored positions unavailable", error=describe(error))
-                self.watchdog.waiting("the event store")
+                self.watchdog.unavailable(STORE)
                 return False
             if tp not in consumer.assignment():
                 pass

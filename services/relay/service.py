@@ -38,6 +38,7 @@ IDLE_SECONDS = 1.0
 BEAT_SECONDS = 2.0
 """How often the relay records its heartbeat."""
 FOLLOWER_NAME = "relay"
+STORE = "the event store"
 PRODUCE_ATTEMPTS = 3
 """Tries of a batch whose failure is not transient, before the relay gives up (and restarts)."""
 
@@ -94,6 +95,7 @@ class RelayService:
                 self.published += len(records)
                 for topic, count in Counter(topic for topic, *_ in records).items():
                     self.relay.metrics.handled(topic, count, "published")
+            self.watchdog.turned()
             self.watchdog.progress(position, bound > position)
             if self.heartbeat.due(BEAT_SECONDS):
                 await asyncio.to_thread(self.heartbeat.beat, position, bound,
@@ -121,13 +123,12 @@ class RelayService:
         for attempt in itertools.count():
             try:
                 result = await asyncio.to_thread(work, argument)
-                if self.watchdog.waiting_for is not None:
-                    self.watchdog.waiting(None)
+                self.watchdog.available(STORE)
                 return result
             except Exception as error:
                 if not is_unavailable(error):
                     raise
-                self.watchdog.waiting("the event store")
+                self.watchdog.unavailable(STORE)
                 wait = backoff(attempt)
                 log.warning("event store unavailable; retrying", error=repr(error),
                             retry_seconds=round(wait, 2))

@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from confluent_kafka import Consumer, Producer
 
 from services.domain import Customer, ItemOutcome, ids
@@ -30,6 +31,8 @@ from tests.conftest import service_dsn
 from tests.support.store import event_store
 
 ROOT = Path(__file__).resolve().parents[2]
+STUCK_AFTER_SECONDS = 20
+"""A service behind without progress this long is restarted by its watchdog."""
 SERVICES = ("intake", "processor", "relay", "projections", "clock", "api")
 """In the order `loyalty run` starts them (their metrics ports follow the supervisor's)."""
 COMMANDS = {"intake": "intake", "processor": "processor", "relay": "relay",
@@ -96,6 +99,7 @@ class System:
             "LOYALTY_HTTP_PORT": str(self.http_port),
             "LOYALTY_METRICS_PORT": str(self.metrics_port),
             "LOYALTY_LOG_JSON": "true",
+            "LOYALTY_STUCK_AFTER_SECONDS": str(STUCK_AFTER_SECONDS),
         }
 
     def start(self) -> None:
@@ -191,12 +195,16 @@ class Stream:
     """A steady stream of accruals to a pool of customers, from a thread of its own."""
 
     def __init__(self, system: System, sent: Sent, customers: int = 30,
-                 every_seconds: float = 0.05, twice: bool = False) -> None:
+                 every_seconds: float = 0.05, twice: bool = False, per_command: int = 2,
+                 commands: int | None = None) -> None:
         self.system = system
         self.sent = sent
         self.twice = twice
         self.pool = [f"steady-{n}-{uuid.uuid4().hex[:6]}" for n in range(customers)]
         self.every = every_seconds
+        self.per_command = per_command
+        self.commands = commands
+        """How many commands to send (None: until stopped)."""
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.producer = producer(system.bootstrap)
@@ -213,11 +221,16 @@ class Stream:
 
     def run(self) -> None:
         n = 0
-        while not self.stopping.is_set():
-            chosen = [self.pool[(n + k) % len(self.pool)] for k in range(2)]
+        while not self.stopping.is_set() and (self.commands is None
+                                              or self.count < self.commands):
+            chosen = [self.pool[(n + k) % len(self.pool)] for k in range(self.per_command)]
             self.send(chosen, twice=self.twice)
-            n += 2
+            n += self.per_command
             self.stopping.wait(self.every)
+
+    def finished(self) -> bool:
+        """Whether every command of a stream of a given length was sent."""
+        return self.commands is not None and self.count >= self.commands
 
     def send(self, uniq_ids: list[str], twice: bool = False) -> str:
         value, guids = accrual_command(uniq_ids)
@@ -321,3 +334,22 @@ class Ledger:
                 assert sorted(e.guid for e in accrued) == sorted(
                     g for g in accepted if self.sent.items[g][0] == uniq_id), uniq_id
                 assert customer.balance == amount, (uniq_id, customer.balance, amount)
+        self.check_read_models(expected)
+
+    def check_read_models(self, expected: dict[str, Decimal]) -> None:
+        """Every customer's read model equals a fold of its events (`loyalty projections
+        verify`), and every balance the read API serves equals the accepted accruals."""
+        verified = subprocess.run(
+            [sys.executable, "-m", "services.cli", "projections", "verify", "--json"],
+            cwd=ROOT, env=self.system.env, capture_output=True, text=True, timeout=600)
+        report = json.loads(verified.stdout or "{}")
+        assert verified.returncode == 0 and report.get("ok"), (
+            report.get("differences", [])[:20], verified.stderr[-2000:])
+        assert report["aggregates"] >= len(expected)
+        with psycopg.connect(self.system.dsn) as conn:
+            held = dict(conn.execute(
+                "SELECT uniq_id, balance FROM read_models.customers WHERE programme = "
+                "'default' AND uniq_id = ANY(%s)", (list(expected),)).fetchall())
+        wrong = {uniq_id: (held.get(uniq_id), amount) for uniq_id, amount in expected.items()
+                 if held.get(uniq_id) != amount}
+        assert not wrong, f"{len(wrong)} read models differ: {list(wrong.items())[:10]}"

@@ -100,31 +100,6 @@ def test_the_broker_killed_mid_stream_and_started_again_loses_and_doubles_nothin
     settle(system, sent, results, ledger)
 
 
-def test_the_database_stopped_at_once_and_started_again_loses_and_doubles_nothing(
-    system: System, sent: Sent, results: Results, ledger: Ledger
-) -> None:
-    mark = STATE / "postgres.started"
-    if not mark.exists():
-        pytest.skip("PostgreSQL was not started by deploy/postgres.sh")
-    version = mark.read_text().strip()
-    unavailable = '"event": "event store unavailable; waiting for it"'
-    met_before = system.log().count(unavailable)
-    with Stream(system, sent) as stream:
-        wait_until(lambda: flowed(stream, results, sent, 20), 120, "the stream to flow")
-        subprocess.run(["pg_ctlcluster", version, "main", "stop", "-m", "immediate"],
-                       check=True)
-        try:
-            sent_while_down = stream.count
-            wait_until(lambda: stream.count > sent_while_down + 40, 30,
-                       "commands sent meanwhile")
-            wait_until(lambda: system.log().count(unavailable) > met_before, 120,
-                       "the processor to meet the stopped database with items to store")
-        finally:
-            deploy("postgres.sh", "start")
-
-    settle(system, sent, results, ledger)
-
-
 def test_every_command_produced_twice_is_applied_once(
     system: System, sent: Sent, results: Results, ledger: Ledger
 ) -> None:
@@ -219,41 +194,68 @@ def test_poison_records_go_to_the_dead_letter_topic_and_nothing_stops(
     assert system.children() == pids, "a service restarted"
 
 
-def test_a_deleted_and_recreated_items_topic_is_read_from_its_beginning(
-    system: System, sent: Sent, results: Results, ledger: Ledger
-) -> None:
-    items = system.topic("items")
+def recreate(system: System, topic: str) -> None:
+    """Deletes the topic and creates it again, as an operator would."""
 
-    async def recreate() -> None:
+    async def again() -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=system.bootstrap)
         await admin.start()
         try:
-            await admin.delete_topics([items])
-            await asyncio.sleep(1)  # the broker deletes asynchronously; creation retries below
-            for _ in range(60):
+            await admin.delete_topics([topic])
+            for _ in range(120):  # the broker deletes asynchronously
                 try:
-                    await admin.create_topics([NewTopic(items, 8, 1)])
+                    await admin.create_topics([NewTopic(topic, 8, 1)])
                     return
                 except Exception:
                     await asyncio.sleep(0.5)
         finally:
             await admin.close()
 
-    with Stream(system, sent) as stream:
-        wait_until(lambda: flowed(stream, results, sent, 20), 120, "the stream to flow")
-        asyncio.run(recreate())
-        sent_after = stream.count
-        wait_until(lambda: stream.count > sent_after + 40, 60, "commands on the new topic")
+    asyncio.run(again())
 
+
+def send_unanswered_again(system: System, sent: Sent, results: Results) -> None:
+    """The organiser sends again every command whose items lack an answer (lost with the
+    topic that was deleted)."""
     unanswered = [command_id for command_id, guids in sent.guids.items()
                   if not results.answered(set(guids) & results.accepted())
                   or not set(guids) <= results.accepted()]
     resender = Stream(system, sent)
-    for command_id in unanswered:  # lost with the old topic: the organiser sends them again
+    for command_id in unanswered:
         resender.resend(command_id, sent.commands[command_id], sent.guids[command_id], 1)
     assert resender.producer.flush(60) == 0
+
+
+def test_a_deleted_and_recreated_items_topic_is_read_from_its_beginning(
+    system: System, sent: Sent, results: Results, ledger: Ledger
+) -> None:
+    with Stream(system, sent) as stream:
+        wait_until(lambda: flowed(stream, results, sent, 20), 120, "the stream to flow")
+        recreate(system, system.topic("items"))
+        sent_after = stream.count
+        wait_until(lambda: stream.count > sent_after + 40, 60, "commands on the new topic")
+
+    send_unanswered_again(system, sent, results)
     settle(system, sent, results, ledger)
     assert "the items topic was created anew" in system.log()
+
+
+def test_a_recreated_commands_topic_under_a_running_intake_gets_intake_restarted(
+    system: System, sent: Sent, results: Results, ledger: Ledger
+) -> None:
+    restarts = system.metric("loyalty_service_restarts_total", service="intake")
+    with Stream(system, sent) as stream:
+        wait_until(lambda: flowed(stream, results, sent, 20), 120, "the stream to flow")
+        recreate(system, system.topic("commands"))
+        wait_until(lambda: system.metric("loyalty_service_restarts_total", service="intake")
+                   > restarts, 120, "the intake's watchdog to restart it")
+        accepted = len(results.accepted() & set(sent.items))
+        wait_until(lambda: flowed(stream, results, sent, accepted + 20), 120,
+                   "commands on the new topic to be answered")
+
+    send_unanswered_again(system, sent, results)
+    settle(system, sent, results, ledger)
+    assert "was deleted and created again" in system.log()
 
 
 def damage_on_disk(topic_dir: Path, marker: bytes) -> None:
