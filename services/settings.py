@@ -59,6 +59,11 @@ class Settings(BaseSettings):
 
     max_items_per_command: int = 1000
     max_command_bytes: int = 1024 * 1024
+    max_decimal_digits: int = 30
+    """Digits a number of a command may have; more: INVALID_DECIMAL."""
+    max_decimal_exponent: int = 30
+    """How large the exponent of a number of a command may be, either way (`0E-20000`:
+    INVALID_DECIMAL); PostgreSQL and the read models never meet an unstorable number."""
     phone_default_region: str = "RU"
     event_types: Annotated[tuple[str, ...], NoDecode] = DEFAULT_EVENT_TYPES
     operation_types: Annotated[tuple[str, ...], NoDecode] = DEFAULT_OPERATION_TYPES

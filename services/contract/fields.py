@@ -23,7 +23,8 @@ MAX_INTEGER_DIGITS = 15
 """Digits before the point of any decimal: 10^15 points is beyond any real accrual."""
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+_DECIMAL_TEXT = re.compile(
+    r"-?(?P<whole>[0-9]+)(\.(?P<fraction>[0-9]+))?([eE](?P<exponent>[+-]?[0-9]+))?")
 _SIMPLE_EMAIL = re.compile(
     r"(?P<local>[A-Za-z0-9_+-]+(\.[A-Za-z0-9_+-]+)*)"
     r"@(?P<domain>([A-Za-z0-9]+(-[A-Za-z0-9]+)*\.)+[A-Za-z]{2,63})"
@@ -107,13 +108,46 @@ def _email(value: Any) -> str:
     return address
 
 
-def _decimal(value: Any, places: int) -> Decimal:
+class OutOfBoundsNumber:
+    """A number with more digits, or a larger exponent, than stage 1 reads (`0E-20000`,
+    `1e9999999999999999999`): kept as its text, never built as a Decimal, refused by every
+    decimal field with INVALID_DECIMAL (and by every other field: it is not a string)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"OutOfBoundsNumber({self.text[:40]!r})"
+
+
+def read_number(text: str, max_digits: int, max_exponent: int) -> "Decimal | OutOfBoundsNumber":
+    """A number of a command (JSON's, or a decimal field's text) as an exact Decimal, when it
+    has at most `max_digits` digits and an exponent of at most `max_exponent` either way."""
+    parts = _DECIMAL_TEXT.fullmatch(text)
+    if parts is None:
+        return OutOfBoundsNumber(text)
+    digits = len(parts["whole"]) + len(parts["fraction"] or "")
+    exponent = parts["exponent"] or "0"
+    if digits > max_digits or len(exponent) > 6 or abs(int(exponent)) > max_exponent:
+        return OutOfBoundsNumber(text)
+    return Decimal(text)
+
+
+def _decimal(value: Any, places: int, info: ValidationInfo) -> Decimal:
+    rules = _rules(info)
+    if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value):
+        value = read_number(value, rules.max_decimal_digits, rules.max_decimal_exponent)
+    if isinstance(value, OutOfBoundsNumber):
+        raise _fail(ErrorCode.INVALID_DECIMAL, f"must have at most {rules.max_decimal_digits} "
+                    f"digits and an exponent of at most {rules.max_decimal_exponent}")
     number = _exact_number(value)
     if number is None or (number.is_signed() and number != 0):
         raise _fail(ErrorCode.INVALID_DECIMAL, 'must be a number >= 0 (an empty one is 0, not "")')
     if _fraction_digits(number) > places:
         raise _fail(ErrorCode.INVALID_DECIMAL, f"must have at most {places} fraction digits")
-    if number.adjusted() >= MAX_INTEGER_DIGITS:
+    if number != 0 and number.adjusted() >= MAX_INTEGER_DIGITS:
         raise _fail(ErrorCode.INVALID_DECIMAL, f"must be below 10^{MAX_INTEGER_DIGITS}")
     return number.copy_abs()
 
@@ -129,26 +163,22 @@ def _fraction_digits(number: Decimal) -> int:
 
 
 def _exact_number(value: Any) -> Decimal | None:
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value):
-        return Decimal(value)
-    return None
+    return value if isinstance(value, Decimal) else None
 
 
-def _amount(value: Any) -> Decimal:
-    return _decimal(value, places=2)
+def _amount(value: Any, info: ValidationInfo) -> Decimal:
+    return _decimal(value, 2, info)
 
 
-def _positive_amount(value: Any) -> Decimal:
-    amount = _decimal(value, places=2)
+def _positive_amount(value: Any, info: ValidationInfo) -> Decimal:
+    amount = _decimal(value, 2, info)
     if amount == 0:
         raise _fail(ErrorCode.INVALID_DECIMAL, "must be greater than 0")
     return amount
 
 
-def _operation_amount(value: Any) -> Decimal:
-    return _decimal(value, places=4)
+def _operation_amount(value: Any, info: ValidationInfo) -> Decimal:
+    return _decimal(value, 4, info)
 
 
 def _show_count(value: Any) -> int:

@@ -16,6 +16,10 @@ class ValidationRules:
     operation_types: tuple[str, ...] = DEFAULT_OPERATION_TYPES
     programmes: frozenset[str] = frozenset()
     """The programmes commands may belong to; empty: any well-formed name."""
+    max_decimal_digits: int = 30
+    """Digits a number of a command may have (before and after the point together)."""
+    max_decimal_exponent: int = 30
+    """How large a number's exponent may be, either way (`1e9999`, `0E-20000`: refused)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ValidationRules":
@@ -27,4 +31,6 @@ class ValidationRules:
             event_types=tuple(settings.event_types),
             operation_types=tuple(settings.operation_types),
             programmes=frozenset(settings.programmes),
+            max_decimal_digits=settings.max_decimal_digits,
+            max_decimal_exponent=settings.max_decimal_exponent,
         )

@@ -6,13 +6,14 @@ is rejected whole. Otherwise every item is checked on its own (see `services.con
 the valid ones go on to stage 2, the others are answered with their first error.
 """
 
+import functools
 import json
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, NoReturn
 
 from services.contract.commands import ITEMS_UNDER, CommandType, WorkItem
 from services.contract.errors import ErrorCode
+from services.contract.fields import read_number
 from services.contract.items import Command, check_item
 from services.contract.results import CommandError, ItemStatus, ValidationResult
 from services.contract.rules import ValidationRules
@@ -94,10 +95,12 @@ def _document(raw: bytes, rules: ValidationRules) -> dict[str, Any]:
             ErrorCode.PAYLOAD_TOO_LARGE, f"the command is larger than {rules.max_bytes} bytes"
         )
     try:
+        number = functools.partial(read_number, max_digits=rules.max_decimal_digits,
+                                   max_exponent=rules.max_decimal_exponent)
         document = json.loads(
             raw.decode("utf-8-sig"),
-            parse_float=Decimal,
-            parse_int=Decimal,
+            parse_float=number,
+            parse_int=number,
             parse_constant=_no_constant,
         )
     except (ValueError, RecursionError):

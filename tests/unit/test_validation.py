@@ -140,6 +140,35 @@ def test_json_numbers_never_become_floats() -> None:
     assert str(item.accrual.operation_amount) == "0.1234"
 
 
+@pytest.mark.parametrize("number", ["0E-20000", "1e9999999999999999999", "1e-9999999999999999999",
+                                    "1E+31", "0e-31", "1" + "0" * 30, "0." + "0" * 30])
+@pytest.mark.parametrize("field", ["amount", "operationAmount"])
+def test_a_number_past_the_bounds_is_refused_naming_the_field(field: str, number: str) -> None:
+    """Numbers PostgreSQL cannot store (or that cost a lot to build) never pass stage 1."""
+    command = add(bonus(**{field: number}))
+    for body in (with_numbers(command, **{field: number}), json.dumps(command)):
+        assert single_error(validate(body)) == (
+            ErrorCode.INVALID_DECIMAL, field,
+            f"{field} must have at most 30 digits and an exponent of at most 30")
+
+
+@pytest.mark.parametrize("number", ["0E-30", "0E+30", "1" + "0" * 14, "0." + "0" * 28])
+def test_a_number_at_the_bounds_is_read(number: str) -> None:
+    command = add(bonus(amount=number))
+    [item] = validate(with_numbers(command, amount=number)).items
+    assert item.accrual is None or item.accrual.amount == Decimal(number)
+
+
+def test_the_bounds_of_numbers_are_settings() -> None:
+    rules = ValidationRules(max_decimal_digits=3, max_decimal_exponent=2)
+    assert validate(add(bonus(amount="10.5")), rules).items
+    assert single_error(validate(add(bonus(amount="10.55")), rules))[0] \
+        is ErrorCode.INVALID_DECIMAL
+    assert validate(add(bonus(amount="1E+2")), rules).items
+    assert single_error(validate(add(bonus(amount="1E+3")), rules))[0] \
+        is ErrorCode.INVALID_DECIMAL
+
+
 def test_a_numeric_string_is_an_exact_amount() -> None:
     [item] = validate(add(bonus(amount="1500.50"))).items
 
