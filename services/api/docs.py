@@ -5,9 +5,15 @@ from Google Fonts), so on a network without internet access they stay blank. Her
 pages, built with FastAPI's `get_swagger_ui_html` / `get_redoc_html`, load the assets that the
 `fastapi-offline` package ships (Swagger UI's bundle and CSS, ReDoc's standalone bundle, a
 favicon), served by the application itself under `ASSETS_PATH`. ReDoc gets no web fonts: its
-text uses the browser's own fonts. The application must be created with `docs_url=None` and
-`redoc_url=None` so that FastAPI does not add its CDN pages.
+text uses the browser's own fonts. Each page's Content-Security-Policy lets the browser fetch
+from the application only (ReDoc's bundle still asks for Redocly's logo from a CDN: the browser
+refuses it without a request, and the sidebar shows its text alone). The application must be
+created with `docs_url=None` and `redoc_url=None` so that FastAPI adds no CDN pages of its own.
 """
+
+import base64
+import hashlib
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import (
@@ -28,6 +34,22 @@ SWAGGER_JS = "swagger-ui-bundle.js"
 SWAGGER_CSS = "swagger-ui.css"
 REDOC_JS = "redoc.standalone.js"
 FAVICON = "favicon.png"
+POLICY = ("default-src 'self'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; "
+          "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; "
+          "connect-src 'self'; base-uri 'self'; form-action 'self'; object-src 'none'")
+"""The pages' Content-Security-Policy: nothing is fetched from another origin (Swagger UI's
+"Try it out" calls this API, the only server of its document), and no inline script runs but
+the page's own (`{scripts}`: their hashes). Styles may be inline: ReDoc writes its own."""
+INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+def confined(page: HTMLResponse) -> HTMLResponse:
+    """`page` with the Content-Security-Policy that allows its own inline scripts only."""
+    scripts = "".join(
+        f" 'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
+        for script in INLINE_SCRIPT.findall(bytes(page.body).decode()))
+    page.headers["Content-Security-Policy"] = POLICY.format(scripts=scripts)
+    return page
 
 
 def install_docs(app: FastAPI) -> None:
@@ -44,7 +66,7 @@ def install_docs(app: FastAPI) -> None:
     async def swagger_ui(request: Request) -> HTMLResponse:
         prefix = root(request)
         assets = prefix + ASSETS_PATH
-        return get_swagger_ui_html(
+        return confined(get_swagger_ui_html(
             openapi_url=prefix + openapi_url,
             title=f"{app.title} - Swagger UI",
             swagger_js_url=f"{assets}/{SWAGGER_JS}",
@@ -53,7 +75,7 @@ def install_docs(app: FastAPI) -> None:
             oauth2_redirect_url=prefix + OAUTH2_REDIRECT_PATH,
             init_oauth=app.swagger_ui_init_oauth,
             swagger_ui_parameters=app.swagger_ui_parameters,
-        )
+        ))
 
     @app.get(OAUTH2_REDIRECT_PATH, include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
@@ -63,10 +85,10 @@ def install_docs(app: FastAPI) -> None:
     async def redoc(request: Request) -> HTMLResponse:
         prefix = root(request)
         assets = prefix + ASSETS_PATH
-        return get_redoc_html(
+        return confined(get_redoc_html(
             openapi_url=prefix + openapi_url,
             title=f"{app.title} - ReDoc",
             redoc_js_url=f"{assets}/{REDOC_JS}",
             redoc_favicon_url=f"{assets}/{FAVICON}",
             with_google_fonts=False,
-        )
+        ))

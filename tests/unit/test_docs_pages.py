@@ -96,3 +96,25 @@ def test_behind_a_path_prefix_the_pages_point_under_it() -> None:
     assert "/loyalty/docs/assets/swagger-ui-bundle.js" in html
     assert "url: '/loyalty/openapi.json'" in html
     assert '<redoc spec-url="/loyalty/openapi.json">' in with_prefix.get("/redoc").text
+
+
+SOURCE = re.compile(r"'self'|'none'|data:|blob:|'sha256-[A-Za-z0-9+/]+={0,2}'|'unsafe-inline'")
+"""The sources a page's Content-Security-Policy may name: this origin, inline data, hashes."""
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_a_docs_page_lets_the_browser_fetch_from_the_application_only(
+    client: TestClient, path: str
+) -> None:
+    page = client.get(path)
+    directives = {name: sources for name, *sources in (
+        directive.split() for directive in page.headers["content-security-policy"].split(";"))}
+
+    assert directives["default-src"] == ["'self'"]
+    for name in ("img-src", "font-src", "connect-src", "style-src", "script-src"):
+        assert directives[name][0] == "'self'", name
+    for name, sources in directives.items():
+        assert all(SOURCE.fullmatch(source) for source in sources), (name, sources)
+        assert "'unsafe-inline'" not in sources or name == "style-src", name
+    inline = re.findall(r"<script>(.*?)</script>", page.text, re.DOTALL)
+    assert len(directives["script-src"]) == 1 + len(inline)  # each inline script by its hash
