@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI
 
 from services.api import health, read
 from services.api.auth import ApiKeys
+from services.api.docs import install_docs
 from services.api.errors import install_error_handlers
 from services.api.gateway import gateway_router
 from services.api.history import History, history_router
@@ -33,7 +34,8 @@ ROUTERS: tuple[APIRouter, ...] = (
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The FastAPI application for these settings (OpenAPI at /openapi.json and /docs)."""
+    """The FastAPI application for these settings (OpenAPI at /openapi.json, browsable at
+    /docs and /redoc with assets served by the application itself: no CDN)."""
 
     @asynccontextmanager
     async def lifespan(running: FastAPI) -> AsyncIterator[None]:
@@ -54,7 +56,10 @@ def create_app(settings: Settings) -> FastAPI:
         version="1.0.0",
         description="Read API of the loyalty points service (organisers: header X-Api-Key).",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load their assets from a CDN: install_docs instead
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.api_keys = ApiKeys.of(settings)
     app.state.stuck_after = settings.stuck_after_seconds
     app.state.metrics = ApiMetrics()
