@@ -18,8 +18,19 @@
 # in kafka-secure/admin.password) is the broker's own. kafka-secure/client.properties and
 # admin.properties are the same settings for Kafka's Java tools (--command-config and the like).
 #
+# Three nodes with a quorum of three controllers, on 127.0.0.1:29092,29093,29094 (controllers
+# 29192,29193,29194): replication factor 3, min.insync.replicas 2, no unclean leader election.
+#   deploy/kafka.sh cluster start        start the nodes not running, wait until a record is
+#                                        acknowledged by all replicas and every partition is in sync
+#   deploy/kafka.sh cluster stop         SIGTERM every node and wait for them to exit
+#   deploy/kafka.sh cluster status       exit 0 when a record can be produced with acks=all
+#   deploy/kafka.sh cluster kill N       SIGKILL node N (1, 2 or 3), for fault tests
+#   deploy/kafka.sh cluster start-node N start node N again, wait until it answers and every
+#                                        partition has all its replicas in sync
+#
 # Each node's directory holds server.properties, data/, broker.pid and broker.log:
-# $LOYALTY_HOME/kafka and kafka-secure (LOYALTY_HOME defaults to ~/.cache/loyalty).
+# $LOYALTY_HOME/kafka, kafka-secure, kafka-cluster/node-1..3 (LOYALTY_HOME defaults to
+# ~/.cache/loyalty).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,6 +54,13 @@ SECURE_USER=loyalty
 SECURE_PASSWORD=loyalty-secret
 ADMIN_USER="admin"
 SCRAM_MECHANISMS=(SCRAM-SHA-256 SCRAM-SHA-512)
+
+CLUSTER_DIR="$STATE_DIR/kafka-cluster"
+CLUSTER_NODES=(1 2 3)
+CLUSTER_BOOTSTRAP="127.0.0.1:29092,127.0.0.1:29093,127.0.0.1:29094"
+CLUSTER_VOTERS="1@127.0.0.1:29192,2@127.0.0.1:29193,3@127.0.0.1:29194"
+cluster_port() { echo $((29091 + $1)); }
+cluster_controller_port() { echo $((29191 + $1)); }
 
 SMALL_HEAP=(-Xms128m -Xmx384m)  # the extra brokers: several JVMs share two cores
 
@@ -261,11 +279,66 @@ secure() {
   esac
 }
 
+# --- The three-node cluster. ------------------------------------------------------------------
+
+cluster_node() {  # cluster_node N: use node N (1..3), or fail with the usage
+  case "${1:-}" in
+    1|2|3) use_node "$CLUSTER_DIR/node-$1" ;;
+    *) echo "usage: $0 cluster kill|start-node 1|2|3" >&2; exit 2 ;;
+  esac
+}
+
+start_cluster_node() {  # start_cluster_node N: unless it runs
+  cluster_node "$1"
+  if running_pid >/dev/null; then log "node $1 already running"; return 0; fi
+  local cluster_id="$CLUSTER_DIR/cluster.id"  # one id for the three nodes, made once
+  [ -s "$cluster_id" ] || { mkdir -p "$CLUSTER_DIR"; new_cluster_id > "$cluster_id"; }
+  write_config cluster.properties "NODE_ID=$1" "PORT=$(cluster_port "$1")" \
+    "CONTROLLER_PORT=$(cluster_controller_port "$1")" "VOTERS=$CLUSTER_VOTERS"
+  format_storage "$(cat "$cluster_id")"
+  log "node $1 on 127.0.0.1:$(cluster_port "$1")"
+  start_broker "${SMALL_HEAP[@]}"
+}
+
+cluster() {
+  BOOTSTRAP="$CLUSTER_BOOTSTRAP"
+  local n pid nodes=()
+  for n in "${CLUSTER_NODES[@]}"; do nodes+=("$CLUSTER_DIR/node-$n"); done
+  case "${1:-}" in
+    start)
+      fetch_jars
+      for n in "${CLUSTER_NODES[@]}"; do start_cluster_node "$n"; done
+      wait_until_answers 180 --acks all --brokers 3 --in-sync -- "${nodes[@]}"
+      log "ready on $BOOTSTRAP"
+      ;;
+    stop) stop_nodes "${nodes[@]}" ;;
+    status) answers 5 --acks all ;;
+    kill)
+      cluster_node "${2:-}"
+      if ! pid="$(running_pid)"; then log "node $2 is not running"; return 1; fi
+      kill -KILL "$pid"
+      while alive "$pid"; do sleep 0.1; done
+      rm -f "$PID_FILE"
+      log "node $2 killed (pid $pid)"
+      ;;
+    start-node)
+      cluster_node "${2:-}"
+      fetch_jars
+      start_cluster_node "$2"
+      BOOTSTRAP="127.0.0.1:$(cluster_port "$2")"  # through this node: it answers
+      wait_until_answers 180 --acks all --brokers 3 --in-sync -- "$RUN_DIR"
+      log "node $2 back, every partition in sync"
+      ;;
+    *) echo "usage: $0 cluster start|stop|status|kill N|start-node N" >&2; exit 2 ;;
+  esac
+}
+
 # --- The broker of `loyalty up`. --------------------------------------------------------------
 
 use_node "$SINGLE_DIR"
 case "${1:-start}" in
   secure) secure "${@:2}" ;;
+  cluster) cluster "${@:2}" ;;
   start)
     if running_pid >/dev/null || answers 3; then log "already running on $BOOTSTRAP"; exit 0; fi
     fetch_jars
@@ -295,6 +368,7 @@ case "${1:-start}" in
   *)
     echo "usage: $0 start|stop|status|produce TOPIC|consume TOPIC [options]" >&2
     echo "       $0 secure start|stop|status" >&2
+    echo "       $0 cluster start|stop|status|kill N|start-node N" >&2
     exit 2
     ;;
 esac
