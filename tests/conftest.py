@@ -82,8 +82,9 @@ def needs_java_and_openssl() -> None:
 def secure_kafka() -> Iterator[str]:
     """Bootstrap of the SASL_SSL broker of `deploy/kafka.sh secure` (127.0.0.1:19092), for the
     session; stopped afterwards unless it was running before. Connect with
-    `brokers.secure_kafka_options()`. Starting it took 10-11 s the first time (CA, certificate,
-    SCRAM users, storage) and about 8 s later, on two cores; 0.02 s when it already runs."""
+    `brokers.secure_kafka_options()`. Measured on two cores busy with other tests: 9-13 s from
+    nothing (CA, certificate, SCRAM users, storage), 8-14 s with its state kept from an earlier
+    run, 0.02 s when it runs already."""
     needs_java_and_openssl()
     with brokers.running("secure"):
         yield brokers.SECURE_BOOTSTRAP
@@ -92,9 +93,10 @@ def secure_kafka() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def kafka_cluster() -> Iterator[str]:
     """Bootstrap of the three-node cluster of `deploy/kafka.sh cluster` (127.0.0.1:29092-29094),
-    for the session; stopped afterwards unless it was running before. Starting it (until a record
-    is acknowledged by all three replicas and every partition is in sync) took about 24 s the
-    first time and about 17 s later, on two cores; 0.4 s when it already runs."""
+    for the session; stopped afterwards unless it was running before. Starting it, until a record
+    is acknowledged by all three replicas and every partition is in sync, measured on two cores
+    busy with other tests: 11-24 s from nothing, 13-25 s with state kept from an earlier run,
+    0.4 s when it runs already. Stopping it takes about 8 s."""
     needs_java_and_openssl()
     with brokers.running("cluster"):
         yield brokers.CLUSTER_BOOTSTRAP

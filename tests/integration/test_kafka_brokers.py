@@ -4,7 +4,7 @@ doubles none while one node is SIGKILLed and brought back.
 
 What aiokafka (0.14) does with bad credentials or an untrusted certificate: `start()` raises
 `KafkaConnectionError("Unable to bootstrap from [...]")` at once (about 0.35 s for a wrong
-password, whose rejection the broker delays by 100 ms; about 0.01 s for an untrusted CA). The
+password, whose rejection the broker delays by 100 ms; 0.01-0.1 s for an untrusted CA). The
 cause is only in its log, at ERROR on the `aiokafka` logger: `[Error 58] SaslAuthenticationFailed:
 Authentication failed ...` or `[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed`.
 """
