@@ -111,3 +111,19 @@ def test_every_service_is_checked_on_its_readyz() -> None:
         assert service["depends_on"] == {
             "prepare": {"condition": "service_completed_successfully"}}, name
         assert service["environment"]["LOYALTY_METRICS_HOST"] == "0.0.0.0"
+
+
+def test_each_secret_reaches_only_the_services_that_read_it() -> None:
+    services = loyalty_services(compose())
+    holders = {variable: {name for name, service in services.items()
+                          if variable in service.get("environment", {})}
+               for variable in ("LOYALTY_POSTGRES_OWNER_DSN", "LOYALTY_POSTGRES_DSN",
+                                "LOYALTY_API_KEYS", "LOYALTY_LINK_SECRET")}
+    assert holders == {
+        "LOYALTY_POSTGRES_OWNER_DSN": {"prepare"},
+        "LOYALTY_POSTGRES_DSN": set(services) - {"intake"},
+        "LOYALTY_API_KEYS": {"api"},
+        "LOYALTY_LINK_SECRET": {"api"},
+    }
+    for service in services.values():
+        assert service["environment"]["LOYALTY_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
