@@ -40,7 +40,7 @@ SCALABLE = {"intake": "loyalty.commands", "processor": "loyalty.items"}
 """Services whose instances share the partitions of one consumer group (their topic)."""
 SINGLETONS = ("relay", "projections", "clock")
 """Services that must run once: the relay follows the event store and stores its position,
-the projections service is the read models' catching-up writer, the clock ticks for everyone."""
+the projections service is the read models' one writer, the clock ticks for everyone."""
 POSTGRES_USERS = {"processor", "relay", "projections", "clock", "api", "prepare"}
 """Who gets the services' DSN: everyone but intake, which never touches PostgreSQL."""
 ONLY_FOR = {
