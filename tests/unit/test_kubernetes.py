@@ -410,3 +410,17 @@ def test_no_service_name_could_set_a_setting(objects: list[Manifest]) -> None:
         for suffix in ("_SERVICE_HOST", "_SERVICE_PORT", "_PORT"):
             assert prefix + suffix not in settings
         assert not any(setting.startswith(prefix + "_PORT_") for setting in settings)
+
+
+def test_the_probed_paths_are_those_the_services_serve() -> None:
+    from services.adapters.health import Watchdog, probes_app
+    from services.adapters.metrics import ServiceMetrics
+    from services.api.health import router
+
+    app = probes_app(Watchdog("processor", stuck_after=60.0), ServiceMetrics("processor"))
+    statuses: list[str] = []
+    for path in ("/livez", "/readyz"):
+        app({"PATH_INFO": path, "REQUEST_METHOD": "GET"},
+            lambda status, headers: statuses.append(status))
+    assert statuses == ["200 OK", "200 OK"]
+    assert {"/livez", "/readyz"} <= {getattr(route, "path", None) for route in router.routes}
