@@ -19,6 +19,8 @@ for organiser in "$@"; do
   allow "organiser-$organiser" --operation Read --topic loyalty.results --topic loyalty.events \
     --group "organiser-$organiser" --resource-pattern-type prefixed
 done
+allow loyalty-prepare --operation Create --operation Describe --topic loyalty.commands \
+  --topic loyalty.items --topic loyalty.results --topic loyalty.events --topic loyalty.deadletter
 allow loyalty-api --operation Write --topic loyalty.commands --topic loyalty.items
 allow loyalty-intake --operation Read --topic loyalty.commands --group loyalty-intake
 allow loyalty-intake --operation Write --topic loyalty.items --topic loyalty.results \
