@@ -212,6 +212,15 @@ class LinksRevoked(Event):
     link_version: int
 
 
+class LotsForgotten(Event):
+    """Bookkeeping, not published: the customer's oldest closed lots (all their points spent,
+    expired or reversed) and spends beyond the programme's bounds are no longer kept; such an
+    accrual can no longer be reversed, such a spend no longer cancelled."""
+
+    lot_guids: list[str]
+    spend_guids: list[str]
+
+
 PUBLIC = (
     CustomerCreated,
     PhoneChanged,

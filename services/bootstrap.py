@@ -14,10 +14,10 @@ import structlog
 
 from services.adapters.event_store import EventStore
 from services.adapters.health import Watchdog
-from services.adapters.kafka import ensure_topics, producer
+from services.adapters.kafka import ensure_topics
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.postgres import grant_to_services, postgres_event_store, role_of
-from services.domain.commands import PointsPolicy
+from services.domain.commands import Limits, PointsPolicy
 from services.settings import Settings
 
 if TYPE_CHECKING:
@@ -95,12 +95,22 @@ def points_policies(settings: Settings) -> Callable[[str], PointsPolicy]:
     return lambda programme: own.get(programme, default)
 
 
+def limits(settings: Settings) -> Limits:
+    """How much of each kind one customer may hold."""
+    return Limits(max_queued_messages=settings.max_queued_messages_per_customer,
+                  max_shown_per_login=settings.max_messages_per_login,
+                  max_open_lots=settings.max_open_lots_per_customer,
+                  max_closed_lots=settings.max_closed_lots_per_customer,
+                  max_spends=settings.max_spends_per_customer,
+                  max_allocations=settings.max_allocations_per_spend)
+
+
 def processor(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "ItemConsumer":
     """Stage 2: the consumer of items and the processor that applies them to the store."""
     from services.processor.batches import ItemProcessor
     from services.processor.consumer import ItemConsumer
 
-    applying = ItemProcessor(event_store(settings), points_policies(settings))
+    applying = ItemProcessor(event_store(settings), points_policies(settings), limits(settings))
     return ItemConsumer(settings, applying, measured, watched)
 
 
@@ -118,12 +128,13 @@ def relay(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "R
     from projections.schema import POSITION_CHANNEL
     from projections.writer import read_models_view
     from services.adapters.following import Wakeups
+    from services.adapters.publishing import Publisher
     from services.relay.publisher import Relay
     from services.relay.service import FOLLOWER_NAME, RelayService
 
     read_models = read_models_view(settings)
     return RelayService(
-        Relay(settings, event_store(settings), measured), lambda: producer(settings),
+        Relay(settings, event_store(settings), measured), Publisher(settings, measured),
         bound=read_models.position, wakeups=Wakeups(settings.postgres_dsn, POSITION_CHANNEL),
         watchdog=watched,
         heartbeat=Heartbeat(settings.postgres_dsn, FOLLOWER_NAME, settings.stuck_after_seconds),

@@ -89,10 +89,12 @@ def list_letters(
             print(json.dumps({
                 "deadLetter": stored.name, "origin": str(letter.origin),
                 "service": letter.service, "error": letter.error, "attempts": letter.attempts,
-                "at": letter.at.isoformat(),
-                "bytes": None if letter.origin.value is None else len(letter.origin.value)}))
+                "at": letter.at.isoformat(), "bytes": original_bytes(letter),
+                "truncated": letter.truncated,
+                "sha256": letter.extra.get("value-sha256")}))
         else:
-            size = "tombstone" if letter.origin.value is None else f"{len(letter.origin.value)} B"
+            size = "tombstone" if letter.origin.value is None else f"{original_bytes(letter)} B"
+            size += " (truncated)" if letter.truncated else ""
             print(f"{stored.name:>10}  {letter.at:%Y-%m-%d %H:%M:%S}  {letter.service:<9}  "
                   f"{letter.origin!s:<40}  {size:>10}  {letter.error}")
 
@@ -116,6 +118,13 @@ def replay(
     print(f"{replayed} of {len(found)} dead letters replayed", file=sys.stderr)
 
 
+def original_bytes(letter: DeadLetter) -> int | None:
+    """The size of the original value (that of a truncated letter's original, too)."""
+    if letter.origin.value is None:
+        return None
+    return int(letter.extra.get("value-bytes") or len(letter.origin.value))
+
+
 async def produce_again(settings: Settings, found: list[Stored], to: str | None) -> int:
     sending = producer(settings)
     await sending.start()
@@ -125,6 +134,11 @@ async def produce_again(settings: Settings, found: list[Stored], to: str | None)
             origin = stored.letter.origin
             if to is None and origin.topic.startswith("event-store:"):
                 print(f"{stored.name}: from the event store, not replayed", file=sys.stderr)
+                continue
+            if stored.letter.truncated:
+                print(f"{stored.name}: only the beginning of the original is kept (it was "
+                      f"{original_bytes(stored.letter)} B); fetch it from {origin} while the "
+                      "topic keeps it. Not replayed", file=sys.stderr)
                 continue
             await send_reliably(sending, to or origin.topic, origin.value, key=origin.key,
                                 headers=origin.headers)

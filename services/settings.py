@@ -81,6 +81,20 @@ class Settings(BaseSettings):
     points_policies: dict[str, PointsPolicySetting] = {}
     """Programmes whose defaults differ, as JSON:
     `{"bank": {"pendingDays": 14, "validityDays": 365}}`."""
+    max_queued_messages_per_customer: int = 100
+    """Messages a customer may have waiting to be shown; an item queueing one more is refused
+    whole (MESSAGE_QUEUE_FULL)."""
+    max_messages_per_login: int = 20
+    """Messages shown at one login (the others at the next logins)."""
+    max_open_lots_per_customer: int = 5000
+    """Accruals a customer may hold with points left or pending; an accrual opening one more
+    is refused whole (TOO_MANY_LOTS)."""
+    max_closed_lots_per_customer: int = 5000
+    """Accruals with nothing left kept for reversals; older ones are forgotten."""
+    max_spends_per_customer: int = 5000
+    """Spends kept for cancels; older ones are forgotten."""
+    max_allocations_per_spend: int = 5000
+    """Lots one spend may take points from; more: TOO_MANY_ALLOCATIONS."""
     clock_interval_seconds: float = 60.0
     """How often the clock looks for points due to become available or to expire."""
 

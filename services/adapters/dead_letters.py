@@ -11,14 +11,30 @@ the manner of Kafka Connect's dead-letter queues:
 
 `loyalty deadletter list` shows them; `loyalty deadletter replay` produces the original record
 again to its origin topic.
+
+A dead letter always fits in a record (`DeadLetter.record`): when the original and the letter's
+headers would pass `MAX_LETTER_BYTES`, the letter keeps the first 64 KiB of the value (and of
+the original headers, the first 1 KiB of the key), and says so: `loyalty.dlq.truncated`, the
+original's size and SHA-256 digest (`loyalty.dlq.value-bytes`, `.value-sha256`, and the same
+for the key and the headers). The original's coordinates (topic, partition, offset) say where
+to fetch it while its topic keeps it; such a letter is not replayed.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from services.adapters.kafka import MAX_RECORD_BYTES, Record
+
 Headers = list[tuple[str, bytes]]
 PREFIX = "loyalty.dlq."
+MAX_LETTER_BYTES = MAX_RECORD_BYTES - 64 * 1024
+"""A dead letter's key, value and headers together: below the record limit, with room for
+the record's own framing."""
+KEPT_BYTES = 64 * 1024
+"""What a truncated letter keeps of the original's value and headers."""
+KEPT_KEY_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,8 @@ class DeadLetter:
     error: str
     attempts: int = 1
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    extra: dict[str, str] = field(default_factory=dict)
+    """The letter's other headers as read back (`truncated`, sizes, digests)."""
 
     @property
     def key(self) -> bytes | None:
@@ -66,15 +84,38 @@ class DeadLetter:
 
     def headers(self) -> Headers:
         """The original headers, then the dead letter's own."""
-        own = {
+        return [*self.origin.headers, *_prefixed(self._own())]
+
+    def _own(self) -> dict[str, str]:
+        return {
             "topic": self.origin.topic, "partition": str(self.origin.partition),
             "offset": str(self.origin.offset),
             "timestamp": "" if self.origin.timestamp is None else str(self.origin.timestamp),
             "service": self.service, "error": self.error, "attempts": str(self.attempts),
             "at": self.at.isoformat(),
         }
-        return [*self.origin.headers, *((PREFIX + name, value.encode())
-                                        for name, value in own.items())]
+
+    def record(self, topic: str, limit: int = MAX_LETTER_BYTES) -> Record:
+        """The record that carries the letter to `topic`: the original as it was when it fits
+        within `limit` bytes, else its beginnings with the size and digest of each part."""
+        key, value, original = self.key, self.origin.value, self.origin.headers
+        if _size(key) + _size(value) + _headers_size(self.headers()) <= limit:
+            return Record(topic, key, value, self.headers())
+        own = self._own() | {"truncated": "true"}
+        for part, data in (("key", key), ("value", value),
+                           ("headers", b"".join(name.encode() + raw for name, raw in original))):
+            if data is not None:
+                own[f"{part}-bytes"] = str(len(data))
+                own[f"{part}-sha256"] = hashlib.sha256(data).hexdigest()
+        kept_headers = original if _headers_size(original) <= KEPT_BYTES else []
+        kept_key = key if key is None or len(key) <= KEPT_KEY_BYTES else key[:KEPT_KEY_BYTES]
+        kept_value = value if value is None else value[:KEPT_BYTES]
+        return Record(topic, kept_key, kept_value, [*kept_headers, *_prefixed(own)])
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the letter holds only the beginning of the original."""
+        return self.extra.get("truncated") == "true"
 
     @classmethod
     def of(cls, key: bytes | None, value: bytes | None, headers: Headers) -> "DeadLetter":
@@ -87,11 +128,26 @@ class DeadLetter:
                 key=None if key == b"" and value is None else key, value=value,
                 headers=[(name, raw) for name, raw in headers if not name.startswith(PREFIX)],
                 timestamp=int(own["timestamp"]) if own.get("timestamp") else None)
+            known = {"topic", "partition", "offset", "timestamp", "service", "error", "attempts",
+                     "at"}
             return cls(origin, service=own["service"], error=own["error"],
                        attempts=int(own.get("attempts", "1")),
-                       at=datetime.fromisoformat(own["at"]))
+                       at=datetime.fromisoformat(own["at"]),
+                       extra={name: value for name, value in own.items() if name not in known})
         except (KeyError, ValueError) as error:
             raise ValueError(f"not a dead letter: {error!r}") from error
+
+
+def _prefixed(own: dict[str, str]) -> Headers:
+    return [(PREFIX + name, value.encode()) for name, value in own.items()]
+
+
+def _size(data: bytes | None) -> int:
+    return 0 if data is None else len(data)
+
+
+def _headers_size(headers: Headers) -> int:
+    return sum(len(name.encode()) + len(raw or b"") for name, raw in headers)
 
 
 def describe(error: BaseException) -> str:

@@ -34,6 +34,18 @@ ERRORS: dict[Rejection, ItemError] = {
     Rejection.INSUFFICIENT_POINTS: ItemError(
         code=ErrorCode.INSUFFICIENT_POINTS,
         message="The customer has not enough active points (or has debt)", field="amount"),
+    Rejection.MESSAGE_QUEUE_FULL: ItemError(
+        code=ErrorCode.MESSAGE_QUEUE_FULL,
+        message="The customer has as many messages waiting as a customer may have; nothing of "
+                "the item was applied", field="message"),
+    Rejection.TOO_MANY_LOTS: ItemError(
+        code=ErrorCode.TOO_MANY_LOTS,
+        message="The customer holds as many unspent accruals as a customer may hold; nothing of "
+                "the item was applied", field="amount"),
+    Rejection.TOO_MANY_ALLOCATIONS: ItemError(
+        code=ErrorCode.TOO_MANY_ALLOCATIONS,
+        message="The spend would take points from more accruals than one spend may",
+        field="amount"),
     Rejection.PROCESSING_FAILED: ItemError(
         code=ErrorCode.PROCESSING_FAILED,
         message="The item could not be processed; the operators were alerted", field=None),

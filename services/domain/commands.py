@@ -38,6 +38,28 @@ class Message:
     show_till: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much of each kind one customer may hold, so that no customer's data grows without
+    bound (SPEC §10). Defaults: `services.settings`."""
+
+    max_queued_messages: int = 100
+    """Messages that can still be shown; one more: MESSAGE_QUEUE_FULL."""
+    max_shown_per_login: int = 20
+    """Messages shown at one login, oldest first; the rest at the next logins."""
+    max_open_lots: int = 5000
+    """Lots with points left or pending; an accrual that opens one more: TOO_MANY_LOTS."""
+    max_closed_lots: int = 5000
+    """Closed lots kept for reversals; older ones are forgotten."""
+    max_spends: int = 5000
+    """Spends kept for cancels; older ones are forgotten."""
+    max_allocations: int = 5000
+    """Lots one spend may take points from; more: TOO_MANY_ALLOCATIONS."""
+
+
+DEFAULT_LIMITS = Limits()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Item:
     """What every item carries: whose it is, which command brought it, and its identity."""

@@ -21,6 +21,7 @@ from events.customer import (
     DebtRepaid,
     EmailChanged,
     LinksRevoked,
+    LotsForgotten,
     MessageQueued,
     MessageShown,
     PhoneChanged,
@@ -33,7 +34,7 @@ from events.customer import (
 )
 from services.domain import ids
 from services.domain.answers import ShownMessage
-from services.domain.commands import Accrual, Message, PointsPolicy
+from services.domain.commands import DEFAULT_LIMITS, Accrual, Limits, Message, PointsPolicy
 from services.domain.dispatch import singledispatchmethod
 from services.domain.errors import RuleViolationError
 from services.domain.points import (
@@ -72,6 +73,11 @@ class QueuedMessage:
     text: str
     shows_left: int
     show_till: datetime | None
+    show_count: int = 1
+
+    @property
+    def shown(self) -> int:
+        return self.show_count - self.shows_left
 
     def is_due(self, now: datetime) -> bool:
         """Whether the message is shown at a login at `now`."""
@@ -129,15 +135,27 @@ class Customer(Aggregate):
         if not self.has_email(email):
             self.trigger_event(EmailChanged, email=email, previous=self.email)
 
+    def has_room_for_lot(self, limits: Limits) -> bool:
+        """Whether one more open lot stays within the bound (closed lots do not count)."""
+        return len(self.wallet.lots) < limits.max_open_lots
+
+    def has_room_for_message(self, limits: Limits) -> bool:
+        """Whether one more message may wait to be shown."""
+        return len(self.messages) < limits.max_queued_messages
+
     def accrue(self, guid: str, command_id: str, accrual: Accrual, now: datetime,
-               policy: PointsPolicy) -> None:
+               policy: PointsPolicy, limits: Limits = DEFAULT_LIMITS) -> None:
         """Adds the points of one item as a lot (pending until `available_from`, expiring at
         `expires_at`, the programme's defaults where the item names none), repays debt from
-        them when they are active; a `New` customer becomes `Active` (source 3.3)."""
+        them when they are active; a `New` customer becomes `Active` (source 3.3). The oldest
+        closed lots and spends beyond `limits` are forgotten."""
         self._require_unblocked()
         if accrual.amount <= 0:
             return
         self.settle(now)
+        if not self.has_room_for_lot(limits):
+            raise RuleViolationError(f"customer {self.uniq_id} holds too many open lots")
+        self._forget_beyond(limits)
         available_from, expires_at = lot_dates(accrual, policy)
         available = available_from is None or available_from <= now
         amount = accrual.amount
@@ -169,8 +187,9 @@ class Customer(Aggregate):
                 self._expire(lot, lot.remaining)
 
     def reversible(self, original_guid: str) -> Decimal | None:
-        """Points of the accrual `original_guid` not reversed yet; None: no such accrual."""
-        lot = self.wallet.lots.get(original_guid)
+        """Points of the accrual `original_guid` not reversed yet; None: no such accrual (or
+        one so old it was forgotten)."""
+        lot = self.wallet.lot(original_guid)
         return None if lot is None or lot.credit else lot.reversible
 
     def reverse(self, guid: str, original_guid: str, amount: Decimal, event_id: str,
@@ -178,7 +197,9 @@ class Customer(Aggregate):
         """Takes back `amount` points of an accrual: its remaining points, then its expired
         part, then its spent part, which becomes debt."""
         self.settle(now)
-        lot = self.wallet.lots[original_guid]
+        lot = self.wallet.lot(original_guid)
+        if lot is None:
+            raise RuleViolationError(f"no accrual {original_guid} to reverse")
         if not 0 < amount <= lot.reversible:
             raise RuleViolationError(f"{amount} exceeds what is left of accrual {lot.guid}")
         split = split_reversal(lot, amount)
@@ -196,14 +217,22 @@ class Customer(Aggregate):
         return self.wallet.debt <= 0 and bool(allocate_spend(
             list(self.wallet.lots.values()), amount, now))
 
+    def lots_a_spend_takes(self, amount: Decimal, now: datetime) -> int:
+        """How many lots a spend of `amount` at `now` would take points from."""
+        return len(allocate_spend(list(self.wallet.lots.values()), amount, now))
+
     def spend(self, guid: str, amount: Decimal, event_id: str, event_date: datetime,
-              merchant_name: str | None, info: str | None, now: datetime) -> None:
+              merchant_name: str | None, info: str | None, now: datetime,
+              limits: Limits = DEFAULT_LIMITS) -> None:
         """Spends active points, from the lots that expire soonest first."""
         self._require_unblocked()
         self.settle(now)
         taken = allocate_spend(list(self.wallet.lots.values()), amount, now)
         if self.wallet.debt > 0 or not taken:
             raise RuleViolationError(f"{amount} points cannot be spent")
+        if len(taken) > limits.max_allocations:
+            raise RuleViolationError(f"a spend of {amount} takes from too many lots")
+        self._forget_beyond(limits)
         self.trigger_event(
             PointsSpent, guid=guid, amount=amount,
             allocations=[{"lot_guid": lot, "amount": share} for lot, share in taken],
@@ -231,8 +260,8 @@ class Customer(Aggregate):
             debt_cleared=cleared, credited=credited,
             **self.wallet.after(active=active + credited, pending=pending, debt=-cleared))
         for lot_guid, _ in shares:
-            lot = self.wallet.lots[lot_guid]
-            if lot.lapsed and lot.remaining > 0:
+            lot = self.wallet.lot(lot_guid)
+            if lot is not None and lot.lapsed and lot.remaining > 0:
                 self._expire(lot, lot.remaining)
 
     def _expire(self, lot: Lot, amount: Decimal) -> None:
@@ -246,9 +275,17 @@ class Customer(Aggregate):
             self.trigger_event(DebtRepaid, lot_guid=lot.guid, amount=repaid,
                                **self.wallet.after(active=-repaid, debt=-repaid))
 
-    def queue_message(self, message_id: str, guid: str, message: Message) -> None:
+    def _forget_beyond(self, limits: Limits) -> None:
+        lots, spends = self.wallet.forgettable(limits.max_closed_lots, limits.max_spends)
+        if lots or spends:
+            self.trigger_event(LotsForgotten, lot_guids=lots, spend_guids=spends)
+
+    def queue_message(self, message_id: str, guid: str, message: Message,
+                      limits: Limits = DEFAULT_LIMITS) -> None:
         """Queues a message for the bonus window, shown `show_count` times."""
         self._require_unblocked()
+        if not self.has_room_for_message(limits):
+            raise RuleViolationError(f"customer {self.uniq_id} has too many messages waiting")
         if message_id not in self.messages:
             self.trigger_event(MessageQueued, message_id=message_id, guid=guid,
                                text=message.text, show_count=message.show_count,
@@ -268,13 +305,18 @@ class Customer(Aggregate):
         """Every login link issued so far stops working."""
         self.trigger_event(LinksRevoked, guid=guid, link_version=self.link_version + 1)
 
-    def authorize(self, guid: str, method: str | None, now: datetime) -> list[ShownMessage]:
-        """Records a login, activates a `New` customer and shows every message due at `now`."""
+    def authorize(self, guid: str, method: str | None, now: datetime,
+                  limits: Limits = DEFAULT_LIMITS) -> list[ShownMessage]:
+        """Records a login, activates a `New` customer and shows the messages due at `now`,
+        oldest first: at most `limits.max_shown_per_login` of them, chosen among those shown
+        least often (so the others come at the next logins)."""
         self._require_unblocked()
         self.trigger_event(CustomerAuthorized, guid=guid, method=method)
         self._activate_if_new(ActivationCause.AUTHORIZATION)
         due = [message for message in self.messages.values() if message.is_due(now)]
-        return [self._show(message) for message in due]
+        chosen = {message.message_id for message in sorted(
+            due, key=lambda message: message.shown)[:limits.max_shown_per_login]}
+        return [self._show(message) for message in due if message.message_id in chosen]
 
     def _show(self, message: QueuedMessage) -> ShownMessage:
         shows_left = message.shows_left - 1
@@ -351,12 +393,22 @@ class Customer(Aggregate):
 
     @when.register
     def _(self, event: MessageQueued) -> None:
+        for message_id, message in list(self.messages.items()):  # never to be shown again
+            if message.show_till is not None and message.show_till < event.timestamp:
+                del self.messages[message_id]
         self.messages[event.message_id] = QueuedMessage(
-            event.message_id, event.text, event.show_count, event.show_till)
+            event.message_id, event.text, event.show_count, event.show_till, event.show_count)
 
     @when.register
     def _(self, event: MessageShown) -> None:
-        self.messages[event.message_id].shows_left = event.shows_left
+        if event.shows_left <= 0:
+            self.messages.pop(event.message_id, None)  # shown for the last time
+        elif event.message_id in self.messages:
+            self.messages[event.message_id].shows_left = event.shows_left
+
+    @when.register
+    def _(self, event: LotsForgotten) -> None:
+        self.wallet.apply_forgotten(event.lot_guids, event.spend_guids)
 
     @when.register
     def _(self, event: CustomerActivated) -> None:

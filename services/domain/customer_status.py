@@ -4,9 +4,11 @@ from datetime import datetime
 
 from services.domain.answers import Handled, Rejection, rejected, succeeded
 from services.domain.commands import (
+    DEFAULT_LIMITS,
     ActivateCustomer,
     AuthorizeCustomer,
     BlockCustomer,
+    Limits,
     RevokeLinks,
 )
 from services.domain.customer import ActivationCause
@@ -32,14 +34,14 @@ def activate_customer(aggregates: IdentityMap, item: ActivateCustomer) -> Handle
 
 
 def authorize_customer(aggregates: IdentityMap, item: AuthorizeCustomer,
-                       now: datetime) -> Handled:
+                       now: datetime, limits: Limits = DEFAULT_LIMITS) -> Handled:
     """A login: activates a `New` customer and shows the messages due at `now`."""
     customer = aggregates.customer(item.programme, item.uniq_id)
     if customer is None:
         return rejected(item, Rejection.CUSTOMER_NOT_FOUND)
     if customer.is_blocked:
         return rejected(item, Rejection.CUSTOMER_BLOCKED, customer.id, customer.uniq_id)
-    shown = customer.authorize(item.guid, item.method, now)
+    shown = customer.authorize(item.guid, item.method, now, limits)
     return succeeded(item, customer.id, customer.uniq_id, shown)
 
 

@@ -3,7 +3,14 @@
 from datetime import datetime
 
 from services.domain.answers import Handled, Rejection, rejected, succeeded
-from services.domain.commands import CancelSpend, ReverseBonus, SettlePoints, SpendBonus
+from services.domain.commands import (
+    DEFAULT_LIMITS,
+    CancelSpend,
+    Limits,
+    ReverseBonus,
+    SettlePoints,
+    SpendBonus,
+)
 from services.domain.identity_map import IdentityMap
 
 
@@ -22,7 +29,8 @@ def reverse_bonus(aggregates: IdentityMap, item: ReverseBonus, now: datetime) ->
     return succeeded(item, customer.id, customer.uniq_id)
 
 
-def spend_bonus(aggregates: IdentityMap, item: SpendBonus, now: datetime) -> Handled:
+def spend_bonus(aggregates: IdentityMap, item: SpendBonus, now: datetime,
+                limits: Limits = DEFAULT_LIMITS) -> Handled:
     """Spends active points: all or nothing, never while there is debt."""
     customer = aggregates.customer(item.programme, item.uniq_id)
     if customer is None:
@@ -32,8 +40,10 @@ def spend_bonus(aggregates: IdentityMap, item: SpendBonus, now: datetime) -> Han
     customer.settle(now)  # points due to become active may be spent; expired ones may not
     if not customer.can_spend(item.amount, now):
         return rejected(item, Rejection.INSUFFICIENT_POINTS, customer.id, customer.uniq_id)
+    if customer.lots_a_spend_takes(item.amount, now) > limits.max_allocations:
+        return rejected(item, Rejection.TOO_MANY_ALLOCATIONS, customer.id, customer.uniq_id)
     customer.spend(item.guid, item.amount, item.event_id, item.event_date, item.merchant_name,
-                   item.info, now)
+                   item.info, now, limits)
     return succeeded(item, customer.id, customer.uniq_id)
 
 

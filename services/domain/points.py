@@ -8,6 +8,13 @@ A lot's points are always accounted for: `amount = remaining + spent + expired +
 where `remaining` can still be used (active or pending), `spent` went to spends or to repay
 debt, `expired` expired, and `reversed` was taken back by reversals (of which `reversed_spent`
 came from spent points and became debt).
+
+A wallet's work never grows with a customer's past: a lot with nothing left that can change by
+itself (no remaining points, not pending, expired or never expiring) is *closed*: it moves out
+of the open lots that settling and spending look at, and is kept only so that a reversal or a
+cancel can still name it. The oldest closed lots and finished spends beyond the customer's
+bounds are forgotten (`Limits`): an accrual or a spend that old can no longer be reversed or
+cancelled.
 """
 
 from dataclasses import dataclass, field
@@ -54,6 +61,13 @@ class Lot:
     def reversible(self) -> Decimal:
         """Points of the accrual not yet reversed (a credit is no accrual: none)."""
         return ZERO if self.credit else self.amount - self.reversed
+
+    @property
+    def closed(self) -> bool:
+        """Nothing left that can change by itself: no points, not pending, and expired or
+        never expiring (points a cancel gives back may open it again)."""
+        return self.remaining <= 0 and not self.pending and (
+            self.lapsed or self.expires_at is None)
 
     def spend_order(self) -> tuple[int, datetime, datetime, str]:
         """Soonest expiry first (no expiry last), then the oldest event, then the guid."""
@@ -150,8 +164,38 @@ class Wallet:
     """A customer's lots, spends and debt, as their events made them."""
 
     lots: dict[str, Lot] = field(default_factory=dict)
+    """The open lots: those settling and spending look at."""
+    closed: dict[str, Lot] = field(default_factory=dict)
+    """Closed lots, oldest first: kept for reversals and cancels that name them."""
     spends: dict[str, Spend] = field(default_factory=dict)
+    """Spends not wholly given back, oldest first: kept for cancels."""
     balances: Balances = field(default_factory=Balances)
+
+    def lot(self, guid: str) -> Lot | None:
+        """The lot of this accrual (or credit), open or closed; None when unknown or
+        forgotten."""
+        return self.lots.get(guid) or self.closed.get(guid)
+
+    def forgettable(self, max_closed_lots: int, max_spends: int) -> tuple[list[str], list[str]]:
+        """The oldest closed lots and spends beyond these bounds (forget them to stay within)."""
+        lots = list(self.closed)[:max(0, len(self.closed) - max_closed_lots)]
+        spends = list(self.spends)[:max(0, len(self.spends) - max_spends)]
+        return lots, spends
+
+    def apply_forgotten(self, lot_guids: list[str], spend_guids: list[str]) -> None:
+        for guid in lot_guids:
+            self.closed.pop(guid, None)
+        for guid in spend_guids:
+            self.spends.pop(guid, None)
+
+    def _file(self, lot: Lot) -> None:
+        """Keeps a lot among the open or the closed ones, as its points say."""
+        if lot.closed:
+            self.lots.pop(lot.guid, None)
+            self.closed[lot.guid] = lot
+        else:
+            self.closed.pop(lot.guid, None)
+            self.lots[lot.guid] = lot
 
     @property
     def active(self) -> Decimal:
@@ -187,9 +231,9 @@ class Wallet:
         later points) is credited back as a lot of its own."""
         active = pending = charged = ZERO
         for lot_guid, share in shares:
-            lot = self.lots[lot_guid]
-            back = min(share, lot.spent)
-            if lot.pending:
+            lot = self.lot(lot_guid)
+            back = ZERO if lot is None else min(share, lot.spent)  # forgotten: as debt
+            if lot is not None and lot.pending:
                 pending += back
             else:
                 active += back
@@ -204,26 +248,31 @@ class Wallet:
                               remaining=amount, pending=not available)
 
     def apply_activated(self, lot_guid: str) -> None:
-        self.lots[lot_guid].pending = False
+        lot = self.lots[lot_guid]
+        lot.pending = False
+        self._file(lot)
 
     def apply_expired(self, lot_guid: str, amount: Decimal) -> None:
-        lot = self.lots[lot_guid]
+        lot = self._known(lot_guid)
         lot.remaining -= amount
         lot.expired += amount
         lot.lapsed = True
+        self._file(lot)
 
     def apply_repaid(self, lot_guid: str, amount: Decimal) -> None:
         lot = self.lots[lot_guid]
         lot.remaining -= amount
         lot.spent += amount
+        self._file(lot)
 
     def apply_reversed(self, lot_guid: str, amount: Decimal, split: ReversalSplit) -> None:
-        lot = self.lots[lot_guid]
+        lot = self._known(lot_guid)
         lot.remaining -= split.from_remaining
         lot.expired -= split.from_expired
         lot.spent -= split.to_debt
         lot.reversed += amount
         lot.reversed_spent += split.to_debt
+        self._file(lot)
 
     def apply_spent(self, guid: str, amount: Decimal, taken: list[tuple[str, Decimal]]) -> None:
         for lot_guid, share in taken:
@@ -233,12 +282,21 @@ class Wallet:
     def apply_cancelled(self, guid: str, spend_guid: str, shares: list[tuple[str, Decimal]],
                         credited: Decimal, at: datetime) -> None:
         for lot_guid, share in shares:
-            lot = self.lots[lot_guid]
+            lot = self.lot(lot_guid)
+            if lot is None:
+                continue  # forgotten: its share went to the debt or the credit
             back = min(share, lot.spent)
             lot.spent -= back
             lot.remaining += back
             lot.reversed_spent -= share - back
+            self._file(lot)
         self.spends[spend_guid].give_back(shares)
         if credited > 0:
             self.lots[guid] = Lot(guid, credited, at, None, None, remaining=credited,
                                   credit=True)
+
+    def _known(self, lot_guid: str) -> Lot:
+        lot = self.lot(lot_guid)
+        if lot is None:
+            raise KeyError(lot_guid)
+        return lot

@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate
 from services.domain.add_bonus import add_bonus
 from services.domain.answers import Answer, Handled, Rejection, answer
 from services.domain.commands import (
+    DEFAULT_LIMITS,
     ActivateCustomer,
     AddBonus,
     AuthorizeCustomer,
@@ -19,6 +20,7 @@ from services.domain.commands import (
     CancelSpend,
     Command,
     Item,
+    Limits,
     PointsPolicy,
     ReverseBonus,
     RevokeLinks,
@@ -58,10 +60,11 @@ class UnitOfWork:
     """
 
     def __init__(self, load: Loader, clock: Clock = utc_now,
-                 policies: Policies = default_policies) -> None:
+                 policies: Policies = default_policies, limits: Limits = DEFAULT_LIMITS) -> None:
         self._aggregates = IdentityMap(load)
         self._clock = clock
         self._policies = policies
+        self._limits = limits
 
     def apply(self, item: Command, position: str) -> Answer | None:
         """Applies one item and returns the answer it recorded, or None when the item at this
@@ -105,15 +108,15 @@ class UnitOfWork:
             case ActivateCustomer():
                 return activate_customer(self._aggregates, item)
             case AuthorizeCustomer():
-                return authorize_customer(self._aggregates, item, self._clock())
+                return authorize_customer(self._aggregates, item, self._clock(), self._limits)
             case AddBonus():
                 return add_bonus(self._aggregates, item, self._clock(),
-                                 self._policies(item.programme))
+                                 self._policies(item.programme), self._limits)
             case RevokeLinks():
                 return revoke_links(self._aggregates, item)
             case ReverseBonus():
                 return reverse_bonus(self._aggregates, item, self._clock())
             case SpendBonus():
-                return spend_bonus(self._aggregates, item, self._clock())
+                return spend_bonus(self._aggregates, item, self._clock(), self._limits)
             case CancelSpend():
                 return cancel_spend(self._aggregates, item, self._clock())

@@ -31,9 +31,9 @@ from mode.supervisors import CrashingSupervisor
 from services.adapters.dead_letters import DeadLetter, Origin, describe
 from services.adapters.kafka import MAX_RECORD_BYTES, Record
 from services.adapters.metrics import ServiceMetrics
+from services.adapters.publishing import Publisher
 from services.contract import topics
 from services.contract.validation import Validated, ValidationRules, validate_command
-from services.intake.publishing import Publisher
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -31,7 +31,7 @@ from services.adapters.postgres import tracked_names
 from services.adapters.prefetch import AggregateCache, PrefetchedLoader
 from services.contract.mapping import salvaged_identity
 from services.domain import Answer, Loader, UnitOfWork
-from services.domain.commands import Command, Item, SettlePoints
+from services.domain.commands import DEFAULT_LIMITS, Command, Item, Limits, SettlePoints
 from services.domain.unit_of_work import Policies, default_policies
 
 log = structlog.get_logger(__name__)
@@ -64,13 +64,15 @@ class Poisoned:
 class ItemProcessor:
     """Applies items to the aggregates and saves their events with the Kafka positions."""
 
-    def __init__(self, store: EventStore, policies: Policies = default_policies) -> None:
+    def __init__(self, store: EventStore, policies: Policies = default_policies,
+                 limits: Limits = DEFAULT_LIMITS) -> None:
         self.store = store
         self.cache = AggregateCache()
         self.policies = policies
+        self.limits = limits
 
     def unit_of_work(self, load: Loader) -> UnitOfWork:
-        return UnitOfWork(load, policies=self.policies)
+        return UnitOfWork(load, policies=self.policies, limits=self.limits)
 
     def stored_offset(self, topic: str, partition: int, topic_id: str | None) -> int | None:
         """The next offset to read from a partition of this incarnation of the topic, or None

@@ -189,8 +189,9 @@ class ItemConsumer:
         log.error("item dead-lettered", origin=str(origin), error=poisoned.error,
                   attempts=poisoned.attempts)
         letter = DeadLetter(origin, "processor", poisoned.error, poisoned.attempts)
-        await send_reliably(dead_letters, self.settings.dead_letter_topic, origin.value,
-                            key=letter.key, headers=letter.headers())
+        record = letter.record(self.settings.dead_letter_topic)
+        await send_reliably(dead_letters, record.topic, record.value, key=record.key,
+                            headers=record.headers)
         self.metrics.dead_lettered(origin.topic)
 
     def resume_from_store(self, consumer: AIOKafkaConsumer,
@@ -312,9 +313,10 @@ class ItemConsumer:
         origin = Origin(tp.topic, tp.partition, offset)
         log.error("unreadable record dead-lettered and skipped", origin=str(origin),
                   error=describe(error))
-        letter = DeadLetter(origin, "processor", describe(error))
-        await send_reliably(dead_letters, self.settings.dead_letter_topic, None, key=letter.key,
-                            headers=letter.headers())
+        record = DeadLetter(origin, "processor", describe(error)).record(
+            self.settings.dead_letter_topic)
+        await send_reliably(dead_letters, record.topic, record.value, key=record.key,
+                            headers=record.headers)
         self.metrics.dead_lettered(tp.topic)
         await asyncio.to_thread(self.processor.skip, position)
         consumer.seek(tp, offset + 1)

@@ -102,9 +102,10 @@ class Relay:
         """The last notification id whose records the broker acknowledged."""
         return self.store.recorder.max_tracking_id(self.tracking_name) or 0
 
-    def records(self, batch: Sequence[Notification]) -> list[Record]:
-        """The records that publish a batch of stored events, in the batch's order."""
-        return [record for notification in batch
+    def records(self, batch: Sequence[Notification]) -> list[tuple[Notification, Record]]:
+        """The records that publish a batch of stored events, in the batch's order, each with
+        the stored event it publishes."""
+        return [(notification, record) for notification in batch
                 if (record := self.record(notification)) is not None]
 
     def record(self, notification: Notification) -> Record | None:
@@ -166,10 +167,11 @@ class Relay:
         return Record(self.settings.events_topic, item_key(programme, uniq_id),
                       self.encode(published).encode())
 
-    def dead_letter(self, notification: Notification, error: Exception) -> Record:
+    def dead_letter(self, notification: Notification, error: BaseException) -> Record:
+        """The dead letter of a stored event that cannot be published (its origin: the event
+        store's table and notification id)."""
         origin = Origin(topic=f"event-store:{self.store.name}", partition=0,
                         offset=notification.id, key=notification.topic.encode(),
                         value=notification.state)
-        letter = DeadLetter(origin, "relay", describe(error))
         self.metrics.dead_lettered(origin.topic)
-        return Record(self.settings.dead_letter_topic, letter.key, origin.value, letter.headers())
+        return DeadLetter(origin, "relay", describe(error)).record(self.settings.dead_letter_topic)

@@ -4,7 +4,8 @@ what the event store holds up to it, with its producer, until stopped.
 Each step: the events after the relay's position up to the read models' (at most `BATCH`),
 their records produced and acknowledged, then the relay's position stored. An idle relay waits
 for the read models' writer to say that it moved (a PostgreSQL notification), and looks anyway
-every second. The store or the broker away is waited for, with backoff.
+every second. The store or the broker away is waited for, with backoff. A record the broker
+refuses for good (too large, say) is dead-lettered with the reason and the relay goes on.
 """
 
 import asyncio
@@ -14,13 +15,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
-from aiokafka import AIOKafkaProducer
 from eventsourcing.persistence import Notification, Tracking
 
 from services.adapters.event_store import is_unavailable
 from services.adapters.following import Wakeups
 from services.adapters.health import Watchdog
-from services.adapters.kafka import Record, backoff, is_transient, send_batched
+from services.adapters.kafka import Record, backoff
+from services.adapters.publishing import Publisher
 from services.relay.publisher import Relay
 
 if TYPE_CHECKING:
@@ -39,19 +40,16 @@ BEAT_SECONDS = 2.0
 """How often the relay records its heartbeat."""
 FOLLOWER_NAME = "relay"
 STORE = "the event store"
-PRODUCE_ATTEMPTS = 3
-"""Tries of a batch whose failure is not transient, before the relay gives up (and restarts)."""
 
 
 class RelayService:
     """Starts a producer, publishes until `stop` is set, flushes and closes everything."""
 
-    def __init__(self, relay: Relay, producer: Callable[[], AIOKafkaProducer],
+    def __init__(self, relay: Relay, publisher: Publisher,
                  bound: Callable[[], int], wakeups: Wakeups, watchdog: Watchdog,
                  heartbeat: "Heartbeat", closing: Sequence[Any] = ()) -> None:
         self.relay = relay
-        self.producer = producer
-        """Makes the producer; called in the event loop, where aiokafka must create it."""
+        self.publisher = publisher
         self.bound = bound
         """The read models' position: the relay publishes nothing beyond it."""
         self.wakeups = wakeups
@@ -62,12 +60,10 @@ class RelayService:
         self.published = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        producer = self.producer()
-        await producer.start()
         try:
-            await self.publish(producer, stop)
+            await self.publish(stop)
         finally:
-            await producer.stop()
+            await self.publisher.stop()
             await asyncio.to_thread(self.close)
 
     def next_step(self, after: int) -> tuple[list[Notification], int, int]:
@@ -81,14 +77,15 @@ class RelayService:
             inclusive_of_start=False)
         return list(found), found[-1].id if len(found) == BATCH else bound, bound
 
-    async def publish(self, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
+    async def publish(self, stop: asyncio.Event) -> None:
         """Publishes step after step until `stop` is set."""
         position = await self.when_available(lambda _: self.relay.position(), None)
         while not stop.is_set():
             batch, reached, bound = await self.when_available(self.next_step, position)
             if reached > position:
-                records = await self.when_available(self.relay.records, batch)
-                await self.produce(producer, records)
+                tagged = await self.when_available(self.relay.records, batch)
+                records = [record for _, record in tagged]
+                await self.produce(tagged)
                 await self.when_available(self.relay.store.recorder.insert_tracking,
                                           Tracking(self.relay.tracking_name, reached))
                 position = reached
@@ -103,20 +100,17 @@ class RelayService:
             if reached == bound:
                 await asyncio.to_thread(self.wakeups.wait, IDLE_SECONDS)
 
-    async def produce(self, producer: AIOKafkaProducer, records: list[Record]) -> None:
-        """Produces the records and waits for every acknowledgement; retries the batch while
-        the broker is away (a repeat is harmless: identical results, events with their ids)."""
-        for attempt in itertools.count():
-            try:
-                await send_batched(producer, records)
-                return
-            except Exception as error:
-                if not is_transient(error) and attempt >= PRODUCE_ATTEMPTS:
-                    raise
-                wait = backoff(attempt)
-                log.warning("records not acknowledged; retrying", error=repr(error),
-                            retry_seconds=round(wait, 2))
-                await asyncio.sleep(wait)
+    async def produce(self, tagged: list[tuple[Notification, Record]]) -> None:
+        """Produces the records and waits for every acknowledgement (a transient failure is
+        retried for as long as it lasts; a repeat is harmless: identical results, events with
+        their ids); a record the broker refuses for good is dead-lettered instead."""
+        refused = await self.publisher.publish(list(enumerate(record for _, record in tagged)))
+        for n, error in refused.items():
+            notification = tagged[n][0]
+            log.error("record refused by the broker; dead-lettered",
+                      notification_id=notification.id, error=repr(error))
+            await self.publisher.publish_dead_letter_record(
+                self.relay.dead_letter(notification, error))
 
     async def when_available(self, work: Callable[[T], R], argument: T) -> R:
         """`work(argument)` in a worker thread, tried again while the store is away."""

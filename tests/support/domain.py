@@ -22,6 +22,7 @@ from services.domain.commands import (
     BlockCustomer,
     CancelSpend,
     Command,
+    Limits,
     Message,
     PointsPolicy,
     ReverseBonus,
@@ -39,11 +40,12 @@ PHONE_C = "+79160000000"
 class World:
     """An in-memory event store and the units of work applied to it, one per batch."""
 
-    def __init__(self, policy: PointsPolicy | None = None) -> None:
+    def __init__(self, policy: PointsPolicy | None = None, limits: Limits | None = None) -> None:
         self.store = bootstrap.in_memory_event_store()
         self.now = NOW
         self.offset = 0
         self.policy = policy or PointsPolicy()
+        self.limits = limits or Limits()
 
     def apply(self, *items: Command) -> list[Answer | None]:
         """Applies a batch at the next positions and saves it atomically."""
@@ -57,7 +59,7 @@ class World:
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.store.load, clock=lambda: self.now,
-                          policies=lambda _: self.policy)
+                          policies=lambda _: self.policy, limits=self.limits)
 
     def settle(self, uniq_id: str, at: datetime | None = None) -> None:
         """The service's clock for one customer, at `at` (now by default)."""

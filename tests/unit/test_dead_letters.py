@@ -1,5 +1,6 @@
 """A dead letter keeps the original record unchanged and says where it came from and why."""
 
+import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -61,3 +62,39 @@ def test_the_identity_of_an_unreadable_item_is_salvaged_when_it_can_be() -> None
 ])
 def test_nothing_is_salvaged_from_garbage_or_a_crafted_programme(raw: bytes | None) -> None:
     assert salvaged_identity(raw) is None
+
+
+def letter_size(record: object) -> int:
+    _, key, value, headers = record  # type: ignore[misc]
+    return (len(key or b"") + len(value or b"")
+            + sum(len(name.encode()) + len(raw) for name, raw in headers))
+
+
+def test_a_letter_that_fits_carries_the_original_unchanged() -> None:
+    origin = Origin("loyalty.commands", 1, 9, key=b"k", value=b"v" * 1000,
+                    headers=[("commandId", b"c-1")])
+    letter = DeadLetter(origin, "intake", "Error: x")
+    record = letter.record("loyalty.deadletter")
+    assert (record.key, record.value, record.headers) == (b"k", origin.value, letter.headers())
+    assert not DeadLetter.of(record.key, record.value, list(record.headers)).truncated
+
+
+@pytest.mark.parametrize("limit", [4 * 1024 * 1024 - 64 * 1024, 200_000])
+def test_a_letter_of_an_original_too_large_keeps_its_beginning_size_and_digest(
+    limit: int,
+) -> None:
+    value = b"x" * (4 * 1024 * 1024)
+    headers = [(f"pad{n}", b"p" * 100_000) for n in range(38)]  # ~3.8 MB of headers
+    origin = Origin("loyalty.commands", 2, 77, key=b"k" * 5000, value=value, headers=headers)
+    letter = DeadLetter(origin, "intake", "MessageSizeTooLargeError: too large")
+
+    record = letter.record("loyalty.deadletter", limit=limit)
+
+    assert letter_size(record) <= limit
+    again = DeadLetter.of(record.key, record.value, list(record.headers))
+    assert again.truncated
+    assert again.extra["value-bytes"] == str(len(value))
+    assert again.extra["value-sha256"] == hashlib.sha256(value).hexdigest()
+    assert record.value == value[:64 * 1024] and len(record.key or b"") == 1024
+    assert str(again.origin) == "loyalty.commands:2:77", "where to fetch the original"
+    assert again.error.startswith("MessageSizeTooLargeError")

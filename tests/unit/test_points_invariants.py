@@ -116,13 +116,16 @@ def assert_invariants(world: World) -> None:
         + total("SpendCancelled") - expired)
     assert balances.debt >= 0
     assert set(named) <= lots
-    for lot in wallet.lots.values():
+    every_lot = [*wallet.lots.values(), *wallet.closed.values()]
+    assert all(not lot.closed for lot in wallet.lots.values())
+    assert all(lot.closed for lot in wallet.closed.values())
+    for lot in every_lot:
         assert 0 <= lot.remaining <= lot.amount, lot
         assert min(lot.spent, lot.expired, lot.reversed, lot.reversed_spent) >= 0, lot
         assert lot.remaining + lot.spent + lot.expired + lot.reversed == lot.amount, lot
-    assert balances.active == sum((lot.remaining for lot in wallet.lots.values()
+    assert balances.active == sum((lot.remaining for lot in every_lot
                                    if not lot.pending), Decimal(0))
-    assert balances.pending == sum((lot.remaining for lot in wallet.lots.values()
+    assert balances.pending == sum((lot.remaining for lot in every_lot
                                     if lot.pending), Decimal(0))
 
 

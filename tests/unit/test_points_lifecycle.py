@@ -33,7 +33,7 @@ def points(world: World, uniq_id: str = "u1") -> tuple[Decimal, Decimal, Decimal
 def lot(world: World, guid: str, uniq_id: str = "u1") -> Any:
     customer = world.customer(uniq_id)
     assert isinstance(customer, Customer)
-    return customer.wallet.lots[guid]
+    return customer.wallet.lot(guid)
 
 
 def names(world: World, uniq_id: str = "u1") -> list[str]:

@@ -1,8 +1,10 @@
-"""Intake's producing: records out, retried until the broker acknowledged them or gave up.
+"""Producing records each with its own outcome: retried until the broker acknowledged them, or
+given up one by one, so that one record the broker refuses (too large, say) never holds up the
+others; the caller dead-letters what was given up and goes on (intake, the relay).
 
-Intake produces through a producer of its own (`services.adapters.kafka.producer`: acks from
-every in-sync replica, idempotent), started with the first batch and stopped with the worker,
-which hands records over a batch per partition (`enqueue_batched`)."""
+A publisher produces through a producer of its own (`services.adapters.kafka.producer`: acks
+from every in-sync replica, idempotent), started with the first batch and stopped with the
+service, which hands records over a batch per partition (`enqueue_batched`)."""
 
 import asyncio
 import contextlib
@@ -68,12 +70,15 @@ class Publisher:
         return given_up
 
     async def publish_dead_letter(self, letter: DeadLetter) -> None:
-        """Produces a dead letter; raises when even that fails for a reason that lasts."""
-        record = Record(self.settings.dead_letter_topic, letter.key, letter.origin.value,
-                        letter.headers())
+        """Produces a dead letter (it always fits in a record); raises when even that fails
+        for a reason that lasts (the topic missing, no right to write it)."""
+        await self.publish_dead_letter_record(letter.record(self.settings.dead_letter_topic))
+
+    async def publish_dead_letter_record(self, record: Record) -> None:
+        """Produces the record of a dead letter (see `publish_dead_letter`)."""
         failed = await self.publish([(0, record)])
         if failed:
-            raise RuntimeError(f"dead letter of {letter.origin} not published") from failed[0]
+            raise RuntimeError(f"dead letter to {record.topic} not published") from failed[0]
 
     async def _send_all(self, records: list[Record]) -> list[object]:
         """Hands the records to the producer a batch per partition, then awaits every ack:
