@@ -21,10 +21,10 @@ from services.domain.commands import Limits, PointsPolicy
 from services.settings import Settings
 
 if TYPE_CHECKING:
-    import faust
     from fastapi import FastAPI
 
     from services.clock.ticks import Clock
+    from services.intake.consumer import CommandConsumer
     from services.processor.consumer import ItemConsumer
     from services.relay.service import RelayService
 
@@ -80,11 +80,16 @@ def watchdog(service: str, settings: Settings) -> Watchdog:
     return Watchdog(service, settings.stuck_after_seconds)
 
 
-def intake(settings: Settings, measured: ServiceMetrics) -> "faust.App":
-    """Stage 1: the faust application that validates commands."""
-    from services.intake.worker import create_intake
+def intake(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "CommandConsumer":
+    """Stage 1: the consumer of commands and what validates and answers them."""
+    from services.adapters.kafka import consumer
+    from services.adapters.publishing import Publisher
+    from services.intake.consumer import CommandConsumer
+    from services.intake.worker import Stage1
 
-    return create_intake(settings, measured)
+    stage1 = Stage1(settings, Publisher(settings, measured), measured)
+    return CommandConsumer(settings, stage1, lambda: consumer(settings, settings.intake_group),
+                           watched)
 
 
 def points_policies(settings: Settings) -> Callable[[str], PointsPolicy]:

@@ -96,7 +96,7 @@ def run(
 
 @cli.command()
 def intake() -> None:
-    """Stage 1: validate commands from loyalty.commands (faust-streaming worker)."""
+    """Stage 1: validate commands from loyalty.commands and answer them at once."""
     from services import run
 
     run.intake(Settings())

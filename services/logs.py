@@ -37,5 +37,5 @@ def configure_logging(settings: Settings, service: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
     structlog.contextvars.bind_contextvars(service=service)
-    for noisy in ("aiokafka", "kafka", "faust", "mode"):
+    for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

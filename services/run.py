@@ -9,9 +9,9 @@ import sys
 import structlog
 
 from services import bootstrap
-from services.adapters.consumer_watch import watch_consumer
 from services.adapters.health import Watchdog, serve_probes, watch
 from services.adapters.kafka import ensure_topics
+from services.adapters.kafka_codecs import bound_batches
 from services.adapters.metrics import ServiceMetrics, report_group_lag
 from services.logs import configure_logging
 from services.settings import Settings
@@ -20,7 +20,9 @@ log = structlog.get_logger(__name__)
 
 
 def observed(service: str, settings: Settings) -> tuple[ServiceMetrics, Watchdog]:
-    """A service's metrics and watchdog, served on its metrics port and watched."""
+    """A service's metrics and watchdog, served on its metrics port and watched; the record
+    batches it reads decompress within `LOYALTY_MAX_BATCH_BYTES`."""
+    bound_batches(settings.max_batch_bytes)
     measured = bootstrap.metrics(service)
     watched = bootstrap.watchdog(service, settings)
     serve_probes(watched, measured, settings.metrics_host, settings.metrics_port_of(service))
@@ -29,36 +31,24 @@ def observed(service: str, settings: Settings) -> tuple[ServiceMetrics, Watchdog
 
 
 def intake(settings: Settings) -> None:
-    """Stage 1: the faust worker, in the foreground until SIGINT or SIGTERM."""
-    import faust
-    from aiokafka import TopicPartition
-
+    """Stage 1: validates and answers commands until SIGINT or SIGTERM."""
     configure_logging(settings, "intake")
-    asyncio.run(ensure_topics(settings))
+    asyncio.run(_intake(settings))
+
+
+async def _intake(settings: Settings) -> None:
+    stop = bootstrap.stop_on_signals()
+    await ensure_topics(settings)
     measured, watched = observed("intake", settings)
-    intake = bootstrap.intake(settings, measured)
-
-    @intake.task
-    async def lag() -> None:
-        await report_group_lag(measured, settings.kafka_bootstrap_servers,
-                               settings.intake_group, [settings.commands_topic])
-
-    @intake.timer(1.0)
-    async def turning() -> None:
-        watched.turned()
-
-    @intake.task
-    async def progress() -> None:
-        def assigned() -> list[TopicPartition]:
-            return [TopicPartition(tp.topic, tp.partition) for tp in intake.consumer.assignment()
-                    if tp.topic == settings.commands_topic]
-
-        await watch_consumer(watched, settings.kafka_bootstrap_servers, settings.intake_group,
-                             settings.commands_topic, assigned, restart_on_new_topic=True)
-
-    sys.argv = [sys.argv[0], "worker"]
-    worker = faust.Worker(intake, loglevel=settings.log_level.lower(), quiet=True)
-    worker.execute_from_commandline()
+    consuming = bootstrap.intake(settings, measured, watched)
+    lag = asyncio.create_task(report_group_lag(measured, settings.kafka_bootstrap_servers,
+                                               settings.intake_group, [settings.commands_topic]))
+    log.info("intake started", topic=settings.commands_topic, group=settings.intake_group)
+    try:
+        await consuming.run(stop)
+    finally:
+        lag.cancel()
+    log.info("intake stopped")
 
 
 def processor(settings: Settings) -> None:

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
 
     max_items_per_command: int = 1000
     max_command_bytes: int = 1024 * 1024
+    max_batch_bytes: int = 64 * 1024 * 1024
+    """What one record batch a service reads may decompress to; a batch that expands past it
+    (a compression "bomb") is unreadable: dead-lettered and skipped."""
     max_decimal_digits: int = 30
     """Digits a number of a command may have; more: INVALID_DECIMAL."""
     max_decimal_exponent: int = 30

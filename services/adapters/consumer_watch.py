@@ -4,9 +4,9 @@ Every few seconds: the group's committed offsets for the partitions this instanc
 against their end offsets, and the topic's id. The consumer is behind when a partition's end is
 not where its committed offset is (either way: records wait, or the log was cut below it), and
 it makes progress when a committed offset moves; its `Watchdog` draws the verdict (stuck: behind
-and not moving). A topic whose id changed was deleted and created again: a consumer that cannot
-notice it by itself (faust keeps reading where the old topic ended) is ended at once, to be
-started again on the new topic.
+and not moving). A topic whose id changed was deleted and created again: a consumer that does
+not handle that itself (intake: its committed offsets belong to the old topic) is ended at once,
+to be started again on the new topic.
 """
 
 import asyncio

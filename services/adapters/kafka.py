@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import structlog
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     KafkaConnectionError,
@@ -57,6 +57,21 @@ def producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
         enable_idempotence=True,
         linger_ms=5,
         max_request_size=MAX_RECORD_BYTES,
+        **options,
+    )
+
+
+def consumer(settings: Settings, group: str, **options: Any) -> AIOKafkaConsumer:
+    """A consumer of the group that commits only what the service says (after the broker
+    acknowledged everything a batch caused), reading a partition without a committed offset
+    from its beginning."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_partition_fetch_bytes=MAX_RECORD_BYTES,
         **options,
     )
 

@@ -68,7 +68,7 @@ def serve_metrics(metrics: ServiceMetrics, host: str, port: int) -> None:
 async def report_group_lag(metrics: ServiceMetrics, bootstrap: str, group: str,
                            topics: Iterable[str], every: float = 10.0) -> None:
     """Sets the lag of a consumer group (log end offset - committed offset) per partition,
-    every `every` seconds, for services whose consumer the library hides (faust)."""
+    every `every` seconds (intake: its lag as lag tools see it)."""
     wanted = set(topics)
     while True:
         try:

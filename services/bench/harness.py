@@ -105,7 +105,7 @@ class BenchEnvironment:
                        cwd=ROOT, check=True, capture_output=True)
 
     def delete_topics(self) -> None:
-        """Deletes every topic of this run (faust's internal ones too)."""
+        """Deletes every topic of this run."""
         asyncio.run(self._delete_topics())
 
     async def _delete_topics(self) -> None:

@@ -1,16 +1,11 @@
-"""Stage 1 as a faust-streaming agent: validate every command, answer at once, forward items.
+"""Stage 1: validate every command, answer at once, forward its items.
 
-Run it with `loyalty intake`. The agent takes commands in small batches, calls the pure
-`validate_command` (in a worker thread, so heartbeats go on) and writes: valid items to
-`loyalty.items` (keyed by programme and customer), then the stage-1 results to
-`loyalty.results` (keyed by commandId).
-
-A command's offset is acknowledged only after everything it caused was acknowledged by the
-broker. faust's `take_events` acknowledges a batch in a `finally`, even when the body raised;
-so the agent takes batches with `noack_take` and acknowledges each event itself, and a failure
-it cannot handle crashes the worker (faust's `CrashingSupervisor`) instead of letting faust
-acknowledge and commit what was never published: the command is read again after the restart,
-and the processor recognises items it has seen by their guid.
+Run it with `loyalty intake`. `services.intake.consumer` takes commands off `loyalty.commands` in
+small batches; `Stage1.handle` calls the pure `validate_command` (in a worker thread, so the
+consumer's heartbeats go on) and writes: valid items to `loyalty.items` (keyed by programme and
+customer), then the stage-1 results to `loyalty.results` (keyed by commandId). The consumer
+commits a batch's offsets only after the broker acknowledged everything it caused: a crash in
+between reads the commands again, and the processor recognises items it has seen by their guid.
 
 Failures are retried: those that pass by themselves (the broker away) for as long as they last,
 the others a few times; a command that still cannot be handled goes to the dead-letter topic
@@ -18,18 +13,15 @@ and the stream goes on.
 """
 
 import asyncio
-import tempfile
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-import faust
 import structlog
-from mode.supervisors import CrashingSupervisor
 
 from services.adapters.dead_letters import DeadLetter, Origin, describe
-from services.adapters.kafka import MAX_RECORD_BYTES, Record
+from services.adapters.kafka import Record
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.publishing import Publisher
 from services.contract import topics
@@ -41,8 +33,6 @@ log = structlog.get_logger(__name__)
 COMMAND_ID_NAMESPACE = uuid.UUID("6f1d9c1e-4f57-4c1b-9a52-3d7e1c0b8a11")
 COMMANDS_PER_BATCH = 20
 """Commands validated and produced together: one wait for the broker's acks per batch."""
-BATCH_WAIT_SECONDS = 0.005
-"""How long a batch waits to fill before it is handled as it is."""
 NOT_TEXT = object()
 """A header whose value is not UTF-8."""
 
@@ -81,7 +71,7 @@ class Received:
 
 
 def received(message: Any) -> Received:
-    """A command of the commands topic (a faust message)."""
+    """A command of the commands topic (a consumer record)."""
     origin = Origin(topic=message.topic, partition=message.partition, offset=message.offset,
                     key=message.key, value=message.value, timestamp=message.timestamp,
                     headers=list(_pairs(message.headers)))
@@ -158,46 +148,3 @@ class Stage1:
         letter = DeadLetter(command.origin, "intake", describe(error), attempts)
         await self.publisher.publish_dead_letter(letter)
         self.metrics.dead_lettered(self.settings.commands_topic)
-
-
-def create_intake(settings: Settings, metrics: ServiceMetrics) -> faust.App:
-    """The faust application with its one agent; nothing connects until the worker starts."""
-    intake = faust.App(
-        settings.intake_group,
-        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
-        value_serializer="raw",
-        key_serializer="raw",
-        processing_guarantee="at_least_once",
-        consumer_auto_offset_reset="earliest",
-        topic_partitions=settings.topic_partitions,
-        topic_allow_declare=True,
-        web_enabled=False,
-        store="memory://",
-        datadir=tempfile.mkdtemp(prefix="loyalty-intake-"),
-        consumer_max_fetch_size=MAX_RECORD_BYTES,
-        producer_max_request_size=MAX_RECORD_BYTES,
-        producer_acks=-1,
-        broker_commit_every=1000,
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=2.0,
-        broker_commit_interval=1.0,
-    )
-    commands = intake.topic(settings.commands_topic, value_serializer="raw", key_serializer="raw")
-    publisher = Publisher(settings, metrics)
-    stage1 = Stage1(settings, publisher, metrics)
-
-    async def stop_producing(app: Any, *_: Any, signal: Any, **__: Any) -> None:
-        await publisher.stop()
-
-    intake.on_before_shutdown.connect(cast(Any, stop_producing))  # faust's stubs want a union
-
-    @intake.agent(commands, concurrency=1, supervisor_strategy=CrashingSupervisor)
-    async def validate(stream: faust.StreamT[Any]) -> None:
-        source = cast(faust.Stream[Any], stream)
-        async for events in source.noack_take(COMMANDS_PER_BATCH, within=BATCH_WAIT_SECONDS):
-            batch = cast(list[faust.EventT[Any]], events)
-            await stage1.handle([received(event.message) for event in batch])
-            for event in batch:  # in offset order, after the broker acknowledged everything
-                await source.ack(event)
-
-    return intake

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import IntegrityError, Notification, Tracking
 
 from services.adapters.event_store import is_unavailable
 from services.adapters.following import Wakeups
@@ -86,8 +86,7 @@ class RelayService:
                 tagged = await self.when_available(self.relay.records, batch)
                 records = [record for _, record in tagged]
                 await self.produce(tagged)
-                await self.when_available(self.relay.store.recorder.insert_tracking,
-                                          Tracking(self.relay.tracking_name, reached))
+                await self.when_available(self.store_position, reached)
                 position = reached
                 self.published += len(records)
                 for topic, count in Counter(topic for topic, *_ in records).items():
@@ -99,6 +98,16 @@ class RelayService:
                                         self.watchdog.seconds_since_progress())
             if reached == bound:
                 await asyncio.to_thread(self.wakeups.wait, IDLE_SECONDS)
+
+    def store_position(self, reached: int) -> None:
+        """Stores the relay's position. The library tries a statement again when the
+        connection drops, also after a commit that went through: the position is then stored
+        already, and the second try's refusal (it does not move forward) is no failure."""
+        try:
+            self.relay.store.recorder.insert_tracking(Tracking(self.relay.tracking_name, reached))
+        except IntegrityError:
+            if self.relay.position() < reached:
+                raise
 
     async def produce(self, tagged: list[tuple[Notification, Record]]) -> None:
         """Produces the records and waits for every acknowledgement (a transient failure is

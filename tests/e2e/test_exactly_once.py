@@ -120,7 +120,7 @@ def test_a_killed_intake_loses_no_command_and_doubles_no_item(
     ]
     command_ids = [organiser.send(command) for command in commands[:30]]
     organiser.wait_for(lambda rs: any(r.get("commandId") in command_ids for r in rs))
-    pipeline.kill("intake")  # SIGKILL: faust gets no chance to commit its offsets
+    pipeline.kill("intake")  # SIGKILL: intake gets no chance to commit its offsets
     command_ids += [organiser.send(command) for command in commands[30:]]
     pipeline.start("intake")
 

@@ -141,7 +141,7 @@ class Pipeline:
         child.wait()
 
     def delete_topics(self) -> None:
-        """Deletes every topic of this pipeline (its own and faust's), so the broker stays lean."""
+        """Deletes every topic of this pipeline , so the broker stays lean."""
         asyncio.run(delete_topics_with_prefix(self.bootstrap, self.prefix))
 
     def stop_all(self) -> None:

@@ -1,7 +1,7 @@
 """The layers of docs/architecture.md, checked on the import graph with import-linter.
 
 The contracts live in pyproject.toml ([tool.importlinter]): events/ imports no service and no
-wire model; no domain module reaches pydantic, psycopg, aiokafka, faust or fastapi, directly or
+wire model; no domain module reaches pydantic, psycopg, aiokafka or fastapi, directly or
 through project modules; and imports point one way, from the entry points down to events/.
 """
 
