@@ -73,7 +73,7 @@ async def follow_validation_results(settings: Settings, stop: asyncio.Event) -> 
 async def consume(settings: Settings, stop: asyncio.Event) -> None:
     """One consumer session: batches of records, written, then committed."""
     consumer = AIOKafkaConsumer(
-        settings.results_topic,
+        *settings.results_topics(),
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.projections_group,
         enable_auto_commit=False,

@@ -42,8 +42,8 @@ async def _intake(settings: Settings) -> None:
     measured, watched = observed("intake", settings)
     consuming = bootstrap.intake(settings, measured, watched)
     lag = asyncio.create_task(report_group_lag(measured, settings.kafka_bootstrap_servers,
-                                               settings.intake_group, [settings.commands_topic]))
-    log.info("intake started", topic=settings.commands_topic, group=settings.intake_group)
+                                               settings.intake_group, settings.commands_topics()))
+    log.info("intake started", topics=settings.commands_topics(), group=settings.intake_group)
     try:
         await consuming.run(stop)
     finally:
@@ -81,7 +81,7 @@ async def _relay(settings: Settings) -> None:
     await ensure_topics(settings)
     measured, watched = observed("relay", settings)
     service = await asyncio.to_thread(bootstrap.relay, settings, measured, watched)
-    log.info("relay started", results=settings.results_topic, events=settings.events_topic)
+    log.info("relay started", results=settings.results_topics(), events=settings.events_topics())
     await service.run(stop)
     log.info("relay stopped", published=service.published)
 

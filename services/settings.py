@@ -6,7 +6,7 @@ Defaults work for a local run: Kafka on 127.0.0.1:9092, PostgreSQL on 127.0.0.1:
 import hashlib
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     programmes: Annotated[tuple[str, ...], NoDecode] = ()
     """The programmes served (LOYALTY_PROGRAMMES, comma-separated); empty: any well-formed
     name. A command of another programme fails with INVALID_PROGRAMME."""
+    topics_per_programme: bool = False
+    """Each programme has topics of its own (`loyalty.commands.<programme>`, `.results.`,
+    `.events.`), so that Kafka ACLs can let an organiser write only its own programme's
+    commands and read only its own results and events (docs/security.md). The programme of a
+    command is then its topic's; needs LOYALTY_PROGRAMMES."""
 
     points_pending_days: int = 0
     """Days after an accrual's event date until its points can be spent, when the item names
@@ -141,6 +146,52 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    def commands_topics(self) -> list[str]:
+        """The topics commands come in on: one per programme, or the shared one."""
+        if not self.topics_per_programme:
+            return [self.commands_topic]
+        return [topics.of_programme(self.commands_topic, p) for p in self.programmes]
+
+    def results_topics(self) -> list[str]:
+        """The topics results go out on: one per programme, or the shared one."""
+        if not self.topics_per_programme:
+            return [self.results_topic]
+        return [topics.of_programme(self.results_topic, p) for p in self.programmes]
+
+    def events_topics(self) -> list[str]:
+        if not self.topics_per_programme:
+            return [self.events_topic]
+        return [topics.of_programme(self.events_topic, p) for p in self.programmes]
+
+    def commands_topic_of(self, programme: str) -> str:
+        return self._of(self.commands_topic, programme)
+
+    def results_topic_of(self, programme: str | None) -> str:
+        return self._of(self.results_topic, programme)
+
+    def events_topic_of(self, programme: str) -> str:
+        return self._of(self.events_topic, programme)
+
+    def programme_of_topic(self, topic: str) -> str | None:
+        """The programme whose commands topic this is (None: the shared topic)."""
+        if not self.topics_per_programme:
+            return None
+        prefix = self.commands_topic + "."
+        return topic[len(prefix):] if topic.startswith(prefix) else None
+
+    def _of(self, base: str, programme: str | None) -> str:
+        if not self.topics_per_programme or programme is None \
+                or programme not in self.programmes:
+            return base
+        return topics.of_programme(base, programme)
+
+    @model_validator(mode="after")
+    def _topics_need_programmes(self) -> "Settings":
+        if self.topics_per_programme and not self.programmes:
+            raise ValueError("LOYALTY_TOPICS_PER_PROGRAMME needs LOYALTY_PROGRAMMES: the "
+                             "programmes whose topics to use")
+        return self
 
     def metrics_port_of(self, service: str) -> int:
         """The port of a service's metrics: the configured one, else the service's default."""

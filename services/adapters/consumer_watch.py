@@ -25,14 +25,14 @@ WATCH_SECONDS = 5.0
 BROKER = "the broker"
 
 
-async def watch_consumer(watchdog: Watchdog, bootstrap: str, group: str, topic: str,
+async def watch_consumer(watchdog: Watchdog, bootstrap: str, group: str, topics: list[str],
                          assigned: Callable[[], Iterable[TopicPartition]],
                          restart_on_new_topic: bool, every: float = WATCH_SECONDS) -> None:
     """Reports the consumer's progress to its watchdog every `every` seconds, for ever."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     started = False
-    first_id: str | None = None
+    first_ids: dict[str, str] = {}
     try:
         while True:
             try:
@@ -40,8 +40,8 @@ async def watch_consumer(watchdog: Watchdog, bootstrap: str, group: str, topic: 
                     await admin.start()
                     await reader.start()
                     started = True
-                first_id = await _incarnation(watchdog, bootstrap, topic, first_id,
-                                              restart_on_new_topic)
+                await _incarnations(watchdog, bootstrap, topics, first_ids,
+                                    restart_on_new_topic)
                 await _progress(watchdog, admin, reader, group, assigned)
                 watchdog.available(BROKER)
                 watchdog.check("kafka", None)
@@ -56,13 +56,13 @@ async def watch_consumer(watchdog: Watchdog, bootstrap: str, group: str, topic: 
             await admin.close()
 
 
-async def _incarnation(watchdog: Watchdog, bootstrap: str, topic: str, first_id: str | None,
-                       restart_on_new_topic: bool) -> str | None:
-    current = (await topic_ids(bootstrap, [topic])).get(topic)
-    if first_id is None or current is None or current == first_id or not restart_on_new_topic:
-        return first_id or current
-    watchdog.force(f"the topic {topic} was deleted and created again")
-    return first_id
+async def _incarnations(watchdog: Watchdog, bootstrap: str, topics: list[str],
+                        first_ids: dict[str, str], restart_on_new_topic: bool) -> None:
+    """Remembers each topic's first id; one that changed says the topic was created anew."""
+    for topic, current in (await topic_ids(bootstrap, topics)).items():
+        first = first_ids.setdefault(topic, current)
+        if current != first and restart_on_new_topic:
+            watchdog.force(f"the topic {topic} was deleted and created again")
 
 
 async def _progress(watchdog: Watchdog, admin: AIOKafkaAdminClient, reader: AIOKafkaConsumer,

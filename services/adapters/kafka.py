@@ -34,8 +34,9 @@ async def ensure_topics(settings: Settings) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [settings.commands_topic, settings.items_topic, settings.results_topic,
-                  settings.events_topic, settings.dead_letter_topic]
+        wanted = [*settings.commands_topics(), settings.items_topic,
+                  *settings.results_topics(), *settings.events_topics(),
+                  settings.dead_letter_topic]
         missing = [
             NewTopic(name, settings.topic_partitions, 1,
                      topic_configs={"max.message.bytes": str(MAX_RECORD_BYTES)})

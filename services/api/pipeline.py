@@ -54,7 +54,8 @@ class PipelineClient:
         the broker has acknowledged it."""
         headers = [(topics.PROGRAMME_HEADER, programme.encode()),
                    (topics.COMMAND_ID_HEADER, command_id.encode())]
-        await self._send(self._settings.commands_topic, raw, key=None, headers=headers)
+        await self._send(self._settings.commands_topic_of(programme), raw, key=None,
+                         headers=headers)
 
     async def send_item(self, item: WorkItem) -> None:
         """Produces a validated item straight to the items topic, keyed by its customer."""

@@ -31,6 +31,12 @@ PROGRAMME_HEADER = "programme"
 COMMAND_ID_HEADER = "commandId"
 
 
+def of_programme(base: str, programme: str) -> str:
+    """A programme's own topic of a kind (`loyalty.commands` -> `loyalty.commands.bank`): a
+    programme name cannot make it another programme's, nor another kind's."""
+    return f"{base}.{programme}"
+
+
 def item_key(programme: str, uniq_id: str) -> bytes:
     """The key of an item record: every item of one customer lands on one partition."""
     return f"{programme}\x1f{uniq_id}".encode()

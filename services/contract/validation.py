@@ -40,15 +40,17 @@ class _CommandRejectedError(Exception):
 
 
 def validate_command(
-    raw: bytes, *, command_id: str, programme: str | None, rules: ValidationRules
+    raw: bytes, *, command_id: str, programme: str | None, rules: ValidationRules,
+    topic_programme: str | None = None,
 ) -> Validated:
     """Check one command, as the organiser sent it, against the rules of stage 1.
 
     `programme` is the command's programme as named by its sender (None: a name that is not
-    text). Never raises: whatever the bytes, the answer is a `ValidationResult`.
+    text, or, on a programme's own topic `topic_programme`, another programme than it). Never
+    raises: whatever the bytes, the answer is a `ValidationResult`.
     """
     try:
-        programme = _programme(programme, rules)
+        programme = _programme(programme, rules, topic_programme)
         document = _document(raw, rules)
         type_of_command = _type_of_command(document)
         entries = _entries(document, type_of_command, rules)
@@ -77,7 +79,12 @@ def _check_items(entries: list[Any], command: Command, rules: ValidationRules) -
     return Validated(result=result, items=items)
 
 
-def _programme(name: str | None, rules: ValidationRules) -> str:
+def _programme(name: str | None, rules: ValidationRules, topic_programme: str | None) -> str:
+    if name is None and topic_programme is not None:
+        raise _CommandRejectedError(
+            ErrorCode.INVALID_PROGRAMME,
+            f"the programme header names another programme than {topic_programme!r}, whose "
+            "topic the command was sent to")
     if name is None or not is_programme_name(name):
         raise _CommandRejectedError(
             ErrorCode.INVALID_PROGRAMME,

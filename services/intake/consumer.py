@@ -42,7 +42,7 @@ class CommandConsumer:
         self.consumer = consumer
         """Makes the consumer; called in the event loop, where aiokafka must create it."""
         self.watchdog = watchdog
-        self.topics = [settings.commands_topic]
+        self.topics = settings.commands_topics()
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = self.consumer()
@@ -50,7 +50,7 @@ class CommandConsumer:
         await consumer.start()
         watching = asyncio.create_task(watch_consumer(
             self.watchdog, self.settings.kafka_bootstrap_servers, self.settings.intake_group,
-            self.settings.commands_topic, consumer.assignment, restart_on_new_topic=True))
+            self.topics, consumer.assignment, restart_on_new_topic=True))
         try:
             while not stop.is_set():
                 self.watchdog.turned()
@@ -74,7 +74,8 @@ class CommandConsumer:
         """Answers the records' commands, then commits past them."""
         if not records:
             return
-        await self.stage1.handle([received(record) for record in records])
+        await self.stage1.handle([
+            received(record, self.settings.programme_of_topic(record.topic)) for record in records])
         last: dict[TopicPartition, int] = {}
         for record in records:
             last[TopicPartition(record.topic, record.partition)] = record.offset

@@ -63,25 +63,32 @@ class Received:
     origin: Origin
     command_id: str
     programme: str | None
-    """As named by the header (`default` without one); None when the header is not text."""
+    """As its topic (a programme's own) or its header names it (`default` without either);
+    None when the header is not text, or names another programme than the topic."""
+    topic_programme: str | None = None
+    """The programme whose own commands topic the command came on (None: the shared one)."""
 
     @property
     def raw(self) -> bytes:
         return self.origin.value or b""
 
 
-def received(message: Any) -> Received:
-    """A command of the commands topic (a consumer record)."""
+def received(message: Any, topic_programme: str | None = None) -> Received:
+    """A command of a commands topic (a consumer record); `topic_programme`: the programme
+    whose own topic it is (None: the shared topic, where the header names the programme)."""
     origin = Origin(topic=message.topic, partition=message.partition, offset=message.offset,
                     key=message.key, value=message.value, timestamp=message.timestamp,
                     headers=list(_pairs(message.headers)))
     command_id = header(origin.headers, topics.COMMAND_ID_HEADER)
     if not isinstance(command_id, str):
         command_id = derived_command_id(origin.topic, origin.partition, origin.offset)
-    programme = header(origin.headers, topics.PROGRAMME_HEADER)
-    if programme is None:
-        programme = topics.DEFAULT_PROGRAMME
-    return Received(origin, command_id, programme if isinstance(programme, str) else None)
+    named = header(origin.headers, topics.PROGRAMME_HEADER)
+    programme = named if isinstance(named, str) else None
+    if named is None:
+        programme = topic_programme or topics.DEFAULT_PROGRAMME
+    elif topic_programme is not None and named != topic_programme:
+        programme = None  # another programme than the topic's: refused
+    return Received(origin, command_id, programme, topic_programme)
 
 
 def _pairs(headers: HeaderPairs) -> Iterable[tuple[str, bytes]]:
@@ -98,8 +105,9 @@ def validate_all(commands: list[Received], rules: ValidationRules) -> list[Answe
     answers: list[Answer] = []
     for command in commands:
         try:
-            answers.append(validate_command(command.raw, command_id=command.command_id,
-                                            programme=command.programme, rules=rules))
+            answers.append(validate_command(
+                command.raw, command_id=command.command_id, programme=command.programme,
+                rules=rules, topic_programme=command.topic_programme))
         except Exception as error:
             answers.append(error)
     return answers
@@ -110,9 +118,9 @@ def records_of(command: Received, validated: Validated, settings: Settings
     """The item records and the stage-1 result record of one validated command."""
     items = [Record(settings.items_topic, topics.item_key(item.programme, item.uniq_id),
                     item.to_json()) for item in validated.items]
-    headers = [] if command.programme is None else [
-        (topics.PROGRAMME_HEADER, command.programme.encode())]
-    result = Record(settings.results_topic, command.command_id.encode(),
+    programme = command.topic_programme or command.programme
+    headers = [] if programme is None else [(topics.PROGRAMME_HEADER, programme.encode())]
+    result = Record(settings.results_topic_of(programme), command.command_id.encode(),
                     validated.result.to_json(), headers)
     return items, result
 

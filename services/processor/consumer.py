@@ -112,7 +112,7 @@ class ItemConsumer:
         await dead_letters.start()
         watching = asyncio.create_task(watch_consumer(
             self.watchdog, self.settings.kafka_bootstrap_servers, self.settings.processor_group,
-            self.settings.items_topic, consumer.assignment, restart_on_new_topic=False))
+            [self.settings.items_topic], consumer.assignment, restart_on_new_topic=False))
         try:
             while not stop.is_set():
                 self.watchdog.turned()

@@ -35,7 +35,7 @@ from eventsourcing.utils import resolve_topic
 from events import PUBLISHED
 from events.base import ENVELOPE, data_of
 from events.customer import CustomerCreated
-from events.outcomes import ANSWERS
+from events.outcomes import ANSWERS, ItemProcessed
 from events.published import published_form
 from services.adapters.dead_letters import DeadLetter, Origin, describe
 from services.adapters.event_store import CompiledJSONTranscoder, EventStore, is_unavailable
@@ -93,6 +93,8 @@ class Relay:
         self.metrics = metrics
         self.directory = CustomerDirectory(store)
         self.tracking_name = f"relay:{settings.results_topic}"
+        self.programmes: OrderedDict[UUID, str] = OrderedDict()
+        """Outcome id -> its programme, for the most recent outcomes."""
         self.topics = topics_of((*ANSWERS, *PUBLISHED))
         transcoder = store.mapper.transcoder
         self.plain = transcoder.plain if isinstance(transcoder, CompiledJSONTranscoder) else None
@@ -134,7 +136,9 @@ class Relay:
         if state.pop("class_version", 1) != getattr(event_class, "class_version", 1):
             return None
         if answers:
-            return self.result_record(state["guid"], result_json(state))
+            programme = state.get("programme") or self.outcome_programme(
+                UUID(str(notification.originator_id)))
+            return self.result_record(state["guid"], result_json(state), programme)
         customer_id = UUID(str(notification.originator_id))
         if event_class is CustomerCreated:
             self.directory.learn(customer_id, state["programme"], state["uniq_id"])
@@ -146,7 +150,9 @@ class Relay:
         """The record that publishes a loaded event (None: not published)."""
         if isinstance(event, ANSWERS):
             result = result_of(answer_of(event))
-            return self.result_record(result.guid, result.to_json())
+            programme = getattr(event, "programme", None) or self.outcome_programme(
+                event.originator_id)
+            return self.result_record(result.guid, result.to_json(), programme)
         if isinstance(event, CustomerCreated):
             self.directory.learn(event.originator_id, event.programme, event.uniq_id)
         if isinstance(event, PUBLISHED):
@@ -154,8 +160,25 @@ class Relay:
                                      event.timestamp.isoformat(), data_of(event))
         return None
 
-    def result_record(self, guid: str, result: bytes) -> Record:
-        return Record(self.settings.results_topic, guid.encode(), result)
+    def outcome_programme(self, outcome_id: UUID) -> str | None:
+        """The programme of an item's outcome (its first event names it), when results go to
+        each programme's own topic; None otherwise (no need to look)."""
+        if not self.settings.topics_per_programme:
+            return None
+        found = self.programmes.get(outcome_id)
+        if found is None:
+            (stored,) = self.store.recorder.select_events(outcome_id, lte=1)
+            processed = self.store.mapper.to_domain_event(stored)
+            assert isinstance(processed, ItemProcessed), processed
+            found = processed.programme
+            self.programmes[outcome_id] = found
+            while len(self.programmes) > 100_000:
+                self.programmes.popitem(last=False)
+        return found
+
+    def result_record(self, guid: str, result: bytes, programme: str | None) -> Record:
+        """A stage-2 result, to the results topic of its programme (when each has its own)."""
+        return Record(self.settings.results_topic_of(programme), guid.encode(), result)
 
     def event_record(self, event_class: type, customer_id: UUID, version: int, time: str,
                      data: dict[str, Any]) -> Record:
@@ -164,7 +187,7 @@ class Relay:
         published = published_form(event_class, customer_id, version, time, data,
                                    programme=programme, uniq_id=uniq_id,
                                    source=self.settings.events_source)
-        return Record(self.settings.events_topic, item_key(programme, uniq_id),
+        return Record(self.settings.events_topic_of(programme), item_key(programme, uniq_id),
                       self.encode(published).encode())
 
     def dead_letter(self, notification: Notification, error: BaseException) -> Record:

@@ -158,8 +158,13 @@ class Pipeline:
 class Organiser:
     """Produces commands and collects every result from the results topic in the background."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, commands_topic: str | None = None,
+                 results_topic: str | None = None) -> None:
         self.pipeline = pipeline
+        self.commands_topic = commands_topic or pipeline.commands_topic
+        self.results_topic = results_topic or pipeline.results_topic
+        """Where this organiser sends commands and reads results (a programme's own topics,
+        or the shared ones)."""
         self.results: list[Result] = []
         self.lock = threading.Condition()
         self.loop = asyncio.new_event_loop()
@@ -178,7 +183,7 @@ class Organiser:
         return producer
 
     async def collect(self) -> None:
-        consumer = AIOKafkaConsumer(self.pipeline.results_topic,
+        consumer = AIOKafkaConsumer(self.results_topic,
                                     bootstrap_servers=self.pipeline.bootstrap,
                                     auto_offset_reset="earliest", group_id=None)
         await consumer.start()
@@ -198,8 +203,7 @@ class Organiser:
         headers = [("commandId", command_id.encode())]
         if programme:
             headers.append(("programme", programme.encode()))
-        self.call(self.producer.send_and_wait(self.pipeline.commands_topic, value,
-                                              headers=headers))
+        self.call(self.producer.send_and_wait(self.commands_topic, value, headers=headers))
         return command_id
 
     def wait_for(self, predicate: Callable[[list[Result]], bool], timeout: float = 90) -> None:
