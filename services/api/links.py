@@ -1,17 +1,20 @@
 """Customers' login links: signed, expiring, revocable tokens to the bonus window.
 
-A token is `<text>.<signature>`, both base64url: the text names the programme, the uniqId, the
-customer's link version and the instant the link expires; the signature is HMAC-SHA256 of it
-under `LOYALTY_LINK_SECRET`. Nobody can make a link without the secret; a link stops working
-when it expires (`LOYALTY_LINK_TTL_DAYS`, 30 by default) or when the customer's links are
-revoked (`revokeLinks`: the customer's link version moves on, and links of older versions are
-refused); changing the secret invalidates every link issued.
+A token is `<text>.<signature>`, both base64url without padding: the text names the programme,
+the uniqId, the customer's link version and the instant the link expires; the signature is
+HMAC-SHA256 of it under `LOYALTY_LINK_SECRET`. Each part is read only in its one canonical
+spelling (padding, other characters or unused bits set: forged), so a link is exactly one
+string, and one key of the rate limit per link. Nobody can make a link without the secret; a
+link stops working when it expires (`LOYALTY_LINK_TTL_DAYS`, 30 by default) or when the
+customer's links are revoked (`revokeLinks`: the customer's link version moves on, and links of
+older versions are refused); changing the secret invalidates every link issued.
 """
 
 import base64
 import binascii
 import hashlib
 import hmac
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -33,6 +36,8 @@ PURPOSE = b"loyalty/login-link/v2\x00"
 """Prefix of every signed text: a signature made for another purpose never verifies here."""
 SEPARATOR = "\x1f"
 MAX_TOKEN_CHARS = 600
+BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+"""The alphabet of a token's two parts: base64url, never padded."""
 
 
 @dataclass(frozen=True)
@@ -106,10 +111,17 @@ def _encode(raw: bytes) -> str:
 
 
 def _decode(text: str) -> bytes:
+    """The bytes of a part of a token in its one canonical spelling (base64url without padding,
+    no other character, unused bits zero): one link is one string, so one rate-limit key."""
+    if not BASE64URL.fullmatch(text):
+        raise ValueError("not base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, UnicodeEncodeError) as error:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except binascii.Error as error:
         raise ValueError("not base64url") from error
+    if _encode(raw) != text:
+        raise ValueError("not the canonical spelling")
+    return raw
 
 
 def window_path(token: str) -> str:

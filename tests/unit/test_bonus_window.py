@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,6 +25,7 @@ from services.domain import ItemOutcome, ids
 from services.domain.commands import Message
 from services.settings import Settings
 from tests.support.domain import World, add, block, revoke_links
+from tests.support.links import spellings
 
 SETTINGS = Settings(link_secret="unit-test secret", dev_mode=True)
 SIGNER = LinkSigner(SETTINGS.link_secret)
@@ -194,6 +196,26 @@ def test_logins_are_rate_limited_per_link(client: TestClient, world: World) -> N
 
     assert codes[:10] == [200] * 10
     assert codes[10:] == [429, 429]
+
+
+def test_other_spellings_of_a_link_neither_log_in_nor_use_or_escape_its_limit(
+    client: TestClient, pipeline: FakePipeline, world: World
+) -> None:
+    world.one(add("ann", amount="1"))
+    path = link("ann")
+    variants = [f"/window/{quote(variant, safe='')}" for variant in
+                spellings(path.removeprefix("/window/")).values()]
+    csrf = csrf_of(client.get(path))
+
+    def try_variants() -> list[int]:
+        return [client.post(variant, data={"csrf": csrf}).status_code for variant in variants]
+
+    assert set(try_variants()) == {404}
+    codes = [log_in(client, path).status_code for _ in range(11)]
+    assert set(try_variants()) == {404}
+
+    assert codes == [200] * 10 + [429]
+    assert len(pipeline.sent) == 10
 
 
 def test_a_blocked_customer_gets_a_polite_page(client: TestClient, world: World) -> None:
