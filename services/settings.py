@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     login_rate_per_address: str = "30/minute"
     """How many logins through the bonus window one link, and one client address, may make
     (a `limits` rate, e.g. `10/minute`)."""
+    max_login_body_bytes: int = 4096
+    """The largest login form the bonus window reads (its one field is about 60 bytes); a
+    larger body is refused with 413 before it is read."""
 
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from services.api.auth import Programme
+from services.api.bodies import read_capped
 from services.api.command_schema import STAGE1_ANSWER, request_body
 from services.api.errors import described, error_response
 from services.api.pipeline import PipelineUnavailableError, Upstream, pipeline_lifespan
@@ -28,20 +29,6 @@ from services.settings import Settings
 
 COMMAND_ID_HEADER = "X-Command-Id"
 """Response header: the commandId under which the command's results are published."""
-
-
-async def read_capped(request: Request, limit: int) -> bytes | None:
-    """The request body, or None as soon as it proves longer than `limit` bytes: never more
-    than `limit + 1` bytes are kept."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk[: limit + 1 - len(body)]
-        if len(body) > limit:
-            return None
-    return bytes(body)
 
 
 def stage1_answer(result: ValidationResult) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from services.api.bodies import read_capped
 from services.api.links import LinkSigner, Login, Refusal, links_router, window_path
 from services.api.pipeline import (
     PipelineClient,
@@ -190,9 +191,9 @@ def same_origin(request: Request) -> bool:
     return origin in (None, "null") or origin == f"{request.url.scheme}://{request.url.netloc}"
 
 
-async def posted_csrf(request: Request) -> str:
+def posted_csrf(body: bytes) -> str:
     """The login form's `csrf` field."""
-    fields = parse_qs((await request.body()).decode(errors="replace"))
+    fields = parse_qs(body.decode(errors="replace"))
     return (fields.get("csrf") or [""])[0]
 
 
@@ -238,6 +239,7 @@ def window_router(settings: Settings) -> APIRouter:
 
     @router.post("/window/{token}", response_class=HTMLResponse, tags=["bonus window"],
                  responses={**answers, 403: {"description": "Blocked, or not from this page"},
+                            413: {"description": "The form is larger than a login form"},
                             429: {"description": "Too many logins"},
                             503: {"description": "The login could not be completed now"}})
     async def bonus_window(token: str, request: Request, pipeline: Upstream) -> HTMLResponse:
@@ -247,9 +249,14 @@ def window_router(settings: Settings) -> APIRouter:
         login = await guard.login_of(token, reads)
         if isinstance(login, Refusal):
             return refused(request, login)
+        body = await read_capped(request, settings.max_login_body_bytes)
+        if body is None:
+            return notice(request, 413, "Please open your link again",
+                          "This page can only be opened from your login link.",
+                          login.programme)
         cookie = request.cookies.get(CSRF_COOKIE, "")
         if not (cookie and same_origin(request)
-                and hmac.compare_digest(cookie, await posted_csrf(request))):
+                and hmac.compare_digest(cookie, posted_csrf(body))):
             return notice(request, 403, "Please open your link again",
                           "This page can only be opened from your login link.",
                           login.programme)

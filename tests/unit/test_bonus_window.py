@@ -3,14 +3,16 @@
 The real round trip through Kafka, the processor and PostgreSQL is tests/browser's business.
 """
 
+import asyncio
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -216,6 +218,33 @@ def test_other_spellings_of_a_link_neither_log_in_nor_use_or_escape_its_limit(
 
     assert codes == [200] * 10 + [429]
     assert len(pipeline.sent) == 10
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_a_huge_login_form_is_refused_with_413_before_it_is_read(
+    client: TestClient, pipeline: FakePipeline, world: World, declared: bool
+) -> None:
+    world.one(add("ann", amount="1"))
+    chunk, chunks = b"csrf=" + b"x" * (64 * 1024), 1024  # 64 MiB
+    sent = 0
+
+    async def huge() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for _ in range(chunks):
+            sent += 1
+            yield chunk
+
+    async def post() -> httpx.Response:
+        transport = httpx.ASGITransport(app=client.app)
+        headers = {"Content-Length": str(len(chunk) * chunks)} if declared else {}
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            return await http.post(link("ann"), content=huge(), headers=headers)
+
+    answer = asyncio.run(post())
+
+    assert answer.status_code == 413
+    assert sent <= 1, "the body was read on"
+    assert pipeline.sent == []
 
 
 def test_a_blocked_customer_gets_a_polite_page(client: TestClient, world: World) -> None:
