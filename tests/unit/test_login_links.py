@@ -78,5 +78,4 @@ def test_only_the_one_canonical_spelling_of_a_token_opens_anything() -> None:
     assert lenient(variants["unused bits set"].split(".")[1]) == lenient(token.split(".")[1])
 
     for name, variant in variants.items():
-        if variant != token:
-            assert SIGNER.verify(variant) is Refusal.FORGED, name
+        assert SIGNER.verify(variant) is Refusal.FORGED, name
