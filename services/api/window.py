@@ -17,7 +17,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -98,10 +98,14 @@ templates.env.filters["signed_points"] = signed_points_text
 
 
 def authorization(login: Login) -> WorkItem:
-    """A fresh `authorizeCustomer` item for a login through the link."""
+    """A fresh `authorizeCustomer` item for a login through the link, naming the link's
+    version and expiry: stage 2 checks them against the customer itself, so a read model that
+    lags behind a revocation lets no one in."""
     guid = str(uuid.uuid4())
     return WorkItem(command_id=f"window-{guid}", type_of_command=CommandType.AUTHORIZE_CUSTOMER,
-                    programme=login.programme, guid=guid, uniq_id=login.uniq_id, method="link")
+                    programme=login.programme, guid=guid, uniq_id=login.uniq_id, method="link",
+                    link_version=login.version,
+                    link_expires_at=datetime.fromtimestamp(login.expires, UTC))
 
 
 async def log_in(pipeline: PipelineClient, reads: WindowReads, login: Login) -> LoginOutcome:
@@ -211,6 +215,10 @@ def refused(request: Request, refusal: Refusal, programme: str | None = None) ->
                   "This link is not valid. Please use the link your programme sent you.")
 
 
+LINK_REFUSALS = {ErrorCode.LINK_REVOKED: Refusal.REVOKED, ErrorCode.LINK_EXPIRED: Refusal.EXPIRED}
+"""Stage 2's refusals of a link, and the page each one shows."""
+
+
 def window_router(settings: Settings) -> APIRouter:
     """The customer's page behind a login link (`GET` shows it, `POST` logs in) and the
     organisers' link endpoints."""
@@ -271,6 +279,8 @@ def window_router(settings: Settings) -> APIRouter:
             return notice(request, 503, "Please try again",
                           "We could not open your bonus window just now. "
                           "Please open your link again in a moment.", login.programme)
+        if isinstance(view, ErrorCode) and view in LINK_REFUSALS:
+            return refused(request, LINK_REFUSALS[view], login.programme)
         if view is ErrorCode.CUSTOMER_BLOCKED:
             return notice(request, 403, "Account blocked",
                           "Your account is blocked at the moment. Please contact the "

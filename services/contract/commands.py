@@ -127,6 +127,12 @@ class WorkItem(Contract):
     """blockCustomers: why the customer is blocked."""
     method: str | None = None
     """authorizeCustomer: `link` or `self`."""
+    link_version: int | None = None
+    """authorizeCustomer through the bonus window: the version of the link used (stage 2
+    refuses it once the customer's links were revoked since); None for organisers' items."""
+    link_expires_at: datetime | None = None
+    """authorizeCustomer through the bonus window: when the link used expires (stage 2 refuses
+    a login processed after it); None for organisers' items."""
     reversal: Reversal | None = None
     spend: Spend | None = None
     cancel: Cancel | None = None
@@ -151,6 +157,6 @@ class WorkItem(Contract):
         return left_out
 
 
-LATER_FIELDS = ("reversal", "spend", "cancel", "at")
+LATER_FIELDS = ("reversal", "spend", "cancel", "at", "link_version", "link_expires_at")
 """WorkItem fields added after the first version (their absence is not in fingerprints)."""
 LATER_ACCRUAL_FIELDS = ("available_from", "expires_at")

@@ -46,6 +46,12 @@ ERRORS: dict[Rejection, ItemError] = {
         code=ErrorCode.TOO_MANY_ALLOCATIONS,
         message="The spend would take points from more accruals than one spend may",
         field="amount"),
+    Rejection.LINK_REVOKED: ItemError(
+        code=ErrorCode.LINK_REVOKED,
+        message="The login link was revoked: the customer's links were replaced since",
+        field=None),
+    Rejection.LINK_EXPIRED: ItemError(
+        code=ErrorCode.LINK_EXPIRED, message="The login link had expired", field=None),
     Rejection.PROCESSING_FAILED: ItemError(
         code=ErrorCode.PROCESSING_FAILED,
         message="The item could not be processed; the operators were alerted", field=None),
@@ -70,7 +76,9 @@ def command_of(item: WorkItem) -> domain.Command | domain.SettlePoints:
         case CommandType.ACTIVATE_CUSTOMERS:
             return domain.ActivateCustomer(**common)
         case CommandType.AUTHORIZE_CUSTOMER:
-            return domain.AuthorizeCustomer(**common, method=item.method)
+            return domain.AuthorizeCustomer(**common, method=item.method,
+                                            link_version=item.link_version,
+                                            link_expires_at=item.link_expires_at)
         case CommandType.REVOKE_LINKS:
             return domain.RevokeLinks(**common)
         case CommandType.REVERSE_BONUS:

@@ -21,6 +21,10 @@ class Rejection(StrEnum):
     MESSAGE_QUEUE_FULL = "MESSAGE_QUEUE_FULL"
     TOO_MANY_LOTS = "TOO_MANY_LOTS"
     TOO_MANY_ALLOCATIONS = "TOO_MANY_ALLOCATIONS"
+    LINK_REVOKED = "LINK_REVOKED"
+    """A login through a link of an older version than the customer's (links revoked since)."""
+    LINK_EXPIRED = "LINK_EXPIRED"
+    """A login through a link processed after the link expired."""
     PROCESSING_FAILED = "PROCESSING_FAILED"
     """Not a rule: the item could not be applied, and retrying will not cure it (a bug)."""
 

@@ -103,6 +103,10 @@ class AuthorizeCustomer(Item):
     """A login: activate a `New` customer, show the messages that are due."""
 
     method: str | None = None
+    link_version: int | None = None
+    """The version of the login link used; None when no link was (an organiser's item)."""
+    link_expires_at: datetime | None = None
+    """When the login link used expires; None when no link was."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

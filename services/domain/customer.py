@@ -305,12 +305,22 @@ class Customer(Aggregate):
         """Every login link issued so far stops working."""
         self.trigger_event(LinksRevoked, guid=guid, link_version=self.link_version + 1)
 
+    def accepts_link(self, version: int | None) -> bool:
+        """Whether a login through a link of this version may log the customer in: not when
+        the customer's links were revoked after it was issued (None: no link, nothing to
+        check)."""
+        return version is None or version >= self.link_version
+
     def authorize(self, guid: str, method: str | None, now: datetime,
-                  limits: Limits = DEFAULT_LIMITS) -> list[ShownMessage]:
-        """Records a login, activates a `New` customer and shows the messages due at `now`,
-        oldest first: at most `limits.max_shown_per_login` of them, chosen among those shown
-        least often (so the others come at the next logins)."""
+                  limits: Limits = DEFAULT_LIMITS,
+                  link_version: int | None = None) -> list[ShownMessage]:
+        """Records a login (through a link of `link_version`, if any), activates a `New`
+        customer and shows the messages due at `now`, oldest first: at most
+        `limits.max_shown_per_login` of them, chosen among those shown least often (so the
+        others come at the next logins)."""
         self._require_unblocked()
+        if not self.accepts_link(link_version):
+            raise RuleViolationError(f"link version {link_version} of {self.uniq_id} is revoked")
         self.trigger_event(CustomerAuthorized, guid=guid, method=method)
         self._activate_if_new(ActivationCause.AUTHORIZATION)
         due = [message for message in self.messages.values() if message.is_due(now)]

@@ -35,13 +35,20 @@ def activate_customer(aggregates: IdentityMap, item: ActivateCustomer) -> Handle
 
 def authorize_customer(aggregates: IdentityMap, item: AuthorizeCustomer,
                        now: datetime, limits: Limits = DEFAULT_LIMITS) -> Handled:
-    """A login: activates a `New` customer and shows the messages due at `now`."""
+    """A login: activates a `New` customer and shows the messages due at `now`. A login
+    through a link is refused when the customer's links were revoked since the link was issued,
+    or when it is processed after the link expired, whatever the read models said when the link
+    was opened."""
     customer = aggregates.customer(item.programme, item.uniq_id)
     if customer is None:
         return rejected(item, Rejection.CUSTOMER_NOT_FOUND)
+    if not customer.accepts_link(item.link_version):
+        return rejected(item, Rejection.LINK_REVOKED, customer.id, customer.uniq_id)
+    if item.link_expires_at is not None and now >= item.link_expires_at:
+        return rejected(item, Rejection.LINK_EXPIRED, customer.id, customer.uniq_id)
     if customer.is_blocked:
         return rejected(item, Rejection.CUSTOMER_BLOCKED, customer.id, customer.uniq_id)
-    shown = customer.authorize(item.guid, item.method, now, limits)
+    shown = customer.authorize(item.guid, item.method, now, limits, item.link_version)
     return succeeded(item, customer.id, customer.uniq_id, shown)
 
 

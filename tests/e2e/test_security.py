@@ -12,7 +12,9 @@ import httpx
 import psycopg
 import pytest
 
-from services.api.links import LinkSigner
+from services.api.links import LinkSigner, Login
+from services.api.window import authorization
+from services.contract.topics import item_key
 from services.settings import DEV_LINK_SECRET
 from tests.support.commands import accrual, add, outcome, unique
 from tests.support.pipeline import Organiser, Pipeline
@@ -169,6 +171,34 @@ def test_forged_tampered_expired_and_revoked_links_get_a_clear_page(
     assert "no longer valid" in httpx.get(link).text
     assert httpx.get(link_of(api, customer)).status_code == 200
     assert all(answer.status_code < 500 for answer in pages.values())
+
+
+def test_a_login_through_a_revoked_link_is_refused_by_stage_2_whatever_the_read_models_say(
+    api: str, organiser: Organiser, pipeline: Pipeline
+) -> None:
+    customer = unique("lagging")
+    item = {"guid": str(uuid.uuid4()), "uniqId": customer, "message": "Hello", "showCount": 2}
+    organiser.send(add(item), programme="alpha")
+    outcome(organiser, item["guid"])
+    revocation = {"typeOfCommand": "revokeLinks",
+                  "customers": [{"guid": str(uuid.uuid4()), "uniqId": customer}]}
+    organiser.send(revocation, programme="alpha")
+    assert outcome(organiser, revocation["customers"][0]["guid"])["status"] == "Success"
+    expires = int(time.time()) + 86400
+    # The item the window sends for a link of version 0, as if its read of the customer's link
+    # version had come before the revocation.
+    login = authorization(Login("alpha", customer, version=0, expires=expires))
+    organiser.call(organiser.producer.send_and_wait(
+        f"{pipeline.prefix}items", login.to_json(), key=item_key("alpha", customer)))
+
+    result = outcome(organiser, login.guid)
+
+    assert (result["status"], result["error"]["code"]) == ("Error", "LINK_REVOKED")
+    assert result["messages"] == []
+    wait_for(lambda: httpx.get(f"{api}/v1/items/{login.guid}", headers=ALPHA).json()
+             .get("status") == "Error")
+    shown = httpx.get(f"{api}/v1/customers/{customer}", headers=ALPHA).json()
+    assert (shown["status"], [m["showsLeft"] for m in shown["messages"]]) == ("New", [2])
 
 
 def test_a_login_posted_from_another_site_changes_nothing(

@@ -185,9 +185,13 @@ def revoke_links(uniq_id: str) -> RevokeLinks:
     return RevokeLinks(**identity(uniq_id, None, "default", "revokeLinks", None))
 
 
-def authorize(uniq_id: str, method: str = "link") -> AuthorizeCustomer:
-    return AuthorizeCustomer(**identity(uniq_id, None, "default", "authorizeCustomer", method),
-                             method=method)
+def authorize(uniq_id: str, method: str = "link", *, link_version: int | None = None,
+              link_expires_at: datetime | None = None) -> AuthorizeCustomer:
+    """A login; through the bonus window when it names the link's version (and expiry)."""
+    content = (method, link_version, link_expires_at)
+    return AuthorizeCustomer(**identity(uniq_id, None, "default", "authorizeCustomer", content),
+                             method=method, link_version=link_version,
+                             link_expires_at=link_expires_at)
 
 
 def assert_error(answer: Answer | None, rejection: Rejection, login: str) -> None:

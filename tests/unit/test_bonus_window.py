@@ -7,7 +7,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -290,6 +290,44 @@ def test_a_revoked_link_is_a_410_page_and_a_new_one_works(
 
     assert (page.status_code, "no longer valid" in page.text) == (410, True)
     assert log_in(client, link("ann", version=1)).status_code == 200
+
+
+class LaggingReads(WorldReads):
+    """Read models that have not caught up with any revocation yet."""
+
+    async def link_version(self, programme: str, uniq_id: str) -> int:
+        return 0
+
+
+def test_a_revoked_link_logs_no_one_in_while_the_read_models_lag(
+    client: TestClient, pipeline: FakePipeline, world: World
+) -> None:
+    client.app.state.window_reads = LaggingReads(world)  # type: ignore[attr-defined]
+    world.one(add("ann", message=Message(text="Hello")))
+    world.one(revoke_links("ann"))
+
+    page = log_in(client, link("ann", version=0))
+
+    assert (page.status_code, "no longer valid" in page.text) == (410, True)
+    (login,) = pipeline.sent
+    assert login.link_version == 0
+    customer = world.customer("ann")
+    assert customer is not None and str(customer.status) == "New"
+    assert [m.shows_left for m in customer.messages.values()] == [1]
+
+
+def test_a_login_processed_after_its_link_expired_logs_no_one_in(
+    client: TestClient, world: World
+) -> None:
+    world.one(add("ann", message=Message(text="Hello")))
+    path = link("ann")
+    world.now = datetime.now(UTC) + timedelta(days=31)  # the processor's clock, when it came
+
+    page = log_in(client, path)
+
+    assert (page.status_code, "This link has expired" in page.text) == (410, True)
+    customer = world.customer("ann")
+    assert customer is not None and [m.shows_left for m in customer.messages.values()] == [1]
 
 
 def test_a_login_not_processed_in_time_asks_to_try_again(

@@ -42,6 +42,17 @@ def test_a_blocked_customer_refuses_accruals_contacts_messages_and_logins() -> N
     assert customer.balance == 0
 
 
+def test_a_customer_refuses_a_login_through_a_link_older_than_its_links() -> None:
+    customer = Customer.register("default", "u1", CustomerStatus.NEW, "g1")
+    customer.revoke_links("g2")
+
+    with pytest.raises(RuleViolationError):
+        customer.authorize("g3", "link", NOW, link_version=0)
+    customer.authorize("g4", "link", NOW, link_version=1)
+    customer.authorize("g5", "self", NOW)
+    assert customer.status is CustomerStatus.ACTIVE
+
+
 def test_a_phone_held_by_one_customer_cannot_be_claimed_by_another() -> None:
     first, second = ids.customer_id("default", "a"), ids.customer_id("default", "b")
     index = PhoneIndex.first_claim("default", "+79161234567", first)

@@ -458,6 +458,55 @@ def test_every_due_message_is_shown_at_one_login_in_queue_order() -> None:
     assert [(m.text, m.shows_left) for m in result.messages or []] == [("first", 0), ("second", 1)]
 
 
+def test_a_login_through_a_revoked_link_is_refused_and_changes_nothing() -> None:
+    world = World()
+    world.one(add("u1", message=Message(text="hello")))
+    world.one(revoke_links("u1"))
+    before = world.event_names("u1")
+
+    result = world.one(authorize("u1", link_version=0))
+
+    assert_error(result, Rejection.LINK_REVOKED, "u1")
+    assert result.messages == []
+    assert world.event_names("u1") == before
+    customer = world.customer("u1")
+    assert customer is not None and str(customer.status) == "New"
+
+
+def test_a_login_through_the_current_link_or_without_one_is_let_in_after_a_revocation() -> None:
+    world = World()
+    world.one(add("u1", message=Message(text="hello", show_count=2)))
+    world.one(revoke_links("u1"))
+    world.one(revoke_links("u1"))
+
+    assert_success(world.one(authorize("u1", link_version=2)), "u1")
+    assert_success(world.one(authorize("u1", method="self")), "u1")
+    assert world.event_names("u1").count("MessageShown") == 2
+
+
+def test_a_login_through_a_link_processed_after_the_link_expired_is_refused() -> None:
+    world = World()
+    world.one(add("u1", message=Message(text="hello")))
+
+    late = world.one(authorize("u1", link_version=0, link_expires_at=NOW))
+    in_time = world.one(authorize("u1", link_version=0,
+                                  link_expires_at=NOW + timedelta(seconds=1)))
+
+    assert_error(late, Rejection.LINK_EXPIRED, "u1")
+    assert_success(in_time, "u1")
+    assert [m.text for m in in_time.messages or []] == ["hello"]
+
+
+def test_a_revoked_link_is_refused_as_revoked_even_for_a_blocked_customer() -> None:
+    world = World()
+    world.one(add("u1"))
+    world.one(revoke_links("u1"))
+    world.one(block("u1"))
+
+    assert_error(world.one(authorize("u1", link_version=0)), Rejection.LINK_REVOKED, "u1")
+    assert_error(world.one(authorize("u1", link_version=1)), Rejection.CUSTOMER_BLOCKED, "u1")
+
+
 # --- programmes --------------------------------------------------------------------------------
 
 
