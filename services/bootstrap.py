@@ -50,14 +50,17 @@ def as_owner(settings: Settings) -> Settings:
 
 
 def prepare(settings: Settings) -> None:
-    """Creates the topics, the event store and the read-model tables (as their owner), and
-    lets the services' role use them: every service can start."""
+    """Creates the topics, the event store, the read-model tables and the table of the login
+    rate limits (as their owner), and lets the services' role use them: every service can
+    start."""
     from projections.writer import create_tables
+    from services.api.login_limits import create_table as create_login_limits
 
     asyncio.run(ensure_topics(settings))
     owner = as_owner(settings)
     event_store(owner, create_tables=True).close()
     create_tables(owner)
+    create_login_limits(owner.postgres_dsn)
     grant_services(settings)
     log.info("topics, event store and read models ready")
 

@@ -18,6 +18,7 @@ from services.api.docs import install_docs
 from services.api.errors import install_error_handlers
 from services.api.gateway import gateway_router
 from services.api.history import History, history_router
+from services.api.login_limits import PostgresHits
 from services.api.metrics import ApiMetrics
 from services.api.read_store import read_pool
 from services.api.window import window_router
@@ -44,6 +45,8 @@ def create_app(settings: Settings) -> FastAPI:
         await pool.open(wait=False)  # tables: `loyalty prepare`, as for every service
         if getattr(running.state, "window_reads", None) is None:
             running.state.window_reads = ReadModelWindow(pool)
+        if getattr(running.state, "login_hits", None) is None:
+            running.state.login_hits = PostgresHits(pool)
         running.state.history = history = History(settings)
         try:
             yield

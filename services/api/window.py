@@ -28,11 +28,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 from services.api.bodies import read_capped
 from services.api.links import LinkSigner, Login, Refusal, links_router, window_path
+from services.api.login_limits import HitCounter, LoginLimits
 from services.api.pipeline import (
     PipelineClient,
     PipelineUnavailableError,
@@ -166,9 +165,8 @@ class WindowGuard:
 
     def __init__(self, settings: Settings) -> None:
         self.signer = LinkSigner(settings.link_secret, timedelta(days=settings.link_ttl_days))
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
-        self.per_link = parse(settings.login_rate_per_link)
-        self.per_address = parse(settings.login_rate_per_address)
+        self.limits = LoginLimits(parse(settings.login_rate_per_link),
+                                  parse(settings.login_rate_per_address))
 
     async def login_of(self, token: str, reads: WindowReads) -> Login | Refusal:
         """Whose link this is, or why it opens nothing (forged, expired or revoked)."""
@@ -178,10 +176,10 @@ class WindowGuard:
             return Refusal.REVOKED
         return login
 
-    def within_limits(self, token: str, address: str) -> bool:
-        link = hashlib.sha256(token.encode()).hexdigest()
-        return (self.limiter.hit(self.per_link, "window-link", link)
-                and self.limiter.hit(self.per_address, "window-address", address))
+    async def within_limits(self, counter: HitCounter, token: str, address: str) -> bool:
+        """Counts the login against the limits every API instance shares; whether they let
+        it through."""
+        return await self.limits.allow(counter, token, address)
 
 
 def same_origin(request: Request) -> bool:
@@ -268,7 +266,8 @@ def window_router(settings: Settings) -> APIRouter:
             return notice(request, 403, "Please open your link again",
                           "This page can only be opened from your login link.",
                           login.programme)
-        if not guard.within_limits(token, request.client.host if request.client else "-"):
+        if not await guard.within_limits(request.app.state.login_hits, token,
+                                         request.client.host if request.client else "-"):
             return notice(request, 429, "Please wait a moment",
                           "There were too many attempts to open this window. Please try again "
                           "in a minute.", login.programme)

@@ -19,66 +19,14 @@ from fastapi.testclient import TestClient
 from services.api import window
 from services.api.app import create_app
 from services.api.links import LinkSigner
-from services.api.pipeline import PipelineUnavailableError
-from services.api.window_reads import CustomerView, LoginOutcome, OperationView
-from services.contract.commands import WorkItem
-from services.contract.mapping import command_of, result_of
-from services.domain import ItemOutcome, ids
 from services.domain.commands import Message
 from services.settings import Settings
 from tests.support.domain import World, add, block, revoke_links
 from tests.support.links import spellings
+from tests.support.window import FakePipeline, MemoryHits, WorldReads
 
 SETTINGS = Settings(link_secret="unit-test secret", dev_mode=True)
 SIGNER = LinkSigner(SETTINGS.link_secret)
-
-
-class FakePipeline:
-    """Processes every item it is sent at once, unless it is stalled or down."""
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.sent: list[WorkItem] = []
-        self.stalled = False
-        self.down = False
-
-    async def send_item(self, item: WorkItem) -> None:
-        if self.down:
-            raise PipelineUnavailableError("kafka did not acknowledge the record")
-        self.sent.append(item)
-        if not self.stalled:
-            self.world.one(command_of(item))
-
-
-class WorldReads:
-    """The window's reads, answered from the in-memory world."""
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-
-    async def customer(self, programme: str, uniq_id: str) -> CustomerView | None:
-        found = self.world.customer(uniq_id, programme)
-        return None if found is None else CustomerView(found.uniq_id, found.status.value,
-                                                       found.balance)
-
-    async def operations(self, programme: str, uniq_id: str) -> list[OperationView]:
-        found = self.world.customer(uniq_id, programme)
-        accruals = [] if found is None else [
-            e for e in self.world.events(found.id) if type(e).__name__ == "PointsAccrued"]
-        return [OperationView(e.event_date, e.merchant_name, e.operation_type or "accrual",
-                              e.amount) for e in reversed(accruals)][:20]
-
-    async def link_version(self, programme: str, uniq_id: str) -> int:
-        found = self.world.customer(uniq_id, programme)
-        return 0 if found is None else found.link_version
-
-    async def outcome(self, programme: str, guid: str) -> LoginOutcome | None:
-        found = self.world.store.load(ids.item_id(programme, guid))
-        if not isinstance(found, ItemOutcome):
-            return None
-        result = result_of(found.stored_answer)
-        return LoginOutcome(None if result.error is None else result.error.code.value,
-                            result.messages or [])
 
 
 @pytest.fixture
@@ -96,6 +44,7 @@ def client(pipeline: FakePipeline) -> Iterator[TestClient]:
     app = create_app(SETTINGS)
     app.state.pipeline = pipeline
     app.state.window_reads = WorldReads(pipeline.world)
+    app.state.login_hits = MemoryHits()
     yield TestClient(app)
 
 
