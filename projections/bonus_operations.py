@@ -2,6 +2,8 @@
 
 The row id is the event's notification id: unique, increasing with processing time and equal
 in every rebuild, so it breaks ties in the keyset order (time, id) of getBonusOperationExt.
+Ordered by event date, the rows without one (cancelled spends, expiries, activations) come
+after every row with one, by id.
 """
 
 import base64
@@ -161,15 +163,17 @@ class OperationFilter:
 
 @dataclass(frozen=True)
 class PageCursor:
-    """Where a page ended: the time field, its value and the id of the last row."""
+    """Where a page ended: the time field, its value and the id of the last row (`at` None:
+    a row without an event date, so every row with one is behind)."""
 
     time_field: TimeField
-    at: datetime
+    at: datetime | None
     id: int
 
     def encode(self) -> str:
         """Opaque to clients: base64url of a small JSON array."""
-        payload = json.dumps([self.time_field, self.at.isoformat(), self.id])
+        at = None if self.at is None else self.at.isoformat()
+        payload = json.dumps([self.time_field, at, self.id])
         return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
     @classmethod
@@ -178,12 +182,27 @@ class PageCursor:
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
             field, at, last_id = json.loads(raw)
-            cursor = cls(field, datetime.fromisoformat(at), int(last_id))
+            cursor = cls(field, None if at is None else datetime.fromisoformat(at),
+                         int(last_id))
         except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
             raise ValueError("malformed cursor") from error
-        if cursor.time_field != time_field or cursor.at.tzinfo is None:
+        if cursor.time_field != time_field:
             raise ValueError("the cursor belongs to another query")
+        if (cursor.at is None and time_field == "processedAt") or (
+                cursor.at is not None and cursor.at.tzinfo is None):
+            raise ValueError("malformed cursor")
         return cursor
+
+    def after(self) -> tuple[sql.Composable, list[object]]:
+        """The condition of the rows after this cursor in the page order: by (time, id), and
+        by event date the rows without one last, by id."""
+        column = sql.Identifier(TIME_COLUMNS[self.time_field])
+        if self.at is None:
+            return sql.SQL("{} IS NULL AND id > %s").format(column), [self.id]
+        later = sql.SQL("({}, id) > (%s, %s)").format(column)
+        if self.time_field == "eventDate":
+            later = sql.SQL("({} OR {} IS NULL)").format(later, column)
+        return later, [self.at, self.id]
 
 
 @dataclass(frozen=True)
@@ -224,14 +243,16 @@ class OperationPage:
 async def find_operations(
     conn: AsyncConnection[Any], query: OperationFilter, limit: int, after: PageCursor | None
 ) -> OperationPage:
-    """A page of operations in (time field, id) order, after the cursor when one is given."""
+    """A page of operations in (time field, id) order (by event date: the rows without one
+    last, by id), after the cursor when one is given."""
     where, params = query.where()
     column = sql.Identifier(TIME_COLUMNS[query.time_field])
     page_where, page_params = where, list(params)
     if after is not None:
-        page_where = sql.SQL("{} AND ({}, id) > (%s, %s)").format(where, column)
-        page_params += [after.at, after.id]
-    select = sql.SQL("SELECT * FROM {} WHERE {} ORDER BY {}, id LIMIT %s").format(
+        later, later_params = after.after()
+        page_where = sql.SQL("{} AND {}").format(where, later)
+        page_params += later_params
+    select = sql.SQL("SELECT * FROM {} WHERE {} ORDER BY {} NULLS LAST, id LIMIT %s").format(
         sql.SQL(TABLE), page_where, column)
     async with conn.cursor(row_factory=class_row(OperationRow)) as cursor:
         await cursor.execute(select, [*page_params, limit + 1])
@@ -249,7 +270,7 @@ def next_cursor(rows: list[OperationRow], limit: int, time_field: TimeField) -> 
         return None
     last = rows[limit - 1]
     at = last.processed_at if time_field == "processedAt" else last.event_date
-    return PageCursor(time_field, at, last.id) if at is not None else None
+    return PageCursor(time_field, at, last.id)
 
 
 SELECT_RECENT = sql.SQL(f"""

@@ -61,7 +61,9 @@ async def get_customer(
 async def get_bonus_operations(
     programme: Programme, conn: Connection, query: OperationsQuery
 ) -> OperationsPage:
-    """Bonus operations of the key's programme in (time field, id) order, a page at a time."""
+    """Bonus operations of the key's programme in (time field, id) order, a page at a time;
+    ordered by `eventDate`, the operations without one (cancelled spends, expiries,
+    activations) come last, by id."""
     try:
         after = None if query.cursor is None else PageCursor.decode(query.cursor,
                                                                      query.time_field)
