@@ -7,7 +7,9 @@ the source API's shape: `{"results": [{"login", "guid", "status", "error"}]}`. I
 validates the same bytes again with the same function, so its result is the identical one.
 
 A command rejected as a whole (`{"results": [], "error": {"code", "message"}}`, HTTP 400, or
-413 above the size limit) is not produced: nothing of it would be processed.
+413 above the size limit) is not produced: nothing of it would be processed. When Kafka does not
+acknowledge the command in time the answer is a 503 that says it may still be applied, and
+that sending it again is harmless (items are idempotent by guid).
 """
 
 import asyncio
@@ -21,7 +23,12 @@ from services.api.auth import Programme
 from services.api.bodies import read_capped
 from services.api.command_schema import STAGE1_ANSWER, request_body
 from services.api.errors import described, error_response
-from services.api.pipeline import PipelineUnavailableError, Upstream, pipeline_lifespan
+from services.api.pipeline import (
+    PipelineUnavailableError,
+    UnacknowledgedError,
+    Upstream,
+    pipeline_lifespan,
+)
 from services.contract.errors import ErrorCode
 from services.contract.results import CommandError, ValidationResult
 from services.contract.validation import ValidationRules, validate_command
@@ -37,6 +44,16 @@ def stage1_answer(result: ValidationResult) -> dict[str, Any]:
         return {"results": [], "error": result.error.model_dump(mode="json", by_alias=True)}
     return {"results": [status.model_dump(mode="json", by_alias=True)
                         for status in result.results]}
+
+
+def not_confirmed(error: PipelineUnavailableError) -> str:
+    """What a 503 says when Kafka did not confirm the command: whether it may still be
+    applied, and that sending it again is safe."""
+    if isinstance(error, UnacknowledgedError):
+        return (f"{error}: the command may still be applied (its results would carry the "
+                "commandId of the X-Command-Id header). Sending it again is harmless: an item "
+                "is applied once per guid, and a repeat is answered with the stored outcome")
+    return f"{error}: the command was not sent; send it again"
 
 
 def too_large(limit: int) -> JSONResponse:
@@ -72,7 +89,9 @@ def gateway_router(settings: Settings) -> APIRouter:
         try:
             await pipeline.send_command(raw, programme=programme, command_id=command_id)
         except PipelineUnavailableError as error:
-            return error_response(503, f"{error}: the command was not accepted, send it again")
+            unavailable = error_response(503, not_confirmed(error))
+            unavailable.headers.update(headers)
+            return unavailable
         return JSONResponse(answer, headers=headers)
 
     return router

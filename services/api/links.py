@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 
 from services.api.auth import Programme
 from services.api.errors import described, error_response
-from services.api.pipeline import PipelineUnavailableError, Upstream
+from services.api.pipeline import PipelineUnavailableError, UnacknowledgedError, Upstream
 from services.api.schemas import Body
 from services.contract.commands import CommandType, WorkItem
 
@@ -171,6 +171,9 @@ def links_router(signer: LinkSigner) -> APIRouter:
                         programme=programme, guid=guid, uniq_id=uniq_id)
         try:
             await pipeline.send_item(item)
+        except UnacknowledgedError as error:
+            return error_response(503, f"{error}: the links may still be revoked; revoking "
+                                  "them again is harmless")
         except PipelineUnavailableError as error:
             return error_response(503, f"{error}: nothing was revoked, send it again")
         return JSONResponse(Revocation(guid=guid, command_id=item.command_id)

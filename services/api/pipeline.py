@@ -28,6 +28,11 @@ class PipelineUnavailableError(Exception):
     """Kafka did not answer in time: the request may be retried."""
 
 
+class UnacknowledgedError(PipelineUnavailableError):
+    """The record was handed to the producer but not acknowledged in time: it may still be
+    written, and then processed. Sending it again is harmless (items apply once per guid)."""
+
+
 class PipelineClient:
     """Sends organisers' commands and the window's items to Kafka."""
 
@@ -69,7 +74,7 @@ class PipelineClient:
             await asyncio.wait_for(started.send_and_wait(topic, value, key=key, headers=headers),
                                    SEND_TIMEOUT_SECONDS)
         except Exception as error:
-            raise PipelineUnavailableError("kafka did not acknowledge the record") from error
+            raise UnacknowledgedError("kafka did not acknowledge the record in time") from error
 
     async def _started_producer(self) -> AIOKafkaProducer:
         async with self._producer_lock:

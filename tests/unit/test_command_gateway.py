@@ -4,14 +4,16 @@ A fake stands in for the application's pipeline client (set on `app.state.pipeli
 the lifespan would otherwise fill); the real producer is proved in tests/e2e/test_gateway.py.
 """
 
+import asyncio
 import json
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
+from services.api import pipeline as pipeline_module
 from services.api.app import create_app
-from services.api.pipeline import PipelineUnavailableError
+from services.api.pipeline import PipelineClient, PipelineUnavailableError
 from services.settings import Settings
 
 LIMIT = 2000
@@ -111,6 +113,51 @@ def test_no_success_is_answered_when_kafka_does_not_acknowledge(
     response = client.post("/v1/commands", content=raw, headers=KEY)
     assert response.status_code == 503
     assert "results" not in response.json()
+
+
+class StubProducer:
+    """A Kafka producer that starts (or not) and never acknowledges a record."""
+
+    def __init__(self, starts: bool) -> None:
+        self.starts = starts
+        self.handed: list[bytes] = []
+
+    async def start(self) -> None:
+        if not self.starts:
+            raise ConnectionError("no broker")
+
+    async def stop(self) -> None:
+        pass
+
+    async def send_and_wait(self, topic: str, value: bytes, **_: object) -> None:
+        self.handed.append(value)
+        await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize(("starts", "says"), [
+    (True, "the command may still be applied"),
+    (False, "the command was not sent; send it again"),
+])
+def test_a_command_kafka_does_not_acknowledge_in_time_is_a_503_that_says_what_may_happen(
+    monkeypatch: pytest.MonkeyPatch, starts: bool, says: str
+) -> None:
+    settings = Settings(api_keys="dev-key:default")
+    stub = StubProducer(starts)
+    monkeypatch.setattr(pipeline_module, "producer", lambda _: stub)
+    monkeypatch.setattr(pipeline_module, "SEND_TIMEOUT_SECONDS", 0.05)
+    app = create_app(settings)
+    app.state.pipeline = PipelineClient(settings)
+    raw = json.dumps({"typeOfCommand": "addBonusExtQuick", "add": [ITEM]}).encode()
+
+    response = TestClient(app).post("/v1/commands", content=raw, headers=KEY)
+
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "UNAVAILABLE" and says in error["message"]
+    assert ("Sending it again is harmless" in error["message"]) is starts
+    assert "results" not in response.json()
+    assert response.headers["X-Command-Id"]
+    assert stub.handed == ([raw] if starts else [])
 
 
 @pytest.mark.parametrize(("headers", "status"), [({}, 401), ({"X-Api-Key": "nope"}, 403)])
