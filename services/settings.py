@@ -29,6 +29,8 @@ class PointsPolicySetting(BaseModel):
 
 HASHED = "sha256:"
 MIN_SECRET_CHARS = 32
+MIN_API_KEY_CHARS = 24
+"""The shortest plain key accepted outside development mode (`openssl rand -hex 16` makes 32)."""
 
 METRICS_PORTS = {"run": 9400, "intake": 9401, "processor": 9402, "relay": 9403,
                  "projections": 9404, "clock": 9405}
@@ -216,6 +218,13 @@ class Settings(BaseSettings):
                          topics.DEFAULT_PROGRAMME))
         return keys
 
+    def _weak_key_programmes(self) -> list[str]:
+        """The programmes of plain (not `sha256:`) keys shorter than MIN_API_KEY_CHARS."""
+        entries = filter(None, (part.strip() for part in self.api_keys.split(",")))
+        return [programme.strip() for key, _, programme in
+                (entry.partition(":") for entry in entries if not entry.startswith(HASHED))
+                if len(key.strip()) < MIN_API_KEY_CHARS]
+
     def insecure(self) -> list[str]:
         """What keeps the API from starting outside development mode: forgeable defaults,
         and keys that cannot be used."""
@@ -236,6 +245,11 @@ class Settings(BaseSettings):
         dev_digest = hashlib.sha256(DEV_API_KEY.encode()).digest()
         if not self.dev_mode and any(digest == dev_digest for digest, _ in keys):
             problems.append(f"LOYALTY_API_KEYS contains the development key {DEV_API_KEY!r}")
+        if not self.dev_mode:
+            problems += [f"LOYALTY_API_KEYS has a key of programme {programme!r} shorter than "
+                         f"{MIN_API_KEY_CHARS} characters: use a long random key (e.g. "
+                         "`openssl rand -hex 24`), or configure it as `sha256:<hex>:programme`"
+                         for programme in self._weak_key_programmes()]
         for digest, programme in keys:
             if len(digest) != hashlib.sha256().digest_size:
                 problems.append("a sha256: key of LOYALTY_API_KEYS is not 64 hex digits")

@@ -13,6 +13,7 @@ from services.settings import DEV_API_KEY, DEV_LINK_SECRET, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "a" * 40
+KEY = "k" * 24
 
 
 def test_keys_may_be_configured_as_sha256_digests() -> None:
@@ -31,7 +32,9 @@ def test_the_development_key_exists_only_in_development_mode() -> None:
 
 
 def test_production_settings_of_its_own_are_secure() -> None:
-    assert Settings(link_secret=SECRET, api_keys="k:bank").insecure() == []
+    assert Settings(link_secret=SECRET, api_keys=f"{KEY}:bank").insecure() == []
+    digest = hashlib.sha256(b"short").hexdigest()
+    assert Settings(link_secret=SECRET, api_keys=f"sha256:{digest}:bank").insecure() == []
 
 
 @pytest.mark.parametrize(("settings", "complaint"), [
@@ -43,6 +46,8 @@ def test_production_settings_of_its_own_are_secure() -> None:
     ({"link_secret": SECRET, "api_keys": "k:bank", "programmes": "shop"}, "not served"),
     ({"link_secret": SECRET, "api_keys": "sha256:abcd:bank"}, "not 64 hex digits"),
     ({"link_secret": SECRET, "api_keys": "sha256:xyz:bank"}, "not hex"),
+    ({"link_secret": SECRET, "api_keys": f"{KEY}:bank, {'k' * 23}:shop"},
+     "LOYALTY_API_KEYS has a key of programme 'shop' shorter than 24 characters"),
 ])
 def test_forgeable_or_unusable_settings_are_named(settings: dict[str, str],
                                                   complaint: str) -> None:
@@ -53,6 +58,24 @@ def test_forgeable_or_unusable_settings_are_named(settings: dict[str, str],
 def test_development_mode_accepts_the_development_secrets() -> None:
     assert Settings(dev_mode=True).insecure() == []
     assert Settings(dev_mode=True, link_secret=DEV_LINK_SECRET).insecure() == []
+    assert Settings(dev_mode=True, api_keys=f"{DEV_API_KEY}:default,k:bank").insecure() == []
+
+
+def test_a_weak_key_is_named_by_its_programme_never_by_itself() -> None:
+    problems = Settings(link_secret=SECRET, api_keys="short-key:bank").insecure()
+    assert len(problems) == 1 and "'bank'" in problems[0]
+    assert "short-key" not in problems[0]
+
+
+def test_the_api_refuses_to_start_with_a_weak_key_outside_development_mode() -> None:
+    env = {"PATH": "/usr/bin:/bin", "LOYALTY_HTTP_PORT": "1", "LOYALTY_LOG_JSON": "false",
+           "LOYALTY_LINK_SECRET": SECRET, "LOYALTY_API_KEYS": "bank-key-1:bank"}
+    started = subprocess.run([sys.executable, "-m", "services.cli", "api"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=60)
+
+    assert started.returncode == 2
+    assert "shorter than 24 characters" in started.stderr
+    assert "bank-key-1" not in started.stderr
 
 
 def test_the_api_refuses_to_start_with_development_secrets_outside_development_mode() -> None:
