@@ -176,11 +176,6 @@ class WindowGuard:
             return Refusal.REVOKED
         return login
 
-    async def within_limits(self, counter: HitCounter, token: str, address: str) -> bool:
-        """Counts the login against the limits every API instance shares; whether they let
-        it through."""
-        return await self.limits.allow(counter, token, address)
-
 
 def same_origin(request: Request) -> bool:
     """Whether the browser says the request comes from this site (no say: it may). The page's
@@ -266,8 +261,9 @@ def window_router(settings: Settings) -> APIRouter:
             return notice(request, 403, "Please open your link again",
                           "This page can only be opened from your login link.",
                           login.programme)
-        if not await guard.within_limits(request.app.state.login_hits, token,
-                                         request.client.host if request.client else "-"):
+        hits: HitCounter = request.app.state.login_hits  # shared by every API instance
+        if not await guard.limits.allow(hits, token,
+                                        request.client.host if request.client else "-"):
             return notice(request, 429, "Please wait a moment",
                           "There were too many attempts to open this window. Please try again "
                           "in a minute.", login.programme)
