@@ -30,7 +30,7 @@ class PointsPolicySetting(BaseModel):
 HASHED = "sha256:"
 MIN_SECRET_CHARS = 32
 MIN_API_KEY_CHARS = 24
-"""The shortest plain key accepted outside development mode (`openssl rand -hex 16` makes 32)."""
+"""The shortest plain key accepted outside development mode (`openssl rand -hex 24` makes 48)."""
 
 METRICS_PORTS = {"run": 9400, "intake": 9401, "processor": 9402, "relay": 9403,
                  "projections": 9404, "clock": 9405}
