@@ -40,8 +40,8 @@ from services.api.pipeline import (
 )
 from services.api.window_reads import LoginOutcome, OperationView, WindowReads
 from services.contract.commands import CommandType, WorkItem
-from services.contract.errors import ErrorCode
 from services.contract.results import ShownMessage
+from services.domain.answers import Rejection
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -120,14 +120,14 @@ async def log_in(pipeline: PipelineClient, reads: WindowReads, login: Login) -> 
 
 
 async def open_window(pipeline: PipelineClient, reads: WindowReads,
-                      login: Login) -> WindowView | ErrorCode:
+                      login: Login) -> WindowView | Rejection:
     """Logs the customer in; the view of the window, or why it cannot be shown."""
     outcome = await log_in(pipeline, reads, login)
     if outcome.error_code is not None:
-        return ErrorCode(outcome.error_code)
+        return Rejection(outcome.error_code)
     customer = await reads.customer(login.programme, login.uniq_id)
     if customer is None:  # cannot happen after a successful login; answered as unknown
-        return ErrorCode.CUSTOMER_NOT_FOUND
+        return Rejection.CUSTOMER_NOT_FOUND
     return WindowView(programme=login.programme, uniq_id=customer.uniq_id,
                       status=customer.status, balance=customer.balance,
                       messages=outcome.messages,
@@ -208,7 +208,7 @@ def refused(request: Request, refusal: Refusal, programme: str | None = None) ->
                   "This link is not valid. Please use the link your programme sent you.")
 
 
-LINK_REFUSALS = {ErrorCode.LINK_REVOKED: Refusal.REVOKED, ErrorCode.LINK_EXPIRED: Refusal.EXPIRED}
+LINK_REFUSALS = {Rejection.LINK_REVOKED: Refusal.REVOKED, Rejection.LINK_EXPIRED: Refusal.EXPIRED}
 """Stage 2's refusals of a link, and the page each one shows."""
 
 
@@ -274,13 +274,13 @@ def window_router(settings: Settings) -> APIRouter:
             return notice(request, 503, "Please try again",
                           "We could not open your bonus window just now. "
                           "Please open your link again in a moment.", login.programme)
-        if isinstance(view, ErrorCode) and view in LINK_REFUSALS:
+        if isinstance(view, Rejection) and view in LINK_REFUSALS:
             return refused(request, LINK_REFUSALS[view], login.programme)
-        if view is ErrorCode.CUSTOMER_BLOCKED:
+        if view is Rejection.CUSTOMER_BLOCKED:
             return notice(request, 403, "Account blocked",
                           "Your account is blocked at the moment. Please contact the "
                           "programme's support team; we will be glad to help.", login.programme)
-        if isinstance(view, ErrorCode):
+        if isinstance(view, Rejection):
             return notice(request, 404, "Account not found",
                           "We could not find your account. Please use the link your "
                           "programme sent you.", login.programme)

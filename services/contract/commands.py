@@ -1,13 +1,16 @@
-"""Command names and the validated work items that stage 1 hands to stage 2.
+"""The command names of this service and the validated work items that stage 1 hands to
+stage 2.
 
 A `WorkItem` is what travels on `loyalty.items`: one item of one command, already validated
 and normalised (phones in E.164, decimals exact, date-times with their offset), together with
-the command it came from and the programme it belongs to.
+the command it came from and the programme it belongs to. Its layout is a contract (stored
+items are fingerprinted by it): the parts an item carries are the domain's own payloads
+(`services.domain.commands`), and a command type declared later carries its fields in
+`payload`.
 """
 
 import hashlib
 from datetime import datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -15,9 +18,13 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from services.contract.topics import PROGRAMME_PATTERN
+from services.domain import commands as domain
 
 
 class CommandType(StrEnum):
+    """The names of the commands this service declares (`services.contract.declarations`
+    says what each one carries and becomes)."""
+
     ADD_CUSTOMER_POINT_MESSAGE = "addCustomerPointMessage"
     ADD_BONUS_EXT_QUICK = "addBonusExtQuick"
     BLOCK_CUSTOMERS = "blockCustomers"
@@ -31,21 +38,6 @@ class CommandType(StrEnum):
     """Internal: the service's clock (never accepted from an organiser)."""
 
 
-ADD_COMMANDS = frozenset({CommandType.ADD_CUSTOMER_POINT_MESSAGE, CommandType.ADD_BONUS_EXT_QUICK})
-ITEMS_UNDER: dict[CommandType, str] = {
-    CommandType.ADD_CUSTOMER_POINT_MESSAGE: "add",
-    CommandType.ADD_BONUS_EXT_QUICK: "add",
-    CommandType.BLOCK_CUSTOMERS: "customers",
-    CommandType.ACTIVATE_CUSTOMERS: "customers",
-    CommandType.AUTHORIZE_CUSTOMER: "customers",
-    CommandType.REVOKE_LINKS: "customers",
-    CommandType.REVERSE_BONUS: "reverse",
-    CommandType.SPEND_BONUS: "spend",
-    CommandType.CANCEL_SPEND: "cancel",
-}
-"""The organisers' commands and the field that lists their items."""
-
-
 class Contract(BaseModel):
     """Base of every message on the wire: camelCase JSON, immutable in memory."""
 
@@ -57,63 +49,17 @@ class Contract(BaseModel):
         return self.model_dump_json(by_alias=True).encode()
 
 
-class Accrual(Contract):
-    """The points of one AddBonus item and the event that earned them (amount > 0)."""
-
-    amount: Decimal
-    event_id: str
-    event_date: datetime
-    event_type: str
-    info: str | None = None
-    operation_type: str | None = None
-    operation_amount: Decimal | None = None
-    merchant_name: str | None = None
-    bank_product: str | None = None
-    mcc: str | None = None
-    available_from: datetime | None = None
-    expires_at: datetime | None = None
-
-
-class Reversal(Contract):
-    """reverseBonus: which accrual is taken back, how much (None: all of what is left)."""
-
-    original_guid: str
-    amount: Decimal | None = None
-    event_id: str
-    event_date: datetime
-    reason: str | None = None
-
-
-class Spend(Contract):
-    """spendBonus: the points spent and the event they were spent in."""
-
-    amount: Decimal
-    event_id: str
-    event_date: datetime
-    merchant_name: str | None = None
-    info: str | None = None
-
-
-class Cancel(Contract):
-    """cancelSpend: which spend is given back, how much (None: all of what is left)."""
-
-    original_guid: str
-    amount: Decimal | None = None
-
-
-class Message(Contract):
-    """An information message for the customer's bonus window."""
-
-    text: str
-    show_count: int = 1
-    show_till: datetime | None = None
+for _part in domain.PAYLOADS:  # the parts of an item travel in camelCase, like the rest
+    _part.__pydantic_config__ = ConfigDict(  # type: ignore[union-attr]
+        alias_generator=to_camel, populate_by_name=True)
 
 
 class WorkItem(Contract):
     """One validated item of one command, as it travels from stage 1 to stage 2."""
 
     command_id: str
-    type_of_command: CommandType
+    type_of_command: str
+    """One of `services.contract.declarations`, or `settlePoints` (the service's clock)."""
     programme: Annotated[str, StringConstraints(pattern=PROGRAMME_PATTERN)]
     guid: str
     uniq_id: str
@@ -121,8 +67,8 @@ class WorkItem(Contract):
     """E.164, or None when the item does not set a phone."""
     email: str | None = None
     """Normalised by email-validator (domain lower-cased), or None when not set."""
-    accrual: Accrual | None = None
-    message: Message | None = None
+    accrual: domain.Accrual | None = None
+    message: domain.Message | None = None
     reason: str | None = None
     """blockCustomers: why the customer is blocked."""
     method: str | None = None
@@ -133,11 +79,21 @@ class WorkItem(Contract):
     link_expires_at: datetime | None = None
     """authorizeCustomer through the bonus window: when the link used expires (stage 2 refuses
     a login processed after it); None for organisers' items."""
-    reversal: Reversal | None = None
-    spend: Spend | None = None
-    cancel: Cancel | None = None
+    reversal: domain.Reversal | None = None
+    spend: domain.Spend | None = None
+    cancel: domain.Cancel | None = None
     at: datetime | None = None
     """settlePoints: the clock's instant."""
+    payload: dict[str, Any] | None = None
+    """The fields of a command declared after this layout (`services.contract.declarations`):
+    what it carries beyond the item's identity, by the domain command's field names."""
+
+    def to_json(self) -> bytes:
+        """The item as `loyalty.items` carries it (no `payload` when it has none: the layout of
+        the built-in commands is unchanged)."""
+        if self.payload is None:
+            return self.model_dump_json(by_alias=True, exclude={"payload"}).encode()
+        return self.model_dump_json(by_alias=True).encode()
 
     def fingerprint(self) -> str:
         """A digest of the item's content: equal for a re-sent item, different for a reused guid.
@@ -157,6 +113,7 @@ class WorkItem(Contract):
         return left_out
 
 
-LATER_FIELDS = ("reversal", "spend", "cancel", "at", "link_version", "link_expires_at")
+LATER_FIELDS = ("reversal", "spend", "cancel", "at", "link_version", "link_expires_at",
+                "payload")
 """WorkItem fields added after the first version (their absence is not in fingerprints)."""
 LATER_ACCRUAL_FIELDS = ("available_from", "expires_at")

@@ -1,6 +1,8 @@
-"""Error codes of stage-1 and stage-2 results."""
+"""Error codes of stage-1 results; stage-2 results carry the domain's `Rejection` codes."""
 
 from enum import StrEnum
+
+from services.domain.answers import Rejection
 
 
 class ErrorCode(StrEnum):
@@ -17,17 +19,8 @@ class ErrorCode(StrEnum):
     INVALID_PHONE = "INVALID_PHONE"
     INVALID_ENUM = "INVALID_ENUM"
     INVALID_DECIMAL = "INVALID_DECIMAL"
-    # one item, stage 2
-    DUPLICATE_GUID = "DUPLICATE_GUID"
-    CUSTOMER_BLOCKED = "CUSTOMER_BLOCKED"
-    CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
-    PHONE_BELONGS_TO_ANOTHER_CUSTOMER = "PHONE_BELONGS_TO_ANOTHER_CUSTOMER"
-    ORIGINAL_NOT_FOUND = "ORIGINAL_NOT_FOUND"
-    EXCEEDS_ORIGINAL = "EXCEEDS_ORIGINAL"
-    INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
-    MESSAGE_QUEUE_FULL = "MESSAGE_QUEUE_FULL"
-    TOO_MANY_LOTS = "TOO_MANY_LOTS"
-    TOO_MANY_ALLOCATIONS = "TOO_MANY_ALLOCATIONS"
-    LINK_REVOKED = "LINK_REVOKED"
-    LINK_EXPIRED = "LINK_EXPIRED"
-    PROCESSING_FAILED = "PROCESSING_FAILED"
+
+
+Code = ErrorCode | Rejection
+"""An error code of a result: stage 1's (`ErrorCode`), or a stage-2 rejection (the domain's
+`Rejection`: each code is listed once)."""

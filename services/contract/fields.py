@@ -13,7 +13,13 @@ from typing import Annotated, Any
 
 import phonenumbers
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
-from pydantic import AfterValidator, PlainValidator, StringConstraints, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    PlainValidator,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
 from services.contract.errors import ErrorCode
@@ -230,19 +236,31 @@ def _storable(value: str) -> str:
 Storable = AfterValidator(_storable)
 """No text may hold NUL: PostgreSQL text cannot store it, so it would stall the read models."""
 
+_NUMBER = {"type": ["number", "string"], "pattern": r"^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"}
+
 Login = Annotated[str, StringConstraints(min_length=1, max_length=100), Storable]
-Text100 = Annotated[str, StringConstraints(max_length=100), Storable]
-Text200 = Annotated[str, StringConstraints(max_length=200), Storable]
-Text1000 = Annotated[str, StringConstraints(max_length=1000), Storable]
-Text2000 = Annotated[str, StringConstraints(max_length=2000), Storable]
-Guid = Annotated[str, PlainValidator(_guid)]
-Phone = Annotated[str, PlainValidator(_phone)]
-Email = Annotated[str, PlainValidator(_email)]
-Amount = Annotated[Decimal, PlainValidator(_amount)]
-PositiveAmount = Annotated[Decimal, PlainValidator(_positive_amount)]
-OperationAmount = Annotated[Decimal, PlainValidator(_operation_amount)]
-ShowCount = Annotated[int, PlainValidator(_show_count)]
-DateTime = Annotated[datetime, PlainValidator(_date_time)]
-EventType = Annotated[str, PlainValidator(_event_type)]
-OperationType = Annotated[str, PlainValidator(_operation_type)]
-Method = Annotated[str, PlainValidator(_method)]
+Guid = Annotated[str, PlainValidator(_guid),
+                 WithJsonSchema({"type": "string", "format": "uuid"})]
+Phone = Annotated[str, PlainValidator(_phone), WithJsonSchema(
+    {"type": "string", "maxLength": MAX_PHONE_LENGTH, "examples": ["+79161234567"]})]
+Email = Annotated[str, PlainValidator(_email),
+                  WithJsonSchema({"type": "string", "format": "email"})]
+Amount = Annotated[Decimal, PlainValidator(_amount), WithJsonSchema(
+    {**_NUMBER, "minimum": 0, "examples": ["200.00"],
+     "$comment": "exact decimal, at most 2 fraction digits"})]
+PositiveAmount = Annotated[Decimal, PlainValidator(_positive_amount), WithJsonSchema(
+    {**_NUMBER, "exclusiveMinimum": 0, "examples": ["30.00"],
+     "$comment": "exact decimal > 0, at most 2 fraction digits"})]
+OperationAmount = Annotated[Decimal, PlainValidator(_operation_amount), WithJsonSchema(
+    {**_NUMBER, "minimum": 0, "$comment": "exact decimal, at most 4 fraction digits"})]
+ShowCount = Annotated[int, PlainValidator(_show_count),
+                      WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 1000})]
+DateTime = Annotated[datetime, PlainValidator(_date_time), WithJsonSchema(
+    {"type": "string", "format": "date-time", "examples": ["2015-01-01T00:00:00+03"],
+     "$comment": "ISO 8601 with a UTC offset (+03, +03:00 or Z)"})]
+EventType = Annotated[str, PlainValidator(_event_type), WithJsonSchema(
+    {"type": "string", "examples": ["operation"], "$comment": "LOYALTY_EVENT_TYPES"})]
+OperationType = Annotated[str, PlainValidator(_operation_type), WithJsonSchema(
+    {"type": "string", "examples": ["purchase"], "$comment": "LOYALTY_OPERATION_TYPES"})]
+Method = Annotated[str, PlainValidator(_method),
+                   WithJsonSchema({"type": "string", "enum": list(AUTHORIZATION_METHODS)})]

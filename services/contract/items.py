@@ -1,139 +1,153 @@
-"""The items of each command and the stage-1 check of one item.
+"""Stage 1 of one item: checked against a model made from its domain command's fields.
 
-An item's fields are checked in a fixed order and the first failure is reported: `guid`,
-`uniqId`, then for AddBonus items `phone`, `email`, `amount`, the accrual fields (`info`,
-`eventId`, `eventDate`, `eventType`, `operationType`, `operationAmount`, `merchantName`,
-`bankProduct`, `mcc`, `availableFrom`, `expiresAt`; only when amount > 0) and the message
-fields (`message`, `showCount`, `showTill`; only for addCustomerPointMessage); for reverseBonus
-`originalGuid`, `amount`, `eventId`, `eventDate`, `reason`; for spendBonus `amount`, `eventId`,
-`eventDate`, `merchantName`, `info`; for cancelSpend `originalGuid`, `amount`. A JSON null counts
-as an absent field, and an empty `message` as no message.
+Every field of an item is declared once, in its domain command (`services.domain.commands`),
+with its kind; `item_model` turns the fields an organiser sends into a pydantic model that
+checks each kind (`services.contract.fields`) under the organiser's camelCase name, and
+describes it (for the JSON Schemas). The fields of a part the command carries as a whole (an
+accrual, a message, a reversal) are the item's own fields. A JSON null counts as an absent
+field; the fields are checked in their declared order and the first failure is reported.
+
+An AddBonus item has two rules of its own: its accrual fields are checked (and stored) only
+when `amount` > 0, and its message fields only for addCustomerPointMessage; an empty `message`
+is no message.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import dataclasses
+import functools
+import typing
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from services.contract.commands import (
-    Accrual,
-    Cancel,
-    CommandType,
-    Message,
-    Reversal,
-    Spend,
-    WorkItem,
-)
+from services.contract import fields as checks
+from services.contract.commands import WorkItem
+from services.contract.declarations import Declaration
 from services.contract.errors import ErrorCode
-from services.contract.fields import (
-    Amount,
-    DateTime,
-    Email,
-    EventType,
-    Guid,
-    Login,
-    Method,
-    OperationAmount,
-    OperationType,
-    Phone,
-    PositiveAmount,
-    ShowCount,
-    Text100,
-    Text200,
-    Text1000,
-    Text2000,
-)
 from services.contract.results import ItemError, ItemStatus
 from services.contract.rules import ValidationRules
+from services.domain import commands as domain
+from services.domain.kinds import Kind
 
+CHECKS: dict[str, Any] = {
+    "guid": checks.Guid, "login": checks.Login, "phone": checks.Phone, "email": checks.Email,
+    "points": checks.Amount, "positive_points": checks.PositiveAmount,
+    "money": checks.OperationAmount, "instant": checks.DateTime,
+    "event_type": checks.EventType, "operation_type": checks.OperationType,
+    "show_count": checks.ShowCount, "method": checks.Method,
+}
+"""How the wire checks each kind of value (`text` is checked by its length)."""
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Command:
     """What every item of one command shares."""
 
     id: str
-    type: CommandType
+    declaration: Declaration
     programme: str
 
 
-class _Fields(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, strict=True, extra="ignore")
+@dataclasses.dataclass(frozen=True)
+class Wired:
+    """One field as the organiser sends it."""
+
+    name: str
+    """The domain's name of the field."""
+    kind: Kind
+    optional: bool
+    description: str
+    part: str | None
+    """The part of the command that holds it (`accrual`, ...), None: the command itself."""
+
+    @property
+    def alias(self) -> str:
+        return self.kind.wire or to_camel(self.name)
 
 
-class Identity(_Fields):
-    guid: Guid
-    uniq_id: Login
+def _kind_and_text(annotation: Any) -> tuple[Kind | None, str]:
+    kind, text = None, ""
+    for extra in getattr(annotation, "__metadata__", ()):
+        if isinstance(extra, Kind):
+            kind = extra
+        elif isinstance(extra, str):
+            text = extra
+    return kind, text
 
 
-class Contact(Identity):
-    """The AddBonus fields checked for every item: who the customer is and the amount."""
-
-    phone: Phone | None = None
-    email: Email | None = None
-    amount: Amount | None = None
-
-
-class AccrualFields(_Fields):
-    info: Text1000 | None = None
-    event_id: Text100
-    event_date: DateTime
-    event_type: EventType
-    operation_type: OperationType | None = None
-    operation_amount: OperationAmount | None = None
-    merchant_name: Text200 | None = None
-    bank_product: Text200 | None = None
-    mcc: Text200 | None = None
-    available_from: DateTime | None = None
-    expires_at: DateTime | None = None
-
-    @field_validator("expires_at")
-    @classmethod
-    def _expires_after_available(cls, value: datetime | None,
-                                 info: ValidationInfo) -> datetime | None:
-        available_from = info.data.get("available_from")
-        if value is not None and available_from is not None and value <= available_from:
-            raise PydanticCustomError(ErrorCode.INVALID_FORMAT.value,
-                                      "must be later than availableFrom")
-        return value
+def _wired(cls: type, part: str | None, leaves_out: tuple[str, ...]) -> Iterator[Wired]:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    for one in dataclasses.fields(cls):
+        if one.name in leaves_out:
+            continue
+        kind, text = _kind_and_text(hints[one.name])
+        payload = _payload_of(hints[one.name])
+        if payload is not None:
+            yield from _wired(payload, one.name, ())
+        elif kind is not None:
+            optional = one.default is not dataclasses.MISSING
+            yield Wired(one.name, kind, optional, text, part)
 
 
-class ReverseFields(Identity):
-    original_guid: Guid
-    amount: PositiveAmount | None = None
-    event_id: Text100
-    event_date: DateTime
-    reason: Text1000 | None = None
+def _payload_of(annotation: Any) -> type | None:
+    """The payload class of a field typed `Accrual | None`, say (None: not a payload)."""
+    for candidate in typing.get_args(annotation) or (annotation,):
+        if candidate in domain.PAYLOADS:
+            return typing.cast(type, candidate)
+    return None
 
 
-class SpendFields(Identity):
-    amount: PositiveAmount
-    event_id: Text100
-    event_date: DateTime
-    merchant_name: Text200 | None = None
-    info: Text1000 | None = None
+def wired_fields(declaration: Declaration) -> tuple[Wired, ...]:
+    """The fields an organiser sends in an item of this command type, in their order."""
+    return tuple(_wired(declaration.command, None, declaration.leaves_out))
 
 
-class CancelFields(Identity):
-    original_guid: Guid
-    amount: PositiveAmount | None = None
+def _check(kind: Kind) -> Any:
+    if kind.name == "text":
+        return Annotated[str, StringConstraints(max_length=kind.max_length), checks.Storable]
+    return CHECKS[kind.name]
 
 
-class MessageFields(_Fields):
-    message: Text2000 | None = None
-    show_count: ShowCount = 1
-    show_till: DateTime | None = None
+class ItemFields(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
 
 
-class BlockFields(Identity):
-    reason: Text1000 | None = None
+def _expires_after_available(value: datetime | None, info: ValidationInfo) -> datetime | None:
+    available_from = info.data.get("available_from")
+    if value is not None and available_from is not None and value <= available_from:
+        raise PydanticCustomError(ErrorCode.INVALID_FORMAT.value,
+                                  "must be later than availableFrom")
+    return value
 
 
-class AuthorizeFields(Identity):
-    method: Method
+@functools.cache
+def item_model(fields: tuple[Wired, ...], name: str) -> type[ItemFields]:
+    """A model that checks these fields (optional ones may be absent)."""
+    definitions: dict[str, Any] = {}
+    for one in fields:
+        check = _check(one.kind)
+        definitions[one.name] = (
+            check | None if one.optional else check,
+            Field(default=None if one.optional else ..., alias=one.alias,
+                  description=one.description or None))
+    validators = {}
+    if "expires_at" in definitions and "available_from" in definitions:
+        validators["expires_after_available"] = field_validator("expires_at")(
+            _expires_after_available)
+    model: type[ItemFields] = create_model(name, __base__=ItemFields,
+                                           __validators__=validators, **definitions)
+    return model
 
 
 Fields = dict[str, Any]
@@ -146,99 +160,78 @@ def check_item(
     if not isinstance(raw, dict):
         failure = ItemError(code=ErrorCode.INVALID_FORMAT, message="an item must be a JSON object")
         return ItemStatus(login=None, guid=None, status="Error", error=failure), None
-    fields = {name: value for name, value in raw.items() if value is not None}
+    given = {name: value for name, value in raw.items() if value is not None}
     try:
-        item = _WORK_ITEMS[command.type](fields, command, rules)
+        item = work_item(given, command, rules)
     except ValidationError as error:
         login, guid = _text(raw.get("uniqId")), _text(raw.get("guid"))
         return ItemStatus(login=login, guid=guid, status="Error", error=_item_error(error)), None
     return ItemStatus(login=item.uniq_id, guid=item.guid, status="Success"), item
 
 
-def _add_bonus(fields: Fields, command: Command, rules: ValidationRules) -> WorkItem:
-    contact = Contact.model_validate(fields, context=rules)
-    accrual = _accrual(contact, fields, rules) if contact.amount else None
-    message = None
-    if command.type is CommandType.ADD_CUSTOMER_POINT_MESSAGE:
-        message = _message(fields, rules)
-    return WorkItem(
-        **_identity(command, contact),
-        phone=contact.phone,
-        email=contact.email,
-        accrual=accrual,
-        message=message,
-    )
+def work_item(given: Fields, command: Command, rules: ValidationRules) -> WorkItem:
+    """The work item of one item's fields (raises ValidationError on the first bad one)."""
+    declaration = command.declaration
+    fields = wired_fields(declaration)
+    if declaration.command is domain.AddBonus:
+        fields = _add_bonus_fields(fields, given)
+    checked = item_model(fields, f"{declaration.command.__name__}Item")
+    values = checked.model_validate(given, context=rules)
+    own: Fields = {}
+    parts: dict[str, Fields] = {}
+    for one in fields:
+        value = getattr(values, one.name)
+        if one.part is None:
+            own[one.name] = value
+        else:
+            parts.setdefault(one.part, {})[one.name] = value
+    for part, part_values in parts.items():
+        own[part] = _part(declaration, part, part_values)
+    return _envelope(command, own)
 
 
-def _accrual(contact: Contact, fields: Fields, rules: ValidationRules) -> Accrual:
-    accrual = AccrualFields.model_validate(fields, context=rules)
-    return Accrual(amount=contact.amount, **dict(accrual))
+def _add_bonus_fields(fields: tuple[Wired, ...], given: Fields) -> tuple[Wired, ...]:
+    """An AddBonus item's fields: the amount may be absent; the rest of the accrual is checked
+    only when it accrues; the message text may be absent or empty (no message)."""
+    accrues = _accrues(given.get("amount"))
+    return tuple(
+        dataclasses.replace(one, optional=True) if one.name in ("amount", "text") else one
+        for one in fields if one.part != "accrual" or accrues or one.name == "amount")
 
 
-def _message(fields: Fields, rules: ValidationRules) -> Message | None:
-    given = MessageFields.model_validate(fields, context=rules)
-    if not given.message:
-        return None
-    return Message(text=given.message, show_count=given.show_count, show_till=given.show_till)
+def _accrues(amount: object) -> bool:
+    """Whether an amount is one that accrues (> 0); a wrong one is checked, and refused."""
+    try:
+        return amount is not None and float(typing.cast(Any, amount)) != 0
+    except (TypeError, ValueError):
+        return True
 
 
-def _block(fields: Fields, command: Command, rules: ValidationRules) -> WorkItem:
-    block = BlockFields.model_validate(fields, context=rules)
-    return WorkItem(**_identity(command, block), reason=block.reason)
+def _part(declaration: Declaration, part: str, values: Fields) -> Any:
+    hints = typing.get_type_hints(declaration.command)
+    payload = _payload_of(hints[part])
+    assert payload is not None
+    if payload is domain.Accrual and not values.get("amount"):
+        return None  # no accrual: the amount alone was given, and it is 0
+    if payload is domain.Message and not values.get("text"):
+        return None  # no message: an empty one is none
+    return payload(**{name: value for name, value in values.items() if value is not None})
 
 
-def _identified(fields: Fields, command: Command, rules: ValidationRules) -> WorkItem:
-    identity = Identity.model_validate(fields, context=rules)
-    return WorkItem(**_identity(command, identity))
+def _envelope(command: Command, own: Fields) -> WorkItem:
+    common = {"command_id": command.id, "type_of_command": command.declaration.name,
+              "programme": command.programme, "guid": own.pop("guid"),
+              "uniq_id": own.pop("uniq_id")}
+    layout = WorkItem.model_fields
+    if all(name in layout for name in own):
+        return WorkItem(**common, **own)
+    return WorkItem(**common, payload={name: _plain(value) for name, value in own.items()})
 
 
-def _authorize(fields: Fields, command: Command, rules: ValidationRules) -> WorkItem:
-    authorize = AuthorizeFields.model_validate(fields, context=rules)
-    return WorkItem(**_identity(command, authorize), method=authorize.method)
-
-
-def _identity(command: Command, identity: Identity) -> Fields:
-    return {
-        "command_id": command.id,
-        "type_of_command": command.type,
-        "programme": command.programme,
-        "guid": identity.guid,
-        "uniq_id": identity.uniq_id,
-    }
-
-
-def _reverse(fields: Fields, command: Command, rules: ValidationRules) -> WorkItem:
-    reverse = ReverseFields.model_validate(fields, context=rules)
-    reversal = Reversal(original_guid=reverse.original_guid, amount=reverse.amount,
-                        event_id=reverse.event_id, event_date=reverse.event_date,
-                        reason=reverse.reason)
-    return WorkItem(**_identity(command, reverse), reversal=reversal)
-
-
-def _spend(fields: Fields, command: Command, rules: ValidationRules) -> WorkItem:
-    given = SpendFields.model_validate(fields, context=rules)
-    spend = Spend(amount=given.amount, event_id=given.event_id, event_date=given.event_date,
-                  merchant_name=given.merchant_name, info=given.info)
-    return WorkItem(**_identity(command, given), spend=spend)
-
-
-def _cancel(fields: Fields, command: Command, rules: ValidationRules) -> WorkItem:
-    given = CancelFields.model_validate(fields, context=rules)
-    cancel = Cancel(original_guid=given.original_guid, amount=given.amount)
-    return WorkItem(**_identity(command, given), cancel=cancel)
-
-
-_WORK_ITEMS: dict[CommandType, Callable[[Fields, Command, ValidationRules], WorkItem]] = {
-    CommandType.ADD_CUSTOMER_POINT_MESSAGE: _add_bonus,
-    CommandType.ADD_BONUS_EXT_QUICK: _add_bonus,
-    CommandType.BLOCK_CUSTOMERS: _block,
-    CommandType.ACTIVATE_CUSTOMERS: _identified,
-    CommandType.AUTHORIZE_CUSTOMER: _authorize,
-    CommandType.REVOKE_LINKS: _identified,
-    CommandType.REVERSE_BONUS: _reverse,
-    CommandType.SPEND_BONUS: _spend,
-    CommandType.CANCEL_SPEND: _cancel,
-}
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
 
 
 def _text(value: object) -> str | None:

@@ -1,14 +1,17 @@
 """Between the wire and the domain: a work item becomes a domain command, an answer a result."""
 
+import dataclasses
 import hashlib
 import json
+import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
+from pydantic import TypeAdapter
 
 from services.contract.commands import CommandType, WorkItem
-from services.contract.errors import ErrorCode
+from services.contract.declarations import declared
 from services.contract.results import ItemError, ProcessingResult, ShownMessage
 from services.contract.topics import is_programme_name
 from services.domain import commands as domain
@@ -16,94 +19,96 @@ from services.domain.answers import Answer, Rejection
 
 ERRORS: dict[Rejection, ItemError] = {
     Rejection.CUSTOMER_BLOCKED: ItemError(
-        code=ErrorCode.CUSTOMER_BLOCKED, message="The customer is blocked", field="uniqId"),
+        code=Rejection.CUSTOMER_BLOCKED, message="The customer is blocked", field="uniqId"),
     Rejection.CUSTOMER_NOT_FOUND: ItemError(
-        code=ErrorCode.CUSTOMER_NOT_FOUND, message="No customer has this uniqId", field="uniqId"),
+        code=Rejection.CUSTOMER_NOT_FOUND, message="No customer has this uniqId", field="uniqId"),
     Rejection.PHONE_BELONGS_TO_ANOTHER_CUSTOMER: ItemError(
-        code=ErrorCode.PHONE_BELONGS_TO_ANOTHER_CUSTOMER,
+        code=Rejection.PHONE_BELONGS_TO_ANOTHER_CUSTOMER,
         message="The phone number belongs to another customer", field="phone"),
     Rejection.DUPLICATE_GUID: ItemError(
-        code=ErrorCode.DUPLICATE_GUID,
+        code=Rejection.DUPLICATE_GUID,
         message="The guid was already used for an item with other content", field="guid"),
     Rejection.ORIGINAL_NOT_FOUND: ItemError(
-        code=ErrorCode.ORIGINAL_NOT_FOUND,
+        code=Rejection.ORIGINAL_NOT_FOUND,
         message="No operation of this customer has the originalGuid", field="originalGuid"),
     Rejection.EXCEEDS_ORIGINAL: ItemError(
-        code=ErrorCode.EXCEEDS_ORIGINAL,
+        code=Rejection.EXCEEDS_ORIGINAL,
         message="The amount exceeds what is left of the original operation", field="amount"),
     Rejection.INSUFFICIENT_POINTS: ItemError(
-        code=ErrorCode.INSUFFICIENT_POINTS,
+        code=Rejection.INSUFFICIENT_POINTS,
         message="The customer has not enough active points (or has debt)", field="amount"),
     Rejection.MESSAGE_QUEUE_FULL: ItemError(
-        code=ErrorCode.MESSAGE_QUEUE_FULL,
+        code=Rejection.MESSAGE_QUEUE_FULL,
         message="The customer has as many messages waiting as a customer may have; nothing of "
                 "the item was applied", field="message"),
     Rejection.TOO_MANY_LOTS: ItemError(
-        code=ErrorCode.TOO_MANY_LOTS,
+        code=Rejection.TOO_MANY_LOTS,
         message="The customer holds as many unspent accruals as a customer may hold; nothing of "
                 "the item was applied", field="amount"),
     Rejection.TOO_MANY_ALLOCATIONS: ItemError(
-        code=ErrorCode.TOO_MANY_ALLOCATIONS,
+        code=Rejection.TOO_MANY_ALLOCATIONS,
         message="The spend would take points from more accruals than one spend may",
         field="amount"),
     Rejection.LINK_REVOKED: ItemError(
-        code=ErrorCode.LINK_REVOKED,
+        code=Rejection.LINK_REVOKED,
         message="The login link was revoked: the customer's links were replaced since",
         field=None),
     Rejection.LINK_EXPIRED: ItemError(
-        code=ErrorCode.LINK_EXPIRED, message="The login link had expired", field=None),
+        code=Rejection.LINK_EXPIRED, message="The login link had expired", field=None),
     Rejection.PROCESSING_FAILED: ItemError(
-        code=ErrorCode.PROCESSING_FAILED,
+        code=Rejection.PROCESSING_FAILED,
         message="The item could not be processed; the operators were alerted", field=None),
 }
 """The error of each stage-2 rejection: code, message, field."""
 
 
 def command_of(item: WorkItem) -> domain.Command | domain.SettlePoints:
-    """The domain command of a validated work item."""
-    if item.type_of_command is CommandType.SETTLE_POINTS:
+    """The domain command of a validated work item, as its declaration says."""
+    if item.type_of_command == CommandType.SETTLE_POINTS:
         if item.at is None:
             raise ValueError("a settlePoints item names its instant (at)")
         return domain.SettlePoints(item.programme, item.uniq_id, item.at)
-    common: dict[str, Any] = {
-        "programme": item.programme, "guid": item.guid, "uniq_id": item.uniq_id,
-        "command_id": item.command_id, "type_of_command": item.type_of_command.value,
-        "fingerprint": item.fingerprint(),
-    }
-    match item.type_of_command:
-        case CommandType.BLOCK_CUSTOMERS:
-            return domain.BlockCustomer(**common, reason=item.reason)
-        case CommandType.ACTIVATE_CUSTOMERS:
-            return domain.ActivateCustomer(**common)
-        case CommandType.AUTHORIZE_CUSTOMER:
-            return domain.AuthorizeCustomer(**common, method=item.method,
-                                            link_version=item.link_version,
-                                            link_expires_at=item.link_expires_at)
-        case CommandType.REVOKE_LINKS:
-            return domain.RevokeLinks(**common)
-        case CommandType.REVERSE_BONUS:
-            return domain.ReverseBonus(**common, **dict(required(item.reversal)))
-        case CommandType.SPEND_BONUS:
-            return domain.SpendBonus(**common, **dict(required(item.spend)))
-        case CommandType.CANCEL_SPEND:
-            return domain.CancelSpend(**common, **dict(required(item.cancel)))
-        case _:
-            return domain.AddBonus(
-                **common, quick=item.type_of_command is CommandType.ADD_BONUS_EXT_QUICK,
-                phone=item.phone, email=item.email,
-                accrual=None if item.accrual is None else domain.Accrual(**dict(item.accrual)),
-                message=None if item.message is None else domain.Message(**dict(item.message)),
-            )
+    declaration = declared(item.type_of_command)
+    if declaration is None:
+        raise ValueError(f"no command is declared as {item.type_of_command!r}")
+    own: dict[str, Any] = dict(declaration.constants)
+    for name in own_fields(declaration.command):
+        if name in own:
+            continue
+        if item.payload is not None:
+            if name in item.payload:
+                own[name] = _typed(declaration.command, name).validate_python(item.payload[name])
+        elif name in WorkItem.model_fields:
+            own[name] = getattr(item, name)
+    command: domain.Command = declaration.command(  # type: ignore[assignment]
+        programme=item.programme, guid=item.guid, uniq_id=item.uniq_id,
+        command_id=item.command_id, type_of_command=item.type_of_command,
+        fingerprint=item.fingerprint(), **own)
+    return command
 
 
-Part = TypeVar("Part")
+def own_fields(command: Any) -> tuple[str, ...]:
+    """The fields of a domain command beyond what every item carries."""
+    found = _OWN_FIELDS.get(command)
+    if found is None:
+        shared = {field.name for field in dataclasses.fields(domain.Item)}
+        found = _OWN_FIELDS[command] = tuple(
+            field.name for field in dataclasses.fields(command) if field.name not in shared)
+    return found
 
 
-def required(part: Part | None) -> Part:
-    """The part of a work item its command needs (a work item without it is not one)."""
-    if part is None:
-        raise ValueError("the work item lacks what its command needs")
-    return part
+_OWN_FIELDS: dict[Any, tuple[str, ...]] = {}
+
+
+def _typed(command: Any, name: str) -> TypeAdapter[Any]:
+    """Reads a field of a command declared after the work item's layout, from its JSON."""
+    found = _TYPED.get((command, name))
+    if found is None:
+        found = _TYPED[command, name] = TypeAdapter(typing.get_type_hints(command)[name])
+    return found
+
+
+_TYPED: dict[tuple[Any, str], TypeAdapter[Any]] = {}
 
 
 def result_of(answer: Answer) -> ProcessingResult:

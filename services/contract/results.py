@@ -9,13 +9,13 @@ from typing import Literal
 from pydantic import Field
 
 from services.contract.commands import Contract
-from services.contract.errors import ErrorCode
+from services.contract.errors import Code, ErrorCode
 
 Status = Literal["Success", "Error"]
 
 
 class ItemError(Contract):
-    code: ErrorCode
+    code: Code
     message: str
     field: str | None = None
 

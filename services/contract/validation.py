@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from services.contract.commands import ITEMS_UNDER, CommandType, WorkItem
+from services.contract.commands import WorkItem
+from services.contract.declarations import DECLARATIONS, Declaration, declared
 from services.contract.errors import ErrorCode
 from services.contract.fields import read_number
 from services.contract.items import Command, check_item
@@ -52,8 +53,8 @@ def validate_command(
     try:
         programme = _programme(programme, rules, topic_programme)
         document = _document(raw, rules)
-        type_of_command = _type_of_command(document)
-        entries = _entries(document, type_of_command, rules)
+        declaration = _declaration(document)
+        entries = _entries(document, declaration, rules)
     except _CommandRejectedError as rejection:
         result = ValidationResult(
             command_id=command_id,
@@ -61,7 +62,7 @@ def validate_command(
             error=rejection.error,
         )
         return Validated(result=result, items=[])
-    command = Command(id=command_id, type=type_of_command, programme=programme)
+    command = Command(id=command_id, declaration=declaration, programme=programme)
     return _check_items(entries, command, rules)
 
 
@@ -74,7 +75,7 @@ def _check_items(entries: list[Any], command: Command, rules: ValidationRules) -
         if item is not None:
             items.append(item)
     result = ValidationResult(
-        command_id=command.id, type_of_command=command.type.value, results=statuses
+        command_id=command.id, type_of_command=command.declaration.name, results=statuses
     )
     return Validated(result=result, items=items)
 
@@ -149,37 +150,38 @@ def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _type_of_command(document: dict[str, Any]) -> CommandType:
+def _declaration(document: dict[str, Any]) -> Declaration:
     name = document.get("typeOfCommand")
     if name is None:
         raise _CommandRejectedError(ErrorCode.UNKNOWN_COMMAND, "typeOfCommand is required")
-    if not isinstance(name, str) or CommandType._value2member_map_.get(name) not in ITEMS_UNDER:
-        known = ", ".join(ITEMS_UNDER)
+    declaration = declared(name)
+    if declaration is None:
+        known = ", ".join(DECLARATIONS)
         raise _CommandRejectedError(
             ErrorCode.UNKNOWN_COMMAND,
             f"typeOfCommand must be one of: {known}",
             type_of_command=name if isinstance(name, str) else None,
         )
-    return CommandType(name)
+    return declaration
 
 
 def _entries(
-    document: dict[str, Any], type_of_command: CommandType, rules: ValidationRules
+    document: dict[str, Any], declaration: Declaration, rules: ValidationRules
 ) -> list[Any]:
-    field = ITEMS_UNDER[type_of_command]
+    field = declaration.items_under
     entries = document.get(field)
     if entries is None:
         raise _CommandRejectedError(
-            ErrorCode.MISSING_FIELD, f"{field} is required", type_of_command.value
+            ErrorCode.MISSING_FIELD, f"{field} is required", declaration.name
         )
     if not isinstance(entries, list):
         raise _CommandRejectedError(
-            ErrorCode.INVALID_FORMAT, f"{field} must be a list of items", type_of_command.value
+            ErrorCode.INVALID_FORMAT, f"{field} must be a list of items", declaration.name
         )
     if len(entries) > rules.max_items:
         raise _CommandRejectedError(
             ErrorCode.TOO_MANY_ITEMS,
             f"{field} has {len(entries)} items, at most {rules.max_items} are accepted",
-            type_of_command.value,
+            declaration.name,
         )
     return entries

@@ -7,35 +7,90 @@ date-times with their offset); the contract layer turns a wire item into one of 
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
+
+from services.domain.kinds import (
+    EMAIL,
+    EVENT_TYPE,
+    GUID,
+    INSTANT,
+    LOGIN,
+    METHOD,
+    MONEY,
+    OPERATION_TYPE,
+    PHONE,
+    POINTS,
+    POSITIVE_POINTS,
+    SHOW_COUNT,
+    text,
+)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Accrual:
     """The points of one item and the event that earned them (amount > 0)."""
 
-    amount: Decimal
-    event_id: str
-    event_date: datetime
-    event_type: str
-    info: str | None = None
-    operation_type: str | None = None
-    operation_amount: Decimal | None = None
-    merchant_name: str | None = None
-    bank_product: str | None = None
-    mcc: str | None = None
-    available_from: datetime | None = None
-    """The points are pending until then; None: the programme's default."""
-    expires_at: datetime | None = None
-    """The points expire then; None: the programme's default."""
+    amount: Annotated[Decimal, POINTS, "Points to accrue; 0 or absent: no accrual"]
+    event_id: Annotated[str, text(100), "The organiser's id of the event that earned them"]
+    event_date: Annotated[datetime, INSTANT, "When that event happened"]
+    event_type: Annotated[str, EVENT_TYPE, "Kind of event: operation, action, ..."]
+    info: Annotated[str | None, text(1000), "Comment on the accrual"] = None
+    operation_type: Annotated[str | None, OPERATION_TYPE,
+                              "Kind of customer operation: purchase, payment, ..."] = None
+    operation_amount: Annotated[Decimal | None, MONEY, "Money amount of the operation"] = None
+    merchant_name: Annotated[str | None, text(200), "Where the operation took place"] = None
+    bank_product: Annotated[str | None, text(200), "The bank product used"] = None
+    mcc: Annotated[str | None, text(200), "Merchant category, e.g. Petrol station"] = None
+    available_from: Annotated[datetime | None, INSTANT,
+                              "The points are pending until then (default: the programme's)"
+                              ] = None
+    expires_at: Annotated[datetime | None, INSTANT,
+                          "The points expire then (default: the programme's)"] = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Message:
     """An information message for the customer's bonus window."""
 
-    text: str
-    show_count: int = 1
-    show_till: datetime | None = None
+    text: Annotated[str, text(2000, wire="message"), "Message shown to the customer"]
+    show_count: Annotated[int, SHOW_COUNT, "Times the message is shown (1-1000)"] = 1
+    show_till: Annotated[datetime | None, INSTANT, "Not shown after this instant"] = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reversal:
+    """What a reverseBonus item takes back."""
+
+    original_guid: Annotated[str, GUID, "The accrual taken back"]
+    amount: Annotated[Decimal | None, POSITIVE_POINTS,
+                      "Points taken back; absent: all that is left of the accrual"] = None
+    event_id: Annotated[str, text(100), "The organiser's id of the event (a refund, say)"]
+    event_date: Annotated[datetime, INSTANT, "When that event happened"]
+    reason: Annotated[str | None, text(1000), "Why"] = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Spend:
+    """What a spendBonus item spends."""
+
+    amount: Annotated[Decimal, POSITIVE_POINTS, "Active points spent"]
+    event_id: Annotated[str, text(100), "The organiser's id of the purchase"]
+    event_date: Annotated[datetime, INSTANT, "When it happened"]
+    merchant_name: Annotated[str | None, text(200), "Where"] = None
+    info: Annotated[str | None, text(1000), "Comment"] = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cancel:
+    """What a cancelSpend item gives back."""
+
+    original_guid: Annotated[str, GUID, "The spend given back"]
+    amount: Annotated[Decimal | None, POSITIVE_POINTS,
+                      "Points given back; absent: all that is left of the spend"] = None
+
+
+PAYLOADS = (Accrual, Message, Reversal, Spend, Cancel)
+"""The parts a command carries as a whole (the organiser sends their fields in the item)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +120,8 @@ class Item:
     """What every item carries: whose it is, which command brought it, and its identity."""
 
     programme: str
-    guid: str
-    uniq_id: str
+    guid: Annotated[str, GUID, "The item's identifier and idempotency key"]
+    uniq_id: Annotated[str, LOGIN, "The organiser's identifier of the customer (the login)"]
     command_id: str
     type_of_command: str
     """The organiser's command name, echoed in the answer."""
@@ -80,8 +135,8 @@ class AddBonus(Item):
 
     quick: bool = False
     """addBonusExtQuick: a customer it creates is `Active` at once, and it queues no message."""
-    phone: str | None = None
-    email: str | None = None
+    phone: Annotated[str | None, PHONE, "The customer's phone; stored in E.164"] = None
+    email: Annotated[str | None, EMAIL, "The customer's e-mail address"] = None
     accrual: Accrual | None = None
     message: Message | None = None
 
@@ -90,7 +145,7 @@ class AddBonus(Item):
 class BlockCustomer(Item):
     """Block a `New` or `Active` customer."""
 
-    reason: str | None = None
+    reason: Annotated[str | None, text(1000), "Why the customer is blocked"] = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,7 +157,7 @@ class ActivateCustomer(Item):
 class AuthorizeCustomer(Item):
     """A login: activate a `New` customer, show the messages that are due."""
 
-    method: str | None = None
+    method: Annotated[str, METHOD, "How the customer logged in: link or self"]
     link_version: int | None = None
     """The version of the login link used; None when no link was (an organiser's item)."""
     link_expires_at: datetime | None = None
@@ -116,32 +171,23 @@ class RevokeLinks(Item):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReverseBonus(Item):
-    """Take back all (amount None) or part of an accrual, e.g. on a refund."""
+    """Take back all or part of an accrual, e.g. on a refund."""
 
-    original_guid: str
-    amount: Decimal | None = None
-    event_id: str
-    event_date: datetime
-    reason: str | None = None
+    reversal: Reversal
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SpendBonus(Item):
     """Spend active points."""
 
-    amount: Decimal
-    event_id: str
-    event_date: datetime
-    merchant_name: str | None = None
-    info: str | None = None
+    spend: Spend
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CancelSpend(Item):
-    """Give back all (amount None) or part of a spend."""
+    """Give back all or part of a spend."""
 
-    original_guid: str
-    amount: Decimal | None = None
+    cancel: Cancel
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,8 +33,17 @@ from events.customer import (
     SpendCancelled,
 )
 from services.domain import ids
-from services.domain.answers import ShownMessage
-from services.domain.commands import DEFAULT_LIMITS, Accrual, Limits, Message, PointsPolicy
+from services.domain.answers import Rejection, ShownMessage
+from services.domain.commands import (
+    DEFAULT_LIMITS,
+    Accrual,
+    Cancel,
+    Limits,
+    Message,
+    PointsPolicy,
+    Reversal,
+    Spend,
+)
 from services.domain.dispatch import singledispatchmethod
 from services.domain.errors import RuleViolationError
 from services.domain.points import (
@@ -135,26 +144,32 @@ class Customer(Aggregate):
         if not self.has_email(email):
             self.trigger_event(EmailChanged, email=email, previous=self.email)
 
-    def has_room_for_lot(self, limits: Limits) -> bool:
-        """Whether one more open lot stays within the bound (closed lots do not count)."""
-        return len(self.wallet.lots) < limits.max_open_lots
-
-    def has_room_for_message(self, limits: Limits) -> bool:
-        """Whether one more message may wait to be shown."""
-        return len(self.messages) < limits.max_queued_messages
+    def refuses_bonus(self, accrual: Accrual | None, message: Message | None,
+                      limits: Limits, phone_taken: bool = False) -> Rejection | None:
+        """Why the customer takes no bonus item now (None: it takes it): blocked, a new phone
+        that another customer holds (its index says so: `phone_taken`), or holding as many open
+        lots, or waiting messages, as a customer may."""
+        if self.is_blocked:
+            return Rejection.CUSTOMER_BLOCKED
+        if phone_taken:
+            return Rejection.PHONE_BELONGS_TO_ANOTHER_CUSTOMER
+        if accrual is not None and accrual.amount > 0 \
+                and len(self.wallet.lots) >= limits.max_open_lots:
+            return Rejection.TOO_MANY_LOTS
+        if message is not None and len(self.messages) >= limits.max_queued_messages:
+            return Rejection.MESSAGE_QUEUE_FULL
+        return None
 
     def accrue(self, guid: str, command_id: str, accrual: Accrual, now: datetime,
                policy: PointsPolicy, limits: Limits = DEFAULT_LIMITS) -> None:
         """Adds the points of one item as a lot (pending until `available_from`, expiring at
         `expires_at`, the programme's defaults where the item names none), repays debt from
         them when they are active; a `New` customer becomes `Active` (source 3.3). The oldest
-        closed lots and spends beyond `limits` are forgotten."""
+        closed lots and spends beyond `limits` are forgotten. (`refuses_bonus` decides first.)"""
         self._require_unblocked()
         if accrual.amount <= 0:
             return
         self.settle(now)
-        if not self.has_room_for_lot(limits):
-            raise RuleViolationError(f"customer {self.uniq_id} holds too many open lots")
         self._forget_beyond(limits)
         available_from, expires_at = lot_dates(accrual, policy)
         available = available_from is None or available_from <= now
@@ -186,76 +201,68 @@ class Customer(Aggregate):
             elif kind == "expire" and lot.is_due_to_expire(now):
                 self._expire(lot, lot.remaining)
 
-    def reversible(self, original_guid: str) -> Decimal | None:
-        """Points of the accrual `original_guid` not reversed yet; None: no such accrual (or
-        one so old it was forgotten)."""
-        lot = self.wallet.lot(original_guid)
-        return None if lot is None or lot.credit else lot.reversible
-
-    def reverse(self, guid: str, original_guid: str, amount: Decimal, event_id: str,
-                event_date: datetime, reason: str | None, now: datetime) -> None:
-        """Takes back `amount` points of an accrual: its remaining points, then its expired
-        part, then its spent part, which becomes debt."""
-        self.settle(now)
-        lot = self.wallet.lot(original_guid)
-        if lot is None:
-            raise RuleViolationError(f"no accrual {original_guid} to reverse")
+    def reverse(self, guid: str, reversal: Reversal, now: datetime) -> Rejection | None:
+        """Takes back all (no amount) or part of an accrual: its remaining points, then its
+        expired part, then its spent part, which becomes debt (also of a blocked customer).
+        Refused when there is no such accrual (or it was forgotten), or when it has less left
+        than the amount."""
+        lot = self.wallet.lot(reversal.original_guid)
+        if lot is None or lot.credit:
+            return Rejection.ORIGINAL_NOT_FOUND
+        amount = lot.reversible if reversal.amount is None else reversal.amount
         if not 0 < amount <= lot.reversible:
-            raise RuleViolationError(f"{amount} exceeds what is left of accrual {lot.guid}")
+            return Rejection.EXCEEDS_ORIGINAL
+        self.settle(now)
         split = split_reversal(lot, amount)
         taken = -split.from_remaining
         self.trigger_event(
-            PointsReversed, guid=guid, original_guid=original_guid, amount=amount,
+            PointsReversed, guid=guid, original_guid=lot.guid, amount=amount,
             from_remaining=split.from_remaining, from_expired=split.from_expired,
-            to_debt=split.to_debt, event_id=event_id, event_date=event_date, reason=reason,
+            to_debt=split.to_debt, event_id=reversal.event_id, event_date=reversal.event_date,
+            reason=reversal.reason,
             **self.wallet.after(active=ZERO if lot.pending else taken,
                                 pending=taken if lot.pending else ZERO, debt=split.to_debt))
+        return None
 
-    def can_spend(self, amount: Decimal, now: datetime) -> bool:
-        """Whether `amount` active points can be spent at `now` (no debt, enough points in
-        lots that are active and not past their expiry)."""
-        return self.wallet.debt <= 0 and bool(allocate_spend(
-            list(self.wallet.lots.values()), amount, now))
-
-    def lots_a_spend_takes(self, amount: Decimal, now: datetime) -> int:
-        """How many lots a spend of `amount` at `now` would take points from."""
-        return len(allocate_spend(list(self.wallet.lots.values()), amount, now))
-
-    def spend(self, guid: str, amount: Decimal, event_id: str, event_date: datetime,
-              merchant_name: str | None, info: str | None, now: datetime,
-              limits: Limits = DEFAULT_LIMITS) -> None:
-        """Spends active points, from the lots that expire soonest first."""
-        self._require_unblocked()
+    def spend(self, guid: str, spend: Spend, now: datetime,
+              limits: Limits = DEFAULT_LIMITS) -> Rejection | None:
+        """Spends active points, all or nothing, from the lots that expire soonest first
+        (points due to become active may be spent, expired ones may not). Refused to a blocked
+        customer, while there is debt, when the active points do not cover it, or when it would
+        take from more lots than one spend may."""
+        if self.is_blocked:
+            return Rejection.CUSTOMER_BLOCKED
         self.settle(now)
-        taken = allocate_spend(list(self.wallet.lots.values()), amount, now)
+        taken = allocate_spend(list(self.wallet.lots.values()), spend.amount, now)
         if self.wallet.debt > 0 or not taken:
-            raise RuleViolationError(f"{amount} points cannot be spent")
+            return Rejection.INSUFFICIENT_POINTS
         if len(taken) > limits.max_allocations:
-            raise RuleViolationError(f"a spend of {amount} takes from too many lots")
+            return Rejection.TOO_MANY_ALLOCATIONS
         self._forget_beyond(limits)
         self.trigger_event(
-            PointsSpent, guid=guid, amount=amount,
+            PointsSpent, guid=guid, amount=spend.amount,
             allocations=[{"lot_guid": lot, "amount": share} for lot, share in taken],
-            event_id=event_id, event_date=event_date, merchant_name=merchant_name, info=info,
-            **self.wallet.after(active=-amount))
+            event_id=spend.event_id, event_date=spend.event_date,
+            merchant_name=spend.merchant_name, info=spend.info,
+            **self.wallet.after(active=-spend.amount))
+        return None
 
-    def cancellable(self, original_guid: str) -> Decimal | None:
-        """Points of the spend `original_guid` not given back yet; None: no such spend."""
-        spent = self.wallet.spends.get(original_guid)
-        return None if spent is None else spent.cancellable
-
-    def cancel_spend(self, guid: str, original_guid: str, amount: Decimal,
-                     now: datetime) -> None:
-        """Gives back `amount` points of a spend to the lots it took them from; those of a
-        lot that expired meanwhile expire again at once."""
-        self.settle(now)
-        spent = self.wallet.spends[original_guid]
+    def cancel_spend(self, guid: str, cancel: Cancel, now: datetime) -> Rejection | None:
+        """Gives back all (no amount) or part of a spend to the lots it took them from (also to
+        a blocked customer); those of a lot that expired meanwhile expire again at once.
+        Refused when there is no such spend (or it was forgotten), or when it has less left to
+        give back than the amount."""
+        spent = self.wallet.spends.get(cancel.original_guid)
+        if spent is None:
+            return Rejection.ORIGINAL_NOT_FOUND
+        amount = spent.cancellable if cancel.amount is None else cancel.amount
         if not 0 < amount <= spent.cancellable:
-            raise RuleViolationError(f"{amount} exceeds what is left of spend {spent.guid}")
+            return Rejection.EXCEEDS_ORIGINAL
+        self.settle(now)
         shares = allocate_return(spent.allocations, amount)
         active, pending, cleared, credited = self.wallet.returned(shares)
         self.trigger_event(
-            SpendCancelled, guid=guid, original_guid=original_guid, amount=amount,
+            SpendCancelled, guid=guid, original_guid=spent.guid, amount=amount,
             allocations=[{"lot_guid": lot, "amount": share} for lot, share in shares],
             debt_cleared=cleared, credited=credited,
             **self.wallet.after(active=active + credited, pending=pending, debt=-cleared))
@@ -263,6 +270,7 @@ class Customer(Aggregate):
             lot = self.wallet.lot(lot_guid)
             if lot is not None and lot.lapsed and lot.remaining > 0:
                 self._expire(lot, lot.remaining)
+        return None
 
     def _expire(self, lot: Lot, amount: Decimal) -> None:
         self.trigger_event(PointsExpired, lot_guid=lot.guid, amount=amount,
@@ -280,12 +288,10 @@ class Customer(Aggregate):
         if lots or spends:
             self.trigger_event(LotsForgotten, lot_guids=lots, spend_guids=spends)
 
-    def queue_message(self, message_id: str, guid: str, message: Message,
-                      limits: Limits = DEFAULT_LIMITS) -> None:
-        """Queues a message for the bonus window, shown `show_count` times."""
+    def queue_message(self, message_id: str, guid: str, message: Message) -> None:
+        """Queues a message for the bonus window, shown `show_count` times (`refuses_bonus`
+        decides first)."""
         self._require_unblocked()
-        if not self.has_room_for_message(limits):
-            raise RuleViolationError(f"customer {self.uniq_id} has too many messages waiting")
         if message_id not in self.messages:
             self.trigger_event(MessageQueued, message_id=message_id, guid=guid,
                                text=message.text, show_count=message.show_count,
@@ -305,22 +311,21 @@ class Customer(Aggregate):
         """Every login link issued so far stops working."""
         self.trigger_event(LinksRevoked, guid=guid, link_version=self.link_version + 1)
 
-    def accepts_link(self, version: int | None) -> bool:
-        """Whether a login through a link of this version may log the customer in: not when
-        the customer's links were revoked after it was issued (None: no link, nothing to
-        check)."""
-        return version is None or version >= self.link_version
-
     def authorize(self, guid: str, method: str | None, now: datetime,
-                  limits: Limits = DEFAULT_LIMITS,
-                  link_version: int | None = None) -> list[ShownMessage]:
-        """Records a login (through a link of `link_version`, if any), activates a `New`
-        customer and shows the messages due at `now`, oldest first: at most
-        `limits.max_shown_per_login` of them, chosen among those shown least often (so the
-        others come at the next logins)."""
-        self._require_unblocked()
-        if not self.accepts_link(link_version):
-            raise RuleViolationError(f"link version {link_version} of {self.uniq_id} is revoked")
+                  limits: Limits = DEFAULT_LIMITS, link_version: int | None = None,
+                  link_expires_at: datetime | None = None) -> Rejection | list[ShownMessage]:
+        """Records a login, activates a `New` customer and shows the messages due at `now`,
+        oldest first: at most `limits.max_shown_per_login` of them, chosen among those shown
+        least often (so the others come at the next logins). A login through a link (of
+        `link_version`, expiring at `link_expires_at`) is refused when the customer's links
+        were revoked since it was issued, or when it comes after the link expired, whatever
+        the read models said when the link was opened; a blocked customer logs in no more."""
+        if link_version is not None and link_version < self.link_version:
+            return Rejection.LINK_REVOKED
+        if link_expires_at is not None and now >= link_expires_at:
+            return Rejection.LINK_EXPIRED
+        if self.is_blocked:
+            return Rejection.CUSTOMER_BLOCKED
         self.trigger_event(CustomerAuthorized, guid=guid, method=method)
         self._activate_if_new(ActivationCause.AUTHORIZATION)
         due = [message for message in self.messages.values() if message.is_due(now)]

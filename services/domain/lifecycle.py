@@ -1,63 +1,47 @@
-"""reverseBonus, spendBonus, cancelSpend and the service's clock: the points lifecycle (§13)."""
+"""reverseBonus, spendBonus, cancelSpend and the service's clock: the points lifecycle (§13).
 
-from datetime import datetime
+The customer decides (`Customer.reverse`, `spend`, `cancel_spend`); a use case finds the
+customer and answers."""
 
 from services.domain.answers import Handled, Rejection, rejected, succeeded
-from services.domain.commands import (
-    DEFAULT_LIMITS,
-    CancelSpend,
-    Limits,
-    ReverseBonus,
-    SettlePoints,
-    SpendBonus,
-)
+from services.domain.commands import CancelSpend, ReverseBonus, SettlePoints, SpendBonus
+from services.domain.handlers import Context, handles
 from services.domain.identity_map import IdentityMap
 
 
-def reverse_bonus(aggregates: IdentityMap, item: ReverseBonus, now: datetime) -> Handled:
+@handles(ReverseBonus)
+def reverse_bonus(aggregates: IdentityMap, item: ReverseBonus, context: Context) -> Handled:
     """Takes back all or part of an accrual of the customer (also of a blocked one)."""
     customer = aggregates.customer(item.programme, item.uniq_id)
-    reversible = None if customer is None else customer.reversible(item.original_guid)
-    if customer is None or reversible is None:
-        return rejected(item, Rejection.ORIGINAL_NOT_FOUND, None if customer is None
-                        else customer.id, item.uniq_id)
-    amount = reversible if item.amount is None else item.amount
-    if not 0 < amount <= reversible:
-        return rejected(item, Rejection.EXCEEDS_ORIGINAL, customer.id, customer.uniq_id)
-    customer.reverse(item.guid, item.original_guid, amount, item.event_id, item.event_date,
-                     item.reason, now)
+    if customer is None:
+        return rejected(item, Rejection.ORIGINAL_NOT_FOUND)
+    refused = customer.reverse(item.guid, item.reversal, context.now)
+    if refused is not None:
+        return rejected(item, refused, customer.id, customer.uniq_id)
     return succeeded(item, customer.id, customer.uniq_id)
 
 
-def spend_bonus(aggregates: IdentityMap, item: SpendBonus, now: datetime,
-                limits: Limits = DEFAULT_LIMITS) -> Handled:
+@handles(SpendBonus)
+def spend_bonus(aggregates: IdentityMap, item: SpendBonus, context: Context) -> Handled:
     """Spends active points: all or nothing, never while there is debt."""
     customer = aggregates.customer(item.programme, item.uniq_id)
     if customer is None:
         return rejected(item, Rejection.CUSTOMER_NOT_FOUND)
-    if customer.is_blocked:
-        return rejected(item, Rejection.CUSTOMER_BLOCKED, customer.id, customer.uniq_id)
-    customer.settle(now)  # points due to become active may be spent; expired ones may not
-    if not customer.can_spend(item.amount, now):
-        return rejected(item, Rejection.INSUFFICIENT_POINTS, customer.id, customer.uniq_id)
-    if customer.lots_a_spend_takes(item.amount, now) > limits.max_allocations:
-        return rejected(item, Rejection.TOO_MANY_ALLOCATIONS, customer.id, customer.uniq_id)
-    customer.spend(item.guid, item.amount, item.event_id, item.event_date, item.merchant_name,
-                   item.info, now, limits)
+    refused = customer.spend(item.guid, item.spend, context.now, context.limits)
+    if refused is not None:
+        return rejected(item, refused, customer.id, customer.uniq_id)
     return succeeded(item, customer.id, customer.uniq_id)
 
 
-def cancel_spend(aggregates: IdentityMap, item: CancelSpend, now: datetime) -> Handled:
+@handles(CancelSpend)
+def cancel_spend(aggregates: IdentityMap, item: CancelSpend, context: Context) -> Handled:
     """Gives back all or part of a spend of the customer (also of a blocked one)."""
     customer = aggregates.customer(item.programme, item.uniq_id)
-    cancellable = None if customer is None else customer.cancellable(item.original_guid)
-    if customer is None or cancellable is None:
-        return rejected(item, Rejection.ORIGINAL_NOT_FOUND, None if customer is None
-                        else customer.id, item.uniq_id)
-    amount = cancellable if item.amount is None else item.amount
-    if not 0 < amount <= cancellable:
-        return rejected(item, Rejection.EXCEEDS_ORIGINAL, customer.id, customer.uniq_id)
-    customer.cancel_spend(item.guid, item.original_guid, amount, now)
+    if customer is None:
+        return rejected(item, Rejection.ORIGINAL_NOT_FOUND)
+    refused = customer.cancel_spend(item.guid, item.cancel, context.now)
+    if refused is not None:
+        return rejected(item, refused, customer.id, customer.uniq_id)
     return succeeded(item, customer.id, customer.uniq_id)
 
 

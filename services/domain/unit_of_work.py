@@ -9,32 +9,19 @@ from datetime import UTC, datetime
 
 from eventsourcing.domain import Aggregate
 
-from services.domain.add_bonus import add_bonus
+from services.domain import add_bonus, customer_status, lifecycle  # noqa: F401  (handlers)
 from services.domain.answers import Answer, Handled, Rejection, answer
 from services.domain.commands import (
     DEFAULT_LIMITS,
-    ActivateCustomer,
-    AddBonus,
-    AuthorizeCustomer,
-    BlockCustomer,
-    CancelSpend,
     Command,
     Item,
     Limits,
     PointsPolicy,
-    ReverseBonus,
-    RevokeLinks,
     SettlePoints,
-    SpendBonus,
 )
-from services.domain.customer_status import (
-    activate_customer,
-    authorize_customer,
-    block_customer,
-    revoke_links,
-)
+from services.domain.handlers import HANDLERS, Context
 from services.domain.identity_map import IdentityMap, Loader
-from services.domain.lifecycle import cancel_spend, reverse_bonus, settle_points, spend_bonus
+from services.domain.lifecycle import settle_points
 from services.domain.outcomes import ItemOutcome
 
 Clock = Callable[[], datetime]
@@ -102,21 +89,5 @@ class UnitOfWork:
         return given
 
     def _decide(self, item: Command) -> Handled:
-        match item:
-            case BlockCustomer():
-                return block_customer(self._aggregates, item)
-            case ActivateCustomer():
-                return activate_customer(self._aggregates, item)
-            case AuthorizeCustomer():
-                return authorize_customer(self._aggregates, item, self._clock(), self._limits)
-            case AddBonus():
-                return add_bonus(self._aggregates, item, self._clock(),
-                                 self._policies(item.programme), self._limits)
-            case RevokeLinks():
-                return revoke_links(self._aggregates, item)
-            case ReverseBonus():
-                return reverse_bonus(self._aggregates, item, self._clock())
-            case SpendBonus():
-                return spend_bonus(self._aggregates, item, self._clock(), self._limits)
-            case CancelSpend():
-                return cancel_spend(self._aggregates, item, self._clock())
+        context = Context(self._clock(), self._policies(item.programme), self._limits)
+        return HANDLERS[type(item)](self._aggregates, item, context)

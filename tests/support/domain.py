@@ -20,14 +20,17 @@ from services.domain.commands import (
     AddBonus,
     AuthorizeCustomer,
     BlockCustomer,
+    Cancel,
     CancelSpend,
     Command,
     Limits,
     Message,
     PointsPolicy,
+    Reversal,
     ReverseBonus,
     RevokeLinks,
     SettlePoints,
+    Spend,
     SpendBonus,
 )
 
@@ -153,23 +156,23 @@ def earn(uniq_id: str, amount: str, *, guid: str | None = None,
 
 def reverse(uniq_id: str, original_guid: str, amount: str | None = None,
             guid: str | None = None) -> ReverseBonus:
-    fields = {"original_guid": original_guid,
-              "amount": None if amount is None else Decimal(amount), "event_id": "refund-1",
-              "event_date": NOW, "reason": "refund"}
-    return ReverseBonus(**identity(uniq_id, guid, "default", "reverseBonus", fields), **fields)
+    reversal = Reversal(original_guid=original_guid,
+                        amount=None if amount is None else Decimal(amount), event_id="refund-1",
+                        event_date=NOW, reason="refund")
+    return ReverseBonus(**identity(uniq_id, guid, "default", "reverseBonus", reversal),
+                        reversal=reversal)
 
 
 def spend(uniq_id: str, amount: str, guid: str | None = None) -> SpendBonus:
-    fields = {"amount": Decimal(amount), "event_id": "order-1", "event_date": NOW,
-              "merchant_name": "Shop", "info": None}
-    return SpendBonus(**identity(uniq_id, guid, "default", "spendBonus", fields), **fields)
+    spent = Spend(amount=Decimal(amount), event_id="order-1", event_date=NOW,
+                  merchant_name="Shop", info=None)
+    return SpendBonus(**identity(uniq_id, guid, "default", "spendBonus", spent), spend=spent)
 
 
 def cancel(uniq_id: str, original_guid: str, amount: str | None = None,
            guid: str | None = None) -> CancelSpend:
-    fields = {"original_guid": original_guid,
-              "amount": None if amount is None else Decimal(amount)}
-    return CancelSpend(**identity(uniq_id, guid, "default", "cancelSpend", fields), **fields)
+    given = Cancel(original_guid=original_guid, amount=None if amount is None else Decimal(amount))
+    return CancelSpend(**identity(uniq_id, guid, "default", "cancelSpend", given), cancel=given)
 
 
 def block(uniq_id: str, reason: str | None = "fraud") -> BlockCustomer:

@@ -37,8 +37,8 @@ def customer(world: World, uniq_id: str = "u1") -> Customer:
 def test_messages_wait_up_to_the_bound_and_one_more_refuses_the_whole_item() -> None:
     world = World(limits=SMALL)
     for n in range(3):
-        assert_success(world.one(add("u1", message=Message(f"m{n}"))), "u1")
-    refused = add("u1", message=Message("m3"), amount="10", phone=PHONE_A)
+        assert_success(world.one(add("u1", message=Message(text=f"m{n}"))), "u1")
+    refused = add("u1", message=Message(text="m3"), amount="10", phone=PHONE_A)
     assert_error(world.one(refused), Rejection.MESSAGE_QUEUE_FULL, "u1")
     held = customer(world)
     assert len(held.messages) == 3
@@ -48,16 +48,16 @@ def test_messages_wait_up_to_the_bound_and_one_more_refuses_the_whole_item() -> 
 def test_messages_shown_for_the_last_time_make_room() -> None:
     world = World(limits=SMALL)
     for n in range(3):
-        world.one(add("u1", message=Message(f"m{n}", show_count=1)))
+        world.one(add("u1", message=Message(text=f"m{n}", show_count=1)))
     world.one(authorize("u1"))  # shows m0 and m1, their last show
-    assert_success(world.one(add("u1", message=Message("m3"))), "u1")
+    assert_success(world.one(add("u1", message=Message(text="m3"))), "u1")
     assert [m.text for m in customer(world).messages.values()] == ["m2", "m3"]
 
 
 def test_a_login_shows_at_most_the_bound_oldest_first_and_the_rest_at_the_next() -> None:
     world = World(limits=SMALL)
     for n in range(3):
-        world.one(add("u1", message=Message(f"m{n}", show_count=2)))
+        world.one(add("u1", message=Message(text=f"m{n}", show_count=2)))
     first = world.one(authorize("u1")).messages or []
     second = world.one(authorize("u1")).messages or []
     assert [m.text for m in first] == ["m0", "m1"]

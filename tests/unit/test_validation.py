@@ -96,7 +96,7 @@ def test_the_seed_request_is_accepted_with_exact_decimals_and_its_offsets() -> N
         GUID,
         "12345678",
     )
-    assert item.type_of_command is CommandType.ADD_CUSTOMER_POINT_MESSAGE
+    assert item.type_of_command == CommandType.ADD_CUSTOMER_POINT_MESSAGE
     assert (item.phone, item.email) == (None, None)
     accrual = item.accrual
     assert accrual is not None
@@ -465,7 +465,7 @@ def test_add_bonus_ext_quick_ignores_the_message_fields() -> None:
 
     assert validated.result.type_of_command == "addBonusExtQuick"
     [work_item] = validated.items
-    assert work_item.type_of_command is CommandType.ADD_BONUS_EXT_QUICK
+    assert work_item.type_of_command == CommandType.ADD_BONUS_EXT_QUICK
     assert work_item.message is None
     assert work_item.accrual is not None
 
