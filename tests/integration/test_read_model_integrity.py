@@ -31,7 +31,8 @@ from projections.writer import ReadModelWriter, create_tables, rebuild, writer_o
 from services import bootstrap
 from services.adapters.event_store import EventStore
 from services.adapters.following import EventLog, Step
-from services.contract.commands import Accrual, CommandType, WorkItem
+from services.contract.commands import CommandType, WorkItem
+from services.domain.commands import Accrual
 from services.settings import Settings
 from tests.conftest import scratch_database
 from tests.support.workload import record, workload

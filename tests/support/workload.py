@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from services.adapters.event_store import EventStore
-from services.contract.commands import Accrual, CommandType, Message, WorkItem
+from services.contract.commands import CommandType, WorkItem
 from services.contract.mapping import command_of
 from services.domain import UnitOfWork
+from services.domain.commands import Accrual, Message
 
 PROGRAMMES = ("alpha", "beta")
 CUSTOMERS_PER_PROGRAMME = 300
