@@ -44,7 +44,6 @@ from services.domain.commands import (
     Reversal,
     Spend,
 )
-from services.domain.dispatch import singledispatchmethod
 from services.domain.errors import RuleViolationError
 from services.domain.points import (
     ZERO,
@@ -346,99 +345,60 @@ class Customer(Aggregate):
         if self.is_blocked:
             raise RuleViolationError(f"customer {self.uniq_id} is blocked")
 
-    @singledispatchmethod
     def when(self, event: Any) -> None:
         """Applies one of the customer's events to its state (events without effect: none)."""
-
-    @when.register
-    def _(self, event: CustomerCreated) -> None:
-        if self.status is CustomerStatus.ACTIVE:
-            self.activated_on = event.timestamp
-
-    @when.register
-    def _(self, event: PhoneChanged) -> None:
-        self.phone = event.phone
-
-    @when.register
-    def _(self, event: EmailChanged) -> None:
-        self.email = event.email
-
-    @when.register
-    def _(self, event: PointsAccrued) -> None:
-        self.wallet.apply_accrued(event.guid, event.amount, event.event_date, event.available,
-                                  event.available_from, event.expires_at)
-        self._new_balances(event)
-
-    @when.register
-    def _(self, event: PointsActivated) -> None:
-        self.wallet.apply_activated(event.lot_guid)
-        self._new_balances(event)
-
-    @when.register
-    def _(self, event: PointsExpired) -> None:
-        self.wallet.apply_expired(event.lot_guid, event.amount)
-        self._new_balances(event)
-
-    @when.register
-    def _(self, event: DebtRepaid) -> None:
-        self.wallet.apply_repaid(event.lot_guid, event.amount)
-        self._new_balances(event)
-
-    @when.register
-    def _(self, event: PointsReversed) -> None:
-        split = ReversalSplit(event.from_remaining, event.from_expired, event.to_debt)
-        self.wallet.apply_reversed(event.original_guid, event.amount, split)
-        self._new_balances(event)
-
-    @when.register
-    def _(self, event: PointsSpent) -> None:
-        self.wallet.apply_spent(event.guid, event.amount, shares_of(event.allocations))
-        self._new_balances(event)
-
-    @when.register
-    def _(self, event: SpendCancelled) -> None:
-        self.wallet.apply_cancelled(event.guid, event.original_guid,
-                                    shares_of(event.allocations), event.credited,
-                                    event.timestamp)
-        self._new_balances(event)
-
-    def _new_balances(self, event: Any) -> None:
-        assert isinstance(event, POINTS_CHANGED)
-        self.wallet.balances = Balances(event.active, event.pending, event.debt)
-
-    @when.register
-    def _(self, event: MessageQueued) -> None:
-        for message_id, message in list(self.messages.items()):  # never to be shown again
-            if message.show_till is not None and message.show_till < event.timestamp:
-                del self.messages[message_id]
-        self.messages[event.message_id] = QueuedMessage(
-            event.message_id, event.text, event.show_count, event.show_till, event.show_count)
-
-    @when.register
-    def _(self, event: MessageShown) -> None:
-        if event.shows_left <= 0:
-            self.messages.pop(event.message_id, None)  # shown for the last time
-        elif event.message_id in self.messages:
-            self.messages[event.message_id].shows_left = event.shows_left
-
-    @when.register
-    def _(self, event: LotsForgotten) -> None:
-        self.wallet.apply_forgotten(event.lot_guids, event.spend_guids)
-
-    @when.register
-    def _(self, event: CustomerActivated) -> None:
-        self.status = CustomerStatus.ACTIVE
-        self.activated_on = event.timestamp
-        self.blocked_on = None
-
-    @when.register
-    def _(self, event: LinksRevoked) -> None:
-        self.link_version = event.link_version
-
-    @when.register
-    def _(self, event: CustomerBlocked) -> None:
-        self.status = CustomerStatus.BLOCKED
-        self.blocked_on = event.timestamp
+        match event:
+            case CustomerCreated():
+                if self.status is CustomerStatus.ACTIVE:
+                    self.activated_on = event.timestamp
+            case PhoneChanged():
+                self.phone = event.phone
+            case EmailChanged():
+                self.email = event.email
+            case PointsAccrued():
+                self.wallet.apply_accrued(event.guid, event.amount, event.event_date,
+                                          event.available, event.available_from,
+                                          event.expires_at)
+            case PointsActivated():
+                self.wallet.apply_activated(event.lot_guid)
+            case PointsExpired():
+                self.wallet.apply_expired(event.lot_guid, event.amount)
+            case DebtRepaid():
+                self.wallet.apply_repaid(event.lot_guid, event.amount)
+            case PointsReversed():
+                self.wallet.apply_reversed(event.original_guid, event.amount, ReversalSplit(
+                    event.from_remaining, event.from_expired, event.to_debt))
+            case PointsSpent():
+                self.wallet.apply_spent(event.guid, event.amount, shares_of(event.allocations))
+            case SpendCancelled():
+                self.wallet.apply_cancelled(event.guid, event.original_guid,
+                                            shares_of(event.allocations), event.credited,
+                                            event.timestamp)
+            case MessageQueued():
+                for message_id, message in list(self.messages.items()):  # never shown again
+                    if message.show_till is not None and message.show_till < event.timestamp:
+                        del self.messages[message_id]
+                self.messages[event.message_id] = QueuedMessage(
+                    event.message_id, event.text, event.show_count, event.show_till,
+                    event.show_count)
+            case MessageShown():
+                if event.shows_left <= 0:
+                    self.messages.pop(event.message_id, None)  # shown for the last time
+                elif event.message_id in self.messages:
+                    self.messages[event.message_id].shows_left = event.shows_left
+            case LotsForgotten():
+                self.wallet.apply_forgotten(event.lot_guids, event.spend_guids)
+            case CustomerActivated():
+                self.status = CustomerStatus.ACTIVE
+                self.activated_on = event.timestamp
+                self.blocked_on = None
+            case LinksRevoked():
+                self.link_version = event.link_version
+            case CustomerBlocked():
+                self.status = CustomerStatus.BLOCKED
+                self.blocked_on = event.timestamp
+        if isinstance(event, POINTS_CHANGED):  # every change of points says where they stand
+            self.wallet.balances = Balances(event.active, event.pending, event.debt)
 
 
 def lot_dates(accrual: Accrual, policy: PointsPolicy) -> tuple[datetime | None, datetime | None]:

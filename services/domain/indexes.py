@@ -12,7 +12,6 @@ from eventsourcing.utils import get_topic
 
 from events.indexes import EmailHolderAdded, EmailHolderRemoved, PhoneClaimed, PhoneReleased
 from services.domain import ids
-from services.domain.dispatch import singledispatchmethod
 from services.domain.errors import RuleViolationError
 
 
@@ -47,17 +46,13 @@ class PhoneIndex(Aggregate):
         if self.owner == str(customer):
             self.trigger_event(PhoneReleased, customer_id=str(customer))
 
-    @singledispatchmethod
     def when(self, event: Any) -> None:
         """Applies one of the index's events to its state."""
-
-    @when.register
-    def _(self, event: PhoneClaimed) -> None:
-        self.owner = event.customer_id
-
-    @when.register
-    def _(self, event: PhoneReleased) -> None:
-        self.owner = None
+        match event:
+            case PhoneClaimed():
+                self.owner = event.customer_id
+            case PhoneReleased():
+                self.owner = None
 
 
 class EmailIndex(Aggregate):
@@ -90,14 +85,10 @@ class EmailIndex(Aggregate):
         if str(customer) in self.holders:
             self.trigger_event(EmailHolderRemoved, customer_id=str(customer))
 
-    @singledispatchmethod
     def when(self, event: Any) -> None:
         """Applies one of the index's events to its state."""
-
-    @when.register
-    def _(self, event: EmailHolderAdded) -> None:
-        self.holders.append(event.customer_id)
-
-    @when.register
-    def _(self, event: EmailHolderRemoved) -> None:
-        self.holders.remove(event.customer_id)
+        match event:
+            case EmailHolderAdded():
+                self.holders.append(event.customer_id)
+            case EmailHolderRemoved():
+                self.holders.remove(event.customer_id)

@@ -9,7 +9,6 @@ from events.outcomes import GuidReused, ItemProcessed, ItemResent, Shown
 from services.domain import ids
 from services.domain.answers import Answer, Rejection, ShownMessage
 from services.domain.commands import Item
-from services.domain.dispatch import singledispatchmethod
 
 
 class ItemOutcome(Aggregate):
@@ -51,17 +50,13 @@ class ItemOutcome(Aggregate):
         self.trigger_event(GuidReused, position=position, fingerprint=fingerprint, **parts(answer))
         return answer
 
-    @singledispatchmethod
     def when(self, event: Any) -> None:
         """Applies one of the outcome's events to its state."""
-
-    @when.register
-    def _(self, event: ItemProcessed) -> None:
-        self.answer = answer_of(event)
-
-    @when.register
-    def _(self, event: ItemResent | GuidReused) -> None:
-        self.positions.add(event.position)
+        match event:
+            case ItemProcessed():
+                self.answer = answer_of(event)
+            case ItemResent() | GuidReused():
+                self.positions.add(event.position)
 
 
 def parts(answer: Answer) -> dict[str, Any]:
