@@ -1,4 +1,5 @@
-"""Read model `bonus_operations`: one row per PointsAccrued, with every field of the event.
+"""Read model `bonus_operations`: one row per operation on a customer's points (accrual,
+reversal, spend, cancelled spend, expiry, activation), with every field of its event.
 
 The row id is the event's notification id: unique, increasing with processing time and equal
 in every rebuild, so it breaks ties in the keyset order (time, id) of getBonusOperationExt.
@@ -69,7 +70,6 @@ EVENT_FIELDS = (
     "guid", "command_id", "amount", "event_id", "event_date", "event_type", "info",
     "operation_type", "operation_amount", "merchant_name", "bank_product", "mcc",
 )
-COLUMNS = ("kind", "related_guid", *EVENT_FIELDS)
 
 ROWS = Table(TABLE, ("id",), {
     "id": "bigint", "customer_id": "uuid", "processed_at": "timestamptz", "kind": "text",
@@ -78,9 +78,6 @@ ROWS = Table(TABLE, ("id",), {
     "operation_type": "text", "operation_amount": "numeric", "merchant_name": "text",
     "bank_product": "text", "mcc": "text",
 }, joins_customer=("programme", "uniq_id"))
-
-KINDS = ("accrual", "reversal", "spend", "spendCancel", "expiry", "activation")
-"""The operation kinds of SPEC §13 (`operationKind`)."""
 
 
 FOLDED: tuple[type, ...] = (

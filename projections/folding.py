@@ -81,10 +81,10 @@ class Statement:
     statements)."""
 
     def storable_params(self) -> Mapping[str, object]:
-        """The parameters as PostgreSQL stores them (see `storable`)."""
+        """The parameters as PostgreSQL stores them (see `without_nul`)."""
         if self.stored:
             return self.params
-        return {name: storable(value) for name, value in self.params.items()}
+        return {name: without_nul(value) for name, value in self.params.items()}
 
 
 Change = Insert | Update | Delete | Statement
@@ -96,7 +96,7 @@ Fold = Callable[[object, NotificationId], list[Change]]
 Each read model's `fold` matches on the event classes of `events` it needs."""
 
 
-def storable(value: object) -> object:
+def without_nul(value: object) -> object:
     """The value as PostgreSQL stores it: any NUL character in a text replaced by U+FFFD.
 
     PostgreSQL text cannot hold NUL. Stage 1 refuses it, but a read model must never stall on an
@@ -105,7 +105,7 @@ def storable(value: object) -> object:
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd") if "\x00" in value else value
     if isinstance(value, list):
-        return [storable(element) for element in value]
+        return [without_nul(element) for element in value]
     return value
 
 
@@ -213,7 +213,7 @@ def _statement(query: sql.SQL, table: Table, names: list[str], columns: Sequence
     params: dict[str, object] = {}
     for name, column, column_values in zip(names, columns, values, strict=True):
         if table.types[column] == "text":
-            params[name] = [storable(value) for value in column_values]
+            params[name] = [without_nul(value) for value in column_values]
         else:
             params[name] = column_values
     return Statement(query, params, stored=True)

@@ -231,11 +231,11 @@ def drop_read_models(dsn: str) -> None:
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(tables)))
 
 
-Progress = Callable[[int, int], None]
+OnProgress = Callable[[int, int], None]
 """(position, head) -> None: told how far a rebuild has come."""
 
 
-def rebuild(settings: Settings, progress: Progress | None = None) -> int:
+def rebuild(settings: Settings, progress: OnProgress | None = None) -> int:
     """Drops the read models and folds the whole event store again, up to the head it had
     when the rebuild started; returns that head. A running projections service is not
     disturbed: it finds the position moved and follows on from it."""

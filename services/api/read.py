@@ -26,7 +26,7 @@ from services.api.schemas import (
 )
 
 
-def storable(*texts: str | None) -> bool:
+def fits_text_columns(*texts: str | None) -> bool:
     """Whether PostgreSQL text can hold these strings: a key with NUL matches nothing."""
     return not any(text and "\x00" in text for text in texts)
 
@@ -50,7 +50,7 @@ async def get_customer(
         if past is None:
             raise HTTPException(404, "no such customer at that instant")
         return Customer.of_aggregate(past)
-    row = await find_customer(conn, programme, uniq_id) if storable(uniq_id) else None
+    row = await find_customer(conn, programme, uniq_id) if fits_text_columns(uniq_id) else None
     if row is None:
         raise HTTPException(404, "no such customer")
     return Customer.of(row, await find_messages(conn, programme, uniq_id),
@@ -69,7 +69,7 @@ async def get_bonus_operations(
                                                                      query.time_field)
     except ValueError as error:
         raise HTTPException(422, f"cursor: {error}") from None
-    if not storable(query.uniq_id, query.guid):
+    if not fits_text_columns(query.uniq_id, query.guid):
         return OperationsPage(operations=[], count=0, sum=points(Decimal(0)), next_cursor=None)
     page = await find_operations(conn, OperationFilter(
         programme=programme, uniq_id=query.uniq_id,
@@ -89,7 +89,7 @@ async def get_item(
     guid: Annotated[str, Path(min_length=1, max_length=100)],
 ) -> Item:
     """The outcome of one item of the key's programme: pending, Success or Error."""
-    row = await find_outcome(conn, programme, guid) if storable(guid) else None
+    row = await find_outcome(conn, programme, guid) if fits_text_columns(guid) else None
     if row is None:
         raise HTTPException(404, "no such item")
     return Item.of(row)

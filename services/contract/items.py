@@ -51,7 +51,7 @@ CHECKS: dict[str, Any] = {
 """How the wire checks each kind of value (`text` is checked by its length)."""
 
 @dataclasses.dataclass(frozen=True)
-class Command:
+class CommandEnvelope:
     """What every item of one command shares."""
 
     id: str
@@ -154,7 +154,7 @@ Fields = dict[str, Any]
 
 
 def check_item(
-    raw: object, command: Command, rules: ValidationRules
+    raw: object, command: CommandEnvelope, rules: ValidationRules
 ) -> tuple[ItemStatus, WorkItem | None]:
     """The stage-1 status of one item and, when it is valid, the work item for stage 2."""
     if not isinstance(raw, dict):
@@ -169,7 +169,7 @@ def check_item(
     return ItemStatus(login=item.uniq_id, guid=item.guid, status="Success"), item
 
 
-def work_item(given: Fields, command: Command, rules: ValidationRules) -> WorkItem:
+def work_item(given: Fields, command: CommandEnvelope, rules: ValidationRules) -> WorkItem:
     """The work item of one item's fields (raises ValidationError on the first bad one)."""
     declaration = command.declaration
     fields = wired_fields(declaration)
@@ -218,7 +218,7 @@ def _part(declaration: Declaration, part: str, values: Fields) -> Any:
     return payload(**{name: value for name, value in values.items() if value is not None})
 
 
-def _envelope(command: Command, own: Fields) -> WorkItem:
+def _envelope(command: CommandEnvelope, own: Fields) -> WorkItem:
     common = {"command_id": command.id, "type_of_command": command.declaration.name,
               "programme": command.programme, "guid": own.pop("guid"),
               "uniq_id": own.pop("uniq_id")}

@@ -15,7 +15,7 @@ from services.contract.commands import WorkItem
 from services.contract.declarations import DECLARATIONS, Declaration, declared
 from services.contract.errors import ErrorCode
 from services.contract.fields import read_number
-from services.contract.items import Command, check_item
+from services.contract.items import CommandEnvelope, check_item
 from services.contract.results import CommandError, ItemStatus, ValidationResult
 from services.contract.rules import ValidationRules
 from services.contract.topics import is_programme_name
@@ -62,11 +62,11 @@ def validate_command(
             error=rejection.error,
         )
         return Validated(result=result, items=[])
-    command = Command(id=command_id, declaration=declaration, programme=programme)
+    command = CommandEnvelope(id=command_id, declaration=declaration, programme=programme)
     return _check_items(entries, command, rules)
 
 
-def _check_items(entries: list[Any], command: Command, rules: ValidationRules) -> Validated:
+def _check_items(entries: list[Any], command: CommandEnvelope, rules: ValidationRules) -> Validated:
     statuses: list[ItemStatus] = []
     items: list[WorkItem] = []
     for entry in entries:

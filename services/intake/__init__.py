@@ -1,6 +1,6 @@
-"""Stage 1 of command intake: format validation of organisers' commands, without any I/O.
+"""Stage 1 as a service: commands off `loyalty.commands`, answered at once, their items sent on.
 
-`services.contract.validation.validate_command` turns the raw bytes of one command into its
-stage-1 `ValidationResult` and the `WorkItem`s that go on to stage 2. It never raises, whatever
-the bytes.
+`consumer.CommandConsumer` reads batches of commands; `worker.Stage1` checks each with the pure
+`services.contract.validation.validate_command` (which never raises, whatever the bytes) and
+publishes the items and the stage-1 results, or dead-letters what it cannot.
 """
