@@ -4,9 +4,19 @@ Defaults work for a local run: Kafka on 127.0.0.1:9092, PostgreSQL on 127.0.0.1:
 """
 
 import hashlib
-from typing import Annotated
+import os
+from pathlib import Path
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -32,19 +42,39 @@ MIN_SECRET_CHARS = 32
 MIN_API_KEY_CHARS = 24
 """The shortest plain key accepted outside development mode (`openssl rand -hex 24` makes 48)."""
 
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
 METRICS_PORTS = {"run": 9400, "intake": 9401, "processor": 9402, "relay": 9403,
                  "projections": 9404, "clock": 9405}
 """Each service's default metrics port (the API serves /metrics on its own port)."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="ignore",
+                                      hide_input_in_errors=True)
+    """Errors never show the values read: they hold passwords."""
 
     dev_mode: bool = False
     """Development mode (LOYALTY_DEV_MODE): the development key and link secret may be used.
     Outside it the API refuses to start with them, or without keys of its own."""
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    """How every Kafka client of the services and tools connects: TLS (SSL, SASL_SSL) and
+    SASL (SASL_PLAINTEXT, SASL_SSL) or neither."""
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    """With SASL_PLAINTEXT or SASL_SSL only (and then required)."""
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    """Never shown: logs, reprs and error messages name the variable, not its value."""
+    kafka_ssl_cafile: str | None = None
+    """The CA (PEM) that signed the brokers' certificates; unset: the system's CAs."""
+    kafka_ssl_certfile: str | None = None
+    """The client's certificate (PEM) for mutual TLS; its key in it or in the key file."""
+    kafka_ssl_keyfile: str | None = None
+    kafka_ssl_key_password: SecretStr | None = None
+    """The password of an encrypted client key."""
     postgres_dsn: str = "postgresql://loyalty:loyalty@127.0.0.1:5432/loyalty"
     """The services' role: reads and writes rows, owns nothing, is no superuser."""
     postgres_owner_dsn: str = "postgresql://loyalty_owner:loyalty_owner@127.0.0.1:5432/loyalty"
@@ -57,7 +87,12 @@ class Settings(BaseSettings):
     dead_letter_topic: str = topics.DEAD_LETTERS
     events_source: str = "loyalty"
     """The CloudEvents `source` of every published event."""
-    topic_partitions: int = 8
+    topic_partitions: int = Field(8, ge=1)
+    topic_replication_factor: int = Field(1, ge=1)
+    """Replicas of every partition of the topics the services create (production: 3)."""
+    topic_min_insync_replicas: int = Field(1, ge=1)
+    """Replicas that must have a record before an `acks=all` write succeeds (production: 2,
+    so one broker may be lost without losing an acknowledged record or stopping writes)."""
 
     max_items_per_command: int = 1000
     max_command_bytes: int = 1024 * 1024
@@ -144,6 +179,69 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password",
+                     "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile",
+                     "kafka_ssl_key_password", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _kafka_connects(self) -> Self:
+        problems = self.kafka_problems()
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def kafka_problems(self) -> list[str]:
+        """What keeps the Kafka settings from working together: SASL without a mechanism or
+        credentials, SASL or TLS settings the protocol would ignore, files that cannot be read,
+        more in-sync replicas than replicas."""
+        return self._sasl_problems() + self._tls_problems() + self._replica_problems()
+
+    def _sasl_problems(self) -> list[str]:
+        protocol = self.kafka_security_protocol
+        named = {"LOYALTY_KAFKA_SASL_MECHANISM": self.kafka_sasl_mechanism,
+                 "LOYALTY_KAFKA_SASL_USERNAME": self.kafka_sasl_username,
+                 "LOYALTY_KAFKA_SASL_PASSWORD": self.kafka_sasl_password}
+        if protocol.startswith("SASL_"):
+            return [f"LOYALTY_KAFKA_SECURITY_PROTOCOL={protocol} needs {name}"
+                    for name, value in named.items() if value is None]
+        return [f"{name} is set, but LOYALTY_KAFKA_SECURITY_PROTOCOL={protocol} uses no SASL: "
+                f"set it to SASL_SSL (or SASL_PLAINTEXT), or unset {name}"
+                for name, value in named.items() if value is not None]
+
+    def _tls_problems(self) -> list[str]:
+        protocol = self.kafka_security_protocol
+        files = {"LOYALTY_KAFKA_SSL_CAFILE": self.kafka_ssl_cafile,
+                 "LOYALTY_KAFKA_SSL_CERTFILE": self.kafka_ssl_certfile,
+                 "LOYALTY_KAFKA_SSL_KEYFILE": self.kafka_ssl_keyfile}
+        problems = [] if protocol.endswith("SSL") else [
+            f"{name} is set, but LOYALTY_KAFKA_SECURITY_PROTOCOL={protocol} uses no TLS: set "
+            f"it to SSL or SASL_SSL, or unset {name}"
+            for name, value in files.items() if value is not None]
+        problems += [f"{name}: {value} {why}" for name, value in files.items()
+                     if value is not None and (why := unreadable_file(value))]
+        if self.kafka_ssl_keyfile and not self.kafka_ssl_certfile:
+            problems.append("LOYALTY_KAFKA_SSL_KEYFILE is set without "
+                            "LOYALTY_KAFKA_SSL_CERTFILE, the certificate it belongs to")
+        if self.kafka_ssl_key_password is not None and not self.kafka_ssl_certfile:
+            problems.append("LOYALTY_KAFKA_SSL_KEY_PASSWORD is set without a client key "
+                            "(LOYALTY_KAFKA_SSL_CERTFILE, LOYALTY_KAFKA_SSL_KEYFILE)")
+        return problems
+
+    def _replica_problems(self) -> list[str]:
+        if self.topic_min_insync_replicas <= self.topic_replication_factor:
+            return []
+        return [f"LOYALTY_TOPIC_MIN_INSYNC_REPLICAS ({self.topic_min_insync_replicas}) exceeds "
+                f"LOYALTY_TOPIC_REPLICATION_FACTOR ({self.topic_replication_factor}): no write "
+                "with acks=all could succeed"]
 
     @field_validator("event_types", "operation_types", "programmes", mode="before")
     @classmethod
@@ -258,3 +356,22 @@ class Settings(BaseSettings):
                 problems.append(f"LOYALTY_API_KEYS names a programme that is not served: "
                                 f"{programme!r}")
         return problems
+
+
+def unreadable_file(path: str) -> str | None:
+    """Why the file cannot be read (None when it can)."""
+    if not Path(path).is_file():
+        return "does not exist" if not Path(path).exists() else "is not a file"
+    return None if os.access(path, os.R_OK) else "cannot be read (permissions)"
+
+
+def problems_of(error: ValidationError) -> list[str]:
+    """What is wrong with the settings, one line each, naming the environment variables (and
+    never their values)."""
+    problems = []
+    for each in error.errors(include_input=False, include_url=False):
+        message = each["msg"].removeprefix("Value error, ")
+        field = "_".join(str(part) for part in each["loc"])
+        named = f"LOYALTY_{field.upper()}: " if field else ""
+        problems += [named + line for line in message.splitlines()]
+    return problems

@@ -361,15 +361,6 @@ def test_the_secret_templates_are_placeholders_the_api_refuses(objects: list[Man
     assert settings.insecure(), "the API would start with the placeholders"
 
 
-KAFKA_SECURITY = {
-    "LOYALTY_KAFKA_SECURITY_PROTOCOL", "LOYALTY_KAFKA_SASL_MECHANISM",
-    "LOYALTY_KAFKA_SASL_USERNAME", "LOYALTY_KAFKA_SASL_PASSWORD", "LOYALTY_KAFKA_SSL_CAFILE",
-    "LOYALTY_KAFKA_SSL_CERTFILE", "LOYALTY_KAFKA_SSL_KEYFILE", "LOYALTY_TOPIC_REPLICATION_FACTOR",
-    "LOYALTY_TOPIC_MIN_INSYNC_REPLICAS"}
-"""Kafka's security and the topics' durability, as the services read them (the settings may
-not all be in `Settings` yet)."""
-
-
 def test_the_config_map_holds_no_secret(objects: list[Manifest]) -> None:
     for key in config(objects):
         assert not re.search(r"PASSWORD|DSN|SECRET|API_KEYS", key), key
@@ -377,7 +368,7 @@ def test_the_config_map_holds_no_secret(objects: list[Manifest]) -> None:
 
 def test_every_variable_set_is_a_setting(objects: list[Manifest]) -> None:
     """A misspelt variable would be ignored silently (the settings ignore unknown ones)."""
-    known = {f"LOYALTY_{field.upper()}" for field in Settings.model_fields} | KAFKA_SECURITY
+    known = {f"LOYALTY_{field.upper()}" for field in Settings.model_fields}
     secrets = [o for o in objects if o["kind"] == "Secret"]
     keys = set(config(objects)) | {key for secret in secrets for key in secret["stringData"]
                                    if key.startswith("LOYALTY_")}
