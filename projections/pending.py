@@ -17,6 +17,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from projections.item_outcomes import PendingItem, pending_statement
+from services.adapters.kafka import client_options
 from services.contract.topics import PROGRAMME_HEADER
 from services.settings import Settings
 
@@ -74,7 +75,7 @@ async def consume(settings: Settings, stop: asyncio.Event) -> None:
     """One consumer session: batches of records, written, then committed."""
     consumer = AIOKafkaConsumer(
         *settings.results_topics(),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         group_id=settings.projections_group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -22,7 +22,7 @@ async def run_projections(settings: Settings, metrics: ServiceMetrics, watchdog:
         asyncio.to_thread(follow, settings, stop_thread, watchdog, metrics))
     pending = asyncio.create_task(follow_validation_results(settings, stop))
     lag = asyncio.create_task(report_group_lag(
-        metrics, settings.kafka_bootstrap_servers, settings.projections_group,
+        metrics, settings, settings.projections_group,
         settings.results_topics()))
     log.info("projections running")
     try:

@@ -14,7 +14,7 @@ import structlog
 
 from services.adapters.event_store import EventStore
 from services.adapters.health import Watchdog
-from services.adapters.kafka import ensure_topics
+from services.adapters.kafka_topics import TopicsError, ensure_topics
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.postgres import grant_to_services, postgres_event_store, role_of
 from services.domain.commands import Limits, PointsPolicy
@@ -52,11 +52,15 @@ def as_owner(settings: Settings) -> Settings:
 def prepare(settings: Settings) -> None:
     """Creates the topics, the event store, the read-model tables and the table of the login
     rate limits (as their owner), and lets the services' role use them: every service can
-    start."""
+    start. Refuses (`TopicsError`, before anything else) when a topic exists with another
+    layout than the settings say."""
     from projections.writer import create_tables
     from services.api.login_limits import create_table as create_login_limits
 
-    asyncio.run(ensure_topics(settings))
+    differing = asyncio.run(ensure_topics(settings))
+    if differing:
+        raise TopicsError("topics differ from the settings; change the topics or the settings "
+                          "(LOYALTY_TOPIC_*), then prepare again:\n" + "\n".join(differing))
     owner = as_owner(settings)
     event_store(owner, create_tables=True).close()
     create_tables(owner)

@@ -11,9 +11,13 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 import typer
+from pydantic import ValidationError
 
-from services.settings import Settings
+from services.adapters.kafka_access import KafkaAccessError
+from services.adapters.kafka_topics import TopicsError
+from services.settings import Settings, problems_of
 from services.supervisor import COMMANDS, instance_counts, supervise
 
 cli = typer.Typer(
@@ -24,6 +28,10 @@ cli = typer.Typer(
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 SERVICES = tuple(COMMANDS)
+EXIT_REFUSED = 78
+"""The exit status of a command that refuses to start on its configuration (EX_CONFIG): the
+settings are not valid, Kafka refuses the credentials or the certificates, a topic cannot be
+created, or (`prepare`) a topic differs from the settings. Restarting does not help."""
 
 
 def deploy_script(name: str, action: str) -> None:
@@ -142,7 +150,20 @@ def main() -> None:
     cli.add_typer(projections_commands, name="projections", help="Read models: run or rebuild.")
     cli.add_typer(bench_commands, name="bench")
     cli.add_typer(dead_letter_commands, name="deadletter")
-    cli()
+    try:
+        cli()
+    except ValidationError as error:
+        refuse("the settings are not valid", problems_of(error))
+    except (KafkaAccessError, TopicsError) as error:
+        if structlog.is_configured():  # a service: in its log too
+            structlog.get_logger(__name__).error("refusing to start", reason=str(error))
+        refuse("refusing to start", str(error).splitlines())
+
+
+def refuse(why: str, problems: list[str]) -> None:
+    """Says why, one problem a line, on stderr, and exits with `EXIT_REFUSED`."""
+    print(f"loyalty: {why}:\n  - " + "\n  - ".join(problems), file=sys.stderr)
+    raise SystemExit(EXIT_REFUSED)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from tqdm import tqdm
 
 from services.adapters.dead_letters import DeadLetter
-from services.adapters.kafka import partitions_of, producer, send_reliably
+from services.adapters.kafka import client_options, partitions_of, producer, send_reliably
 from services.settings import Settings
 
 commands = typer.Typer(help="Dead letters: records the services could not handle.",
@@ -43,13 +43,12 @@ class Stored:
 
 async def read_all(settings: Settings) -> list[Stored]:
     """Every dead letter in the topic now, oldest first per partition."""
-    partitions = await partitions_of(settings.kafka_bootstrap_servers,
-                                     settings.dead_letter_topic)
+    partitions = await partitions_of(settings, settings.dead_letter_topic)
     if not partitions:
         return []
     assigned = [TopicPartition(settings.dead_letter_topic, p) for p in partitions]
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False,
+                                auto_offset_reset="earliest")
     await consumer.start()
     try:
         consumer.assign(assigned)

@@ -10,13 +10,42 @@ import structlog
 
 from services import bootstrap
 from services.adapters.health import Watchdog, serve_probes, watch
-from services.adapters.kafka import ensure_topics
+from services.adapters.kafka import admin_client
+from services.adapters.kafka_access import KafkaAccessError, start_diagnosed
 from services.adapters.kafka_codecs import bound_batches
+from services.adapters.kafka_topics import ensure_topics
 from services.adapters.metrics import ServiceMetrics, report_group_lag
 from services.logs import configure_logging
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+CHECK_TIMEOUT_MS = 10_000
+"""How long a service that can start without Kafka waits for it to answer at start-up."""
+
+
+async def topics_checked(settings: Settings) -> None:
+    """Creates the topics that do not exist yet; an existing topic whose layout differs from
+    the settings is logged as an error, and the service works with it as it is (refusing would
+    stop a running pipeline over a topic that works; `loyalty prepare` refuses it)."""
+    differing = await ensure_topics(settings)
+    if differing:
+        log.error("topics differ from the settings; working with them as they are",
+                  differences=differing)
+
+
+async def kafka_checked(settings: Settings) -> None:
+    """For a service that starts without Kafka (projections, api): refuses to start when the
+    brokers refuse it (`KafkaAccessError`); a broker that does not answer yet is only logged."""
+    admin = admin_client(settings, request_timeout_ms=CHECK_TIMEOUT_MS)
+    try:
+        await start_diagnosed(admin, settings)
+    except KafkaAccessError:
+        raise
+    except Exception as error:
+        log.warning("kafka does not answer yet; starting without it", error=repr(error))
+    finally:
+        await admin.close()
 
 
 def observed(service: str, settings: Settings) -> tuple[ServiceMetrics, Watchdog]:
@@ -38,11 +67,11 @@ def intake(settings: Settings) -> None:
 
 async def _intake(settings: Settings) -> None:
     stop = bootstrap.stop_on_signals()
-    await ensure_topics(settings)
+    await topics_checked(settings)
     measured, watched = observed("intake", settings)
     consuming = bootstrap.intake(settings, measured, watched)
-    lag = asyncio.create_task(report_group_lag(measured, settings.kafka_bootstrap_servers,
-                                               settings.intake_group, settings.commands_topics()))
+    lag = asyncio.create_task(report_group_lag(measured, settings, settings.intake_group,
+                                               settings.commands_topics()))
     log.info("intake started", topics=settings.commands_topics(), group=settings.intake_group)
     try:
         await consuming.run(stop)
@@ -59,7 +88,7 @@ def processor(settings: Settings) -> None:
 
 async def _processor(settings: Settings) -> None:
     stop = bootstrap.stop_on_signals()
-    await ensure_topics(settings)
+    await topics_checked(settings)
     measured, watched = observed("processor", settings)
     consumer = await asyncio.to_thread(bootstrap.processor, settings, measured, watched)
     log.info("processor started", topic=settings.items_topic, group=settings.processor_group)
@@ -78,7 +107,7 @@ def relay(settings: Settings) -> None:
 
 async def _relay(settings: Settings) -> None:
     stop = bootstrap.stop_on_signals()
-    await ensure_topics(settings)
+    await topics_checked(settings)
     measured, watched = observed("relay", settings)
     service = await asyncio.to_thread(bootstrap.relay, settings, measured, watched)
     log.info("relay started", results=settings.results_topics(), events=settings.events_topics())
@@ -94,7 +123,7 @@ def clock(settings: Settings) -> None:
 
 async def _clock(settings: Settings) -> None:
     stop = bootstrap.stop_on_signals()
-    await ensure_topics(settings)
+    await topics_checked(settings)
     measured, watched = observed("clock", settings)
     ticking = bootstrap.clock(settings, measured, watched)
     log.info("clock started", interval_seconds=settings.clock_interval_seconds)
@@ -107,6 +136,7 @@ def projections(settings: Settings) -> None:
     from projections.service import run_projections
 
     configure_logging(settings, "projections")
+    asyncio.run(kafka_checked(settings))
     measured, watched = observed("projections", settings)
 
     async def follow() -> None:
@@ -122,6 +152,7 @@ def api(settings: Settings) -> None:
 
     configure_logging(settings, "api")
     refuse_if_insecure(settings)
+    asyncio.run(kafka_checked(settings))
     serve(bootstrap.api(settings), settings)
 
 

@@ -17,7 +17,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.adapters.health import Watchdog
+from services.adapters.kafka import admin_client, client_options
 from services.adapters.topic_ids import topic_ids
+from services.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -25,12 +27,12 @@ WATCH_SECONDS = 5.0
 BROKER = "the broker"
 
 
-async def watch_consumer(watchdog: Watchdog, bootstrap: str, group: str, topics: list[str],
+async def watch_consumer(watchdog: Watchdog, settings: Settings, group: str, topics: list[str],
                          assigned: Callable[[], Iterable[TopicPartition]],
                          restart_on_new_topic: bool, every: float = WATCH_SECONDS) -> None:
     """Reports the consumer's progress to its watchdog every `every` seconds, for ever."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    admin = admin_client(settings)
+    reader = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     started = False
     first_ids: dict[str, str] = {}
     try:
@@ -40,7 +42,7 @@ async def watch_consumer(watchdog: Watchdog, bootstrap: str, group: str, topics:
                     await admin.start()
                     await reader.start()
                     started = True
-                await _incarnations(watchdog, bootstrap, topics, first_ids,
+                await _incarnations(watchdog, settings, topics, first_ids,
                                     restart_on_new_topic)
                 await _progress(watchdog, admin, reader, group, assigned)
                 watchdog.available(BROKER)
@@ -56,10 +58,10 @@ async def watch_consumer(watchdog: Watchdog, bootstrap: str, group: str, topics:
             await admin.close()
 
 
-async def _incarnations(watchdog: Watchdog, bootstrap: str, topics: list[str],
+async def _incarnations(watchdog: Watchdog, settings: Settings, topics: list[str],
                         first_ids: dict[str, str], restart_on_new_topic: bool) -> None:
     """Remembers each topic's first id; one that changed says the topic was created anew."""
-    for topic, current in (await topic_ids(bootstrap, topics)).items():
+    for topic, current in (await topic_ids(settings, topics)).items():
         first = first_ids.setdefault(topic, current)
         if current != first and restart_on_new_topic:
             watchdog.force(f"the topic {topic} was deleted and created again")

@@ -1,25 +1,32 @@
-"""Kafka plumbing shared by the services: topic creation and producer settings."""
+"""Kafka plumbing shared by the services: how clients connect, producer and consumer settings,
+producing reliably and in batches.
+
+Every aiokafka client of the services, the tools and the benchmark is made with
+`client_options(settings)`: the brokers, and the TLS and SASL settings to reach them.
+"""
 
 import asyncio
-import contextlib
+import functools
 import itertools
 import random
+import ssl
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import (
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
     NodeNotReadyError,
-    TopicAlreadyExistsError,
 )
+from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
+from services.adapters.kafka_access import KafkaAccessError, start_diagnosed
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -28,32 +35,50 @@ MAX_RECORD_BYTES = 4 * 1024 * 1024
 """Above the command limit, so that an oversized command reaches intake and gets its error."""
 
 
-async def ensure_topics(settings: Settings) -> None:
-    """Creates the service's topics when they do not exist yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
+def client_options(settings: Settings) -> dict[str, Any]:
+    """aiokafka's keyword arguments (producer, consumer, admin client) to reach the brokers as
+    the settings say: where, with which security protocol, TLS context and SASL credentials."""
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap_servers,
+                               "security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        key_password = settings.kafka_ssl_key_password
+        options["ssl_context"] = tls_context(
+            settings.kafka_ssl_cafile, settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile,
+            key_password.get_secret_value() if key_password else None)
+    if settings.kafka_sasl_mechanism is not None:
+        password = settings.kafka_sasl_password
+        options |= {"sasl_mechanism": settings.kafka_sasl_mechanism,
+                    "sasl_plain_username": settings.kafka_sasl_username,
+                    "sasl_plain_password": password.get_secret_value() if password else None}
+    return options
+
+
+@functools.cache
+def tls_context(cafile: str | None, certfile: str | None, keyfile: str | None,
+                key_password: str | None) -> ssl.SSLContext:
+    """The TLS context of every client of the process (made once): trusts `cafile` (else the
+    system's CAs), checks the brokers' host names, presents the client certificate if any."""
     try:
-        existing = set(await admin.list_topics())
-        wanted = [*settings.commands_topics(), settings.items_topic,
-                  *settings.results_topics(), *settings.events_topics(),
-                  settings.dead_letter_topic]
-        missing = [
-            NewTopic(name, settings.topic_partitions, 1,
-                     topic_configs={"max.message.bytes": str(MAX_RECORD_BYTES)})
-            for name in wanted if name not in existing
-        ]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile elsewhere
-                await admin.create_topics(missing)
-            log.info("topics created", topics=[topic.name for topic in missing])
-    finally:
-        await admin.close()
+        return create_ssl_context(cafile=cafile, certfile=certfile, keyfile=keyfile,
+                                  password=key_password)
+    except (ssl.SSLError, OSError) as error:
+        files = "LOYALTY_KAFKA_SSL_CAFILE" + (
+            ", LOYALTY_KAFKA_SSL_CERTFILE, LOYALTY_KAFKA_SSL_KEYFILE and "
+            "LOYALTY_KAFKA_SSL_KEY_PASSWORD" if certfile else "")
+        raise KafkaAccessError(f"the TLS settings cannot be loaded ({error}): check {files}"
+                               ) from None
+
+
+def admin_client(settings: Settings, **options: Any) -> AIOKafkaAdminClient:
+    """An admin client of the brokers the settings name."""
+    return AIOKafkaAdminClient(**client_options(settings), **options)
 
 
 def producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
-    """A producer that waits for the broker's acknowledgement and never reorders."""
+    """A producer that waits for every in-sync replica's acknowledgement (acks=all), is
+    idempotent (a retried batch is written once) and never reorders."""
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
@@ -67,7 +92,7 @@ def consumer(settings: Settings, group: str, **options: Any) -> AIOKafkaConsumer
     acknowledged everything a batch caused), reading a partition without a committed offset
     from its beginning."""
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -167,10 +192,10 @@ async def enqueue_batched(producer: AIOKafkaProducer, records: Sequence[Record],
     return sent
 
 
-async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+async def partitions_of(settings: Settings, topic: str) -> list[int]:
     """The partitions of a topic (none when it does not exist; it is not created)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
+    admin = admin_client(settings)
+    await start_diagnosed(admin, settings)
     try:
         if topic not in await admin.list_topics():
             return []
@@ -180,11 +205,11 @@ async def partitions_of(bootstrap: str, topic: str) -> list[int]:
         await admin.close()
 
 
-async def stable_members(bootstrap: str, groups: Sequence[str]) -> dict[str, int]:
+async def stable_members(settings: Settings, groups: Sequence[str]) -> dict[str, int]:
     """The members of each consumer group, counted when the group is Stable (a group that is
     rebalancing, empty or unknown counts 0)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
+    admin = admin_client(settings)
+    await start_diagnosed(admin, settings)
     try:
         members = dict.fromkeys(groups, 0)
         for group in groups:  # one per request: aiokafka 0.12 misreads a reply about several

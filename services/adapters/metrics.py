@@ -11,8 +11,10 @@ from collections.abc import Iterable
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+from services.adapters.kafka import admin_client, client_options
+from services.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -65,23 +67,23 @@ def serve_metrics(metrics: ServiceMetrics, host: str, port: int) -> None:
     log.info("metrics served", url=f"http://{host}:{port}/metrics")
 
 
-async def report_group_lag(metrics: ServiceMetrics, bootstrap: str, group: str,
+async def report_group_lag(metrics: ServiceMetrics, settings: Settings, group: str,
                            topics: Iterable[str], every: float = 10.0) -> None:
     """Sets the lag of a consumer group (log end offset - committed offset) per partition,
     every `every` seconds (intake: its lag as lag tools see it)."""
     wanted = set(topics)
     while True:
         try:
-            await _group_lag_once(metrics, bootstrap, group, wanted)
+            await _group_lag_once(metrics, settings, group, wanted)
         except Exception as error:  # metrics never take a service down
             log.info("consumer lag not read", error=repr(error))
         await asyncio.sleep(every)
 
 
-async def _group_lag_once(metrics: ServiceMetrics, bootstrap: str, group: str,
+async def _group_lag_once(metrics: ServiceMetrics, settings: Settings, group: str,
                           wanted: set[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    admin = admin_client(settings)
+    reader = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await admin.start()
     await reader.start()
     try:

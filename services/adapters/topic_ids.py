@@ -26,6 +26,9 @@ from aiokafka.protocol.types import (
     TaggedFields,
 )
 
+from services.adapters.kafka import client_options
+from services.settings import Settings
+
 log = structlog.get_logger(__name__)
 
 METADATA = 3
@@ -99,10 +102,10 @@ class TopicIdsRequest(Request[MetadataRequestV12]):
         return struct
 
 
-async def topic_ids(bootstrap: str, topics: list[str]) -> dict[str, str]:
+async def topic_ids(settings: Settings, topics: list[str]) -> dict[str, str]:
     """Topic name -> id (a UUID as text) of those of `topics` that exist; empty when the
     broker cannot say."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+    client = AIOKafkaClient(**client_options(settings))
     await client.bootstrap()
     try:
         answer = await client.send(client.get_random_node(), TopicIdsRequest(topics))

@@ -15,10 +15,11 @@ from collections.abc import Iterator, Sequence
 
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from tqdm import tqdm
 
-from services.adapters.kafka import producer
+from services.adapters.kafka import admin_client, client_options, producer
+from services.adapters.kafka_access import start_diagnosed
 from services.settings import Settings
 
 PARTITIONS = 8
@@ -37,19 +38,22 @@ SAMPLE_EVENTS = "SELECT topic, state FROM loyalty_events ORDER BY notification_i
 FALLBACK_EVENT = ("events.customer:PointsAccrued", os.urandom(400))
 
 
-async def kafka_round_trip(bootstrap: str, topic: str,
+async def kafka_round_trip(settings: Settings, topic: str,
                            payloads: Sequence[bytes]) -> tuple[float, float]:
-    """(seconds until every record was acknowledged, seconds until every one was consumed)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
+    """(seconds until every record was acknowledged, seconds until every one was consumed), on
+    a topic replicated as the services' topics are."""
+    admin = admin_client(settings)
+    await start_diagnosed(admin, settings)
     try:
-        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
+        await admin.create_topics([NewTopic(
+            topic, PARTITIONS, settings.topic_replication_factor,
+            topic_configs={"min.insync.replicas": str(settings.topic_min_insync_replicas)})])
     finally:
         await admin.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+    consumer = AIOKafkaConsumer(**client_options(settings), group_id=None,
                                 max_partition_fetch_bytes=4 * 1024 * 1024)
     consumer.assign([TopicPartition(topic, partition) for partition in range(PARTITIONS)])
-    kafka = producer(Settings(kafka_bootstrap_servers=bootstrap))
+    kafka = producer(settings)
     await consumer.start()
     await consumer.seek_to_beginning()
     await kafka.start()

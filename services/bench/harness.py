@@ -11,11 +11,12 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from aiokafka.admin import AIOKafkaAdminClient
 from psycopg import sql
 
-from services.adapters.kafka import stable_members
+from services.adapters.kafka import admin_client, stable_members
+from services.adapters.kafka_access import start_diagnosed
 from services.bench.procfs import peak_mib
+from services.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {
@@ -45,7 +46,9 @@ def database_dsn(server_dsn: str, name: str) -> str:
 class BenchEnvironment:
     """Names of one run's topics, consumer groups and scratch database."""
 
-    bootstrap: str
+    kafka: Settings
+    """The user's settings: how the benchmark's own Kafka clients reach the brokers (the
+    services read the same from the environment they inherit)."""
     server_dsn: str
     """The services' role on the server (reads and writes the scratch database's rows)."""
     owner_dsn: str
@@ -75,7 +78,6 @@ class BenchEnvironment:
         """The environment of every child: the user's, with this run's names."""
         return {
             **os.environ,
-            "LOYALTY_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "LOYALTY_POSTGRES_DSN": self.dsn,
             "LOYALTY_POSTGRES_OWNER_DSN": self.owner_database_dsn,
             "LOYALTY_COMMANDS_TOPIC": self.topic("commands"),
@@ -100,17 +102,22 @@ class BenchEnvironment:
                          .format(sql.Identifier(self.database)))
 
     def prepare(self) -> None:
-        """Creates the topics and the event store's tables (`loyalty prepare`)."""
-        subprocess.run([sys.executable, "-m", "services.cli", "prepare"], env=self.service_env(),
-                       cwd=ROOT, check=True, capture_output=True)
+        """Creates the topics and the event store's tables (`loyalty prepare`); says why when it
+        cannot."""
+        done = subprocess.run([sys.executable, "-m", "services.cli", "prepare"],
+                              env=self.service_env(), cwd=ROOT, capture_output=True, text=True,
+                              check=False)
+        if done.returncode != 0:
+            raise ServiceDiedError(f"loyalty prepare exited with {done.returncode}:\n"
+                                   f"{done.stderr[-2000:]}")
 
     def delete_topics(self) -> None:
         """Deletes every topic of this run."""
         asyncio.run(self._delete_topics())
 
     async def _delete_topics(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        await admin.start()
+        admin = admin_client(self.kafka)
+        await start_diagnosed(admin, self.kafka)
         try:
             ours = [name for name in await admin.list_topics() if name.startswith(self.prefix)]
             if ours:
@@ -147,7 +154,7 @@ class Services:
         expected = {self.environment.topic(group): self.counts[name]
                     for name, group in GROUPS.items()}
         deadline = time.monotonic() + SETTLE_TIMEOUT_SECONDS
-        while (members := await stable_members(self.environment.bootstrap, list(expected))) != (
+        while (members := await stable_members(self.environment.kafka, list(expected))) != (
                 expected):
             self.check_alive()
             if time.monotonic() > deadline:

@@ -11,7 +11,9 @@ import time
 
 from aiokafka import AIOKafkaConsumer
 
+from services.adapters.kafka import client_options
 from services.bench.workload import BenchCommand
+from services.settings import Settings
 
 ERROR_STATUS = b'"status":"Error"'
 
@@ -93,8 +95,8 @@ class ResultsFollower:
     """Consumes the results topic for the whole run and hands every record to the tally of
     the current phase."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, settings: Settings, topic: str) -> None:
+        self.settings = settings
         self.topic = topic
         self.tally = ResultsTally()
         self.assigned = asyncio.Event()
@@ -106,7 +108,7 @@ class ResultsFollower:
 
     async def run(self) -> None:
         """Follows the topic until cancelled."""
-        consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap, group_id=None,
+        consumer = AIOKafkaConsumer(self.topic, **client_options(self.settings), group_id=None,
                                     auto_offset_reset="earliest", fetch_max_wait_ms=100,
                                     max_partition_fetch_bytes=4 * 1024 * 1024)
         await consumer.start()

@@ -76,9 +76,9 @@ def meter(services: Services) -> CpuMeter:
 async def measure_pipeline(environment: BenchEnvironment, services: Services,
                            workloads: Workloads, options: BenchOptions) -> PipelineFigures:
     """Warm-up, throughput, projection lag, then latency at the offered load."""
-    follower = ResultsFollower(environment.bootstrap, environment.topic("results"))
+    follower = ResultsFollower(environment.kafka, environment.topic("results"))
     following = asyncio.create_task(follower.run())
-    kafka: AIOKafkaProducer = producer(Settings(kafka_bootstrap_servers=environment.bootstrap))
+    kafka: AIOKafkaProducer = producer(environment.kafka)
     await kafka.start()
     commands_topic = environment.topic("commands")
     try:
@@ -120,7 +120,7 @@ def measure_ceilings(environment: BenchEnvironment, workloads: Workloads,
     """Raw Kafka on the throughput phase's item payloads, raw PostgreSQL on its event rows."""
     payloads = [p for command in workloads.throughput for p in command.item_payloads]
     produced, round_trip = asyncio.run(kafka_round_trip(
-        environment.bootstrap, environment.topic("ceiling"), payloads))
+        environment.kafka, environment.topic("ceiling"), payloads))
     rows = max(pipeline.events_stored, 1)
     seconds, state_bytes = postgres_insert(environment.owner_database_dsn, rows)
     return Ceilings(len(payloads), produced, round_trip, rows, seconds, POSTGRES_METHOD,
@@ -130,7 +130,7 @@ def measure_ceilings(environment: BenchEnvironment, workloads: Workloads,
 def run_bench(options: BenchOptions) -> tuple[PipelineFigures, Ceilings | None, Path]:
     """The whole run; returns the figures, the ceilings and the services' log directory."""
     settings = Settings()
-    environment = BenchEnvironment(settings.kafka_bootstrap_servers, settings.postgres_dsn,
+    environment = BenchEnvironment(settings, settings.postgres_dsn,
                                    settings.postgres_owner_dsn)
     workloads = generate(options)
     log_dir = Path(tempfile.mkdtemp(prefix=f"loyalty-bench-{environment.run_id}-"))

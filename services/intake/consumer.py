@@ -49,7 +49,7 @@ class CommandConsumer:
         consumer.subscribe(self.topics)
         await consumer.start()
         watching = asyncio.create_task(watch_consumer(
-            self.watchdog, self.settings.kafka_bootstrap_servers, self.settings.intake_group,
+            self.watchdog, self.settings, self.settings.intake_group,
             self.topics, consumer.assignment, restart_on_new_topic=True))
         try:
             while not stop.is_set():

@@ -29,7 +29,7 @@ from services.adapters.consumer_watch import watch_consumer
 from services.adapters.dead_letters import DeadLetter, Origin, describe
 from services.adapters.event_store import is_unavailable
 from services.adapters.health import Watchdog
-from services.adapters.kafka import backoff, producer, send_reliably
+from services.adapters.kafka import backoff, client_options, producer, send_reliably
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.positions import Position
 from services.adapters.topic_ids import topic_ids
@@ -96,7 +96,7 @@ class ItemConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **client_options(self.settings),
             group_id=self.settings.processor_group,
             enable_auto_commit=False,
             auto_offset_reset="none",
@@ -111,7 +111,7 @@ class ItemConsumer:
         await consumer.start()
         await dead_letters.start()
         watching = asyncio.create_task(watch_consumer(
-            self.watchdog, self.settings.kafka_bootstrap_servers, self.settings.processor_group,
+            self.watchdog, self.settings, self.settings.processor_group,
             [self.settings.items_topic], consumer.assignment, restart_on_new_topic=False))
         try:
             while not stop.is_set():
@@ -237,7 +237,7 @@ class ItemConsumer:
         self.checked_at = time.monotonic()
         topic = self.settings.items_topic
         try:
-            found = await topic_ids(self.settings.kafka_bootstrap_servers, [topic])
+            found = await topic_ids(self.settings, [topic])
         except Exception as error:
             log.info("topic id not read", error=repr(error))
             return

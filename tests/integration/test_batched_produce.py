@@ -7,7 +7,8 @@ from collections import defaultdict
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from services.adapters.kafka import Record, ensure_topics, producer, send_batched
+from services.adapters.kafka import Record, producer, send_batched
+from services.adapters.kafka_topics import ensure_topics
 from services.settings import Settings
 
 pytestmark = pytest.mark.integration

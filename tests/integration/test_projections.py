@@ -28,7 +28,8 @@ from projections.view import EVENT_TABLES
 from projections.writer import create_tables, drop_read_models, rebuild, writer_of
 from services import bootstrap
 from services.adapters.event_store import EventStore
-from services.adapters.kafka import ensure_topics, producer
+from services.adapters.kafka import producer
+from services.adapters.kafka_topics import ensure_topics
 from services.api.app import create_app
 from services.domain.ids import customer_id
 from services.settings import Settings

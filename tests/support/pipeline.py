@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from services.adapters.kafka import stable_members
+from services.adapters.kafka import client_options, stable_members
+from services.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 Result = dict[str, Any]
@@ -67,6 +68,16 @@ class Pipeline:
                if self.http_port else {}),
             **self.extra_env,
         }
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the pipeline's services read."""
+        return settings_of(self.env)
+
+    @property
+    def kafka_options(self) -> dict[str, Any]:
+        """aiokafka's keyword arguments to reach the brokers as the services do."""
+        return client_options(self.settings)
 
     @property
     def service_dsn(self) -> str:
@@ -129,7 +140,7 @@ class Pipeline:
         members: every instance joined and the partitions are handed out."""
         group = f"{self.prefix}{service}"
         deadline = time.monotonic() + timeout
-        while asyncio.run(stable_members(self.bootstrap, [group]))[group] != members:
+        while asyncio.run(stable_members(self.settings, [group]))[group] != members:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{group} never settled with {members} members")
             time.sleep(0.2)
@@ -142,7 +153,7 @@ class Pipeline:
 
     def delete_topics(self) -> None:
         """Deletes every topic of this pipeline , so the broker stays lean."""
-        asyncio.run(delete_topics_with_prefix(self.bootstrap, self.prefix))
+        asyncio.run(delete_topics_with_prefix(self.kafka_options, self.prefix))
 
     def stop_all(self) -> None:
         for child in self.children.values():
@@ -177,14 +188,14 @@ class Organiser:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)
 
     async def start_producer(self) -> AIOKafkaProducer:
-        producer = AIOKafkaProducer(bootstrap_servers=self.pipeline.bootstrap, acks="all",
+        producer = AIOKafkaProducer(**self.pipeline.kafka_options, acks="all",
                                     max_request_size=4 * 1024 * 1024)
         await producer.start()
         return producer
 
     async def collect(self) -> None:
         consumer = AIOKafkaConsumer(self.results_topic,
-                                    bootstrap_servers=self.pipeline.bootstrap,
+                                    **self.pipeline.kafka_options,
                                     auto_offset_reset="earliest", group_id=None)
         await consumer.start()
         try:
@@ -233,8 +244,11 @@ class Organiser:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
-async def delete_topics_with_prefix(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def delete_topics_with_prefix(kafka: str | dict[str, Any], prefix: str) -> None:
+    """Deletes the topics whose names start with `prefix`; `kafka` is a bootstrap, or aiokafka's
+    keyword arguments."""
+    admin = AIOKafkaAdminClient(**({"bootstrap_servers": kafka} if isinstance(kafka, str)
+                                   else kafka))
     await admin.start()
     try:
         doomed = [topic for topic in await admin.list_topics() if topic.startswith(prefix)]
@@ -242,6 +256,14 @@ async def delete_topics_with_prefix(bootstrap: str, prefix: str) -> None:
             await admin.delete_topics(doomed)
     finally:
         await admin.close()
+
+
+def settings_of(env: Mapping[str, str]) -> Settings:
+    """The settings a service started with the environment `env` reads."""
+    fields = {name.removeprefix("LOYALTY_").lower(): value for name, value in env.items()
+              if name.startswith("LOYALTY_")}
+    return Settings(**{name: value for name, value in fields.items()  # type: ignore[arg-type]
+                       if name in Settings.model_fields})
 
 
 def is_validation_of(result: Result, command_id: str) -> bool:
