@@ -4,16 +4,17 @@ metrics and probes, its watchdog, and a clean stop on SIGINT or SIGTERM. `loyalt
 """
 
 import asyncio
+import itertools
 import sys
 
 import structlog
 
 from services import bootstrap
 from services.adapters.health import Watchdog, serve_probes, watch
-from services.adapters.kafka import admin_client
+from services.adapters.kafka import admin_client, backoff
 from services.adapters.kafka_access import KafkaAccessError, start_diagnosed
 from services.adapters.kafka_codecs import bound_batches
-from services.adapters.kafka_topics import ensure_topics
+from services.adapters.kafka_topics import TopicsNotCreatedError, ensure_topics
 from services.adapters.metrics import ServiceMetrics, report_group_lag
 from services.logs import configure_logging
 from services.settings import Settings
@@ -25,10 +26,19 @@ CHECK_TIMEOUT_MS = 10_000
 
 
 async def topics_checked(settings: Settings) -> None:
-    """Creates the topics that do not exist yet; an existing topic whose layout differs from
-    the settings is logged as an error, and the service works with it as it is (refusing would
+    """Creates the topics that do not exist yet, or waits for `loyalty prepare` to create them
+    when the service's principal may not. An existing topic whose layout differs from the
+    settings is logged as an error, and the service works with it as it is (refusing would
     stop a running pipeline over a topic that works; `loyalty prepare` refuses it)."""
-    differing = await ensure_topics(settings)
+    for attempt in itertools.count():
+        try:
+            differing = await ensure_topics(settings)
+            break
+        except TopicsNotCreatedError as missing:
+            wait = backoff(attempt, first=1.0, longest=30.0)
+            log.warning("waiting for the topics to be created", reason=str(missing),
+                        retry_seconds=round(wait, 1))
+            await asyncio.sleep(wait)
     if differing:
         log.error("topics differ from the settings; working with them as they are",
                   differences=differing)
@@ -66,8 +76,8 @@ def intake(settings: Settings) -> None:
 
 
 async def _intake(settings: Settings) -> None:
+    await topics_checked(settings)  # before the signal handlers: SIGTERM ends a wait
     stop = bootstrap.stop_on_signals()
-    await topics_checked(settings)
     measured, watched = observed("intake", settings)
     consuming = bootstrap.intake(settings, measured, watched)
     lag = asyncio.create_task(report_group_lag(measured, settings, settings.intake_group,
@@ -87,8 +97,8 @@ def processor(settings: Settings) -> None:
 
 
 async def _processor(settings: Settings) -> None:
+    await topics_checked(settings)  # before the signal handlers: SIGTERM ends a wait
     stop = bootstrap.stop_on_signals()
-    await topics_checked(settings)
     measured, watched = observed("processor", settings)
     consumer = await asyncio.to_thread(bootstrap.processor, settings, measured, watched)
     log.info("processor started", topic=settings.items_topic, group=settings.processor_group)
@@ -106,8 +116,8 @@ def relay(settings: Settings) -> None:
 
 
 async def _relay(settings: Settings) -> None:
+    await topics_checked(settings)  # before the signal handlers: SIGTERM ends a wait
     stop = bootstrap.stop_on_signals()
-    await topics_checked(settings)
     measured, watched = observed("relay", settings)
     service = await asyncio.to_thread(bootstrap.relay, settings, measured, watched)
     log.info("relay started", results=settings.results_topics(), events=settings.events_topics())
@@ -122,8 +132,8 @@ def clock(settings: Settings) -> None:
 
 
 async def _clock(settings: Settings) -> None:
+    await topics_checked(settings)  # before the signal handlers: SIGTERM ends a wait
     stop = bootstrap.stop_on_signals()
-    await topics_checked(settings)
     measured, watched = observed("clock", settings)
     ticking = bootstrap.clock(settings, measured, watched)
     log.info("clock started", interval_seconds=settings.clock_interval_seconds)

@@ -19,7 +19,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import for_code
 
 from services.adapters.kafka import MAX_RECORD_BYTES, admin_client
-from services.adapters.kafka_access import KafkaAccessError, start_diagnosed
+from services.adapters.kafka_access import start_diagnosed
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -36,6 +36,11 @@ NOT_AUTHORIZED = {29, 31}
 
 class TopicsError(Exception):
     """The topics are not as the settings want them, or cannot be made so."""
+
+
+class TopicsNotCreatedError(TopicsError):
+    """Topics are missing, and the client's principal may not create them: that is
+    `loyalty prepare`'s (docs/security.md)."""
 
 
 @dataclass(frozen=True)
@@ -118,9 +123,10 @@ async def create(admin: AIOKafkaAdminClient, names: Sequence[str],
         elif code != TOPIC_ALREADY_EXISTS:
             failed.append((name, code, message[0] if message else None))
     if any(code in NOT_AUTHORIZED for _, code, _ in failed):
-        raise KafkaAccessError(
-            f"this principal may not create the topics {[name for name, *_ in failed]}: run "
-            "`loyalty prepare` as a principal that may (docs/security.md), then start again")
+        raise TopicsNotCreatedError(
+            f"the topics {[name for name, *_ in failed]} do not exist, and this principal may "
+            "not create them: `loyalty prepare` does, as a principal that may "
+            "(docs/security.md)")
     if failed:
         raise TopicsError("topics not created: " + "; ".join(
             f"{name}: {for_code(code).__name__}: {message}" for name, code, message in failed))

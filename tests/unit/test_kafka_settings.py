@@ -2,10 +2,12 @@
 keyword arguments every aiokafka client gets, what a refused connection is reported as, and
 how a topic that differs from the settings is described. No password is ever shown."""
 
+import asyncio
 import ssl
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import certifi
@@ -15,7 +17,13 @@ from pydantic import ValidationError
 
 from services.adapters.kafka import client_options
 from services.adapters.kafka_access import refusal
-from services.adapters.kafka_topics import TopicLayout, differences, wanted_layout
+from services.adapters.kafka_topics import (
+    TopicLayout,
+    TopicsNotCreatedError,
+    create,
+    differences,
+    wanted_layout,
+)
 from services.settings import Settings, problems_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -186,3 +194,25 @@ def test_a_topic_that_differs_is_described_part_by_part() -> None:
         "(LOYALTY_TOPIC_MIN_INSYNC_REPLICAS is 2), max.message.bytes 1048588 (the services' "
         "records need 4194304)")
     assert differences("loyalty.items", TopicLayout(8, 3, None, None), wanted) is None
+
+
+class CreatingAdmin:
+    """The broker's answer to CreateTopics, one error code per topic (a fake admin client)."""
+
+    def __init__(self, codes: dict[str, int]) -> None:
+        self.codes = codes
+
+    async def create_topics(self, topics: list[Any]) -> Any:
+        return SimpleNamespace(topic_errors=[(topic.name, self.codes[topic.name], "said")
+                                             for topic in topics])
+
+
+def test_topics_created_elsewhere_meanwhile_are_no_error() -> None:
+    admin = CreatingAdmin({"a": 0, "b": 36})
+    assert asyncio.run(create(admin, ["a", "b"], TopicLayout(8, 3, 2, 4194304))) == {"a"}
+
+
+def test_topics_the_principal_may_not_create_are_left_to_prepare() -> None:
+    admin = CreatingAdmin({"a": 29})
+    with pytest.raises(TopicsNotCreatedError, match="`loyalty prepare` does"):
+        asyncio.run(create(admin, ["a"], TopicLayout(8, 3, 2, 4194304)))
