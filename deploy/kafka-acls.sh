@@ -28,6 +28,11 @@ for programme in "$@"; do
 done
 allow loyalty-prepare --operation Create --operation Describe --operation DescribeConfigs \
   --topic loyalty. --resource-pattern-type prefixed
+for service in intake processor relay clock; do
+  # At start these compare every topic (partitions, replicas, configs) with their settings.
+  allow "loyalty-$service" --operation Describe --operation DescribeConfigs \
+    --topic loyalty. --resource-pattern-type prefixed
+done
 allow loyalty-api --operation Write --topic loyalty.commands. --resource-pattern-type prefixed
 allow loyalty-api --operation Write --topic loyalty.items
 allow loyalty-intake --operation Read --topic loyalty.commands. --resource-pattern-type prefixed

@@ -73,3 +73,18 @@ def test_each_service_reaches_the_topics_it_uses() -> None:
         for operation, topics in operations.items():
             for topic in topics:
                 assert allowed(found, principal, operation, topic), (principal, operation, topic)
+
+
+def test_prepare_and_the_services_that_check_the_topics_may_describe_them() -> None:
+    found = grants()
+    every_topic = [*SETTINGS.commands_topics(), *SETTINGS.results_topics(),
+                   *SETTINGS.events_topics(), SETTINGS.items_topic, SETTINGS.dead_letter_topic]
+    checkers = {"loyalty-prepare": ("Create", "Describe", "DescribeConfigs"),
+                **dict.fromkeys(("loyalty-intake", "loyalty-processor", "loyalty-relay",
+                                 "loyalty-clock"), ("Describe", "DescribeConfigs"))}
+    for principal, operations in checkers.items():
+        for operation in operations:
+            for topic in every_topic:
+                assert allowed(found, principal, operation, topic), (principal, operation, topic)
+    assert not any(allowed(found, principal, "Create", topic) for topic in every_topic
+                   for principal in checkers if principal != "loyalty-prepare")
