@@ -92,7 +92,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
     """Creates the topics that do not exist yet, as the settings want them; returns how each
     existing one differs from the settings (nothing: they all match). Raises
     `KafkaAccessError` when the brokers refuse the client, `TopicsError` when a topic cannot
-    be created."""
+    be created (`TopicsNotCreatedError` when the principal may not create it)."""
     admin = admin_client(settings)
     await start_diagnosed(admin, settings)
     try:
