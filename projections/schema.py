@@ -63,3 +63,18 @@ VERIFICATIONS_DDL = (
         quarantined bigint NOT NULL
     )"""),
 )
+
+LOGIN_HITS = f"{SCHEMA}.login_hits"
+"""Logins through the bonus window counted per key and window, shared by every API instance
+(`services.api.login_limits`)."""
+LOGIN_HITS_DDL = (
+    sql.SQL(f"""
+    CREATE TABLE IF NOT EXISTS {LOGIN_HITS} (
+        key bytea NOT NULL,
+        period bigint NOT NULL,
+        hits integer NOT NULL,
+        ends_at timestamptz NOT NULL,
+        PRIMARY KEY (key, period)
+    )"""),
+    sql.SQL(f"CREATE INDEX IF NOT EXISTS login_hits_ends_at ON {LOGIN_HITS} (ends_at)"),
+)

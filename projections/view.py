@@ -30,11 +30,8 @@ from projections.folding import Batch, Change, Fold
 from projections.schema import (
     APPLICATION_NAME,
     CREATE_SCHEMA,
-    FOLLOWERS_DDL,
     POSITION_CHANNEL,
     QUARANTINE,
-    QUARANTINE_DDL,
-    VERIFICATIONS_DDL,
 )
 from services.adapters.event_store import is_unavailable
 from services.adapters.postgres import TrackingView
@@ -57,15 +54,8 @@ def folds_of(event_class: type) -> tuple[Fold, ...]:
                  if issubclass(event_class, model.FOLDED))
 
 
-DDL: tuple[sql.SQL, ...] = (
-    *(statement for model in READ_MODELS for statement in model.DDL),
-    *item_outcomes.PENDING_DDL,
-    *QUARANTINE_DDL,
-    *FOLLOWERS_DDL,
-    *VERIFICATIONS_DDL,
-)
 EVENT_TABLES = (*(model.TABLE for model in READ_MODELS), QUARANTINE)
-"""The tables built from the event store alone (a rebuild drops and refills them)."""
+"""The tables built from the event store alone (a rebuild empties and refills them)."""
 
 POSITION_LOCK = sql.SQL("SELECT pg_advisory_xact_lock(%s)")
 POSITION_LOCK_KEY = 0x6C6F79616C7479
@@ -113,7 +103,6 @@ class ReadModelView(TrackingView):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.insert(0, sql.Composed([CREATE_SCHEMA]))
-        self.sql_create_statements.extend(sql.Composed([statement]) for statement in DDL)
 
     def position(self) -> int:
         """The last notification id the read models hold (0 before the first)."""

@@ -7,7 +7,7 @@ transaction (`projections.view.ReadModelView`). An event that cannot be decoded,
 written is quarantined, never waited for.
 
 `follow` runs the writer until stopped, waking when the event store says it stored something;
-`rebuild` drops the read models and folds the whole store again. Everything here is synchronous
+`rebuild` empties the read models and folds the whole store again. Everything here is synchronous
 (eventsourcing and psycopg block) and runs in threads of its own.
 """
 
@@ -22,8 +22,9 @@ from eventsourcing.persistence import InfrastructureFactory, Notification
 from eventsourcing.utils import Environment, resolve_topic
 from psycopg import sql
 
+from projections.migrations import Migration, migrate
 from projections.progress import Heartbeat
-from projections.schema import PROJECTION_NAME, SCHEMA, TRACKING_TABLE
+from projections.schema import APPLICATION_NAME, PROJECTION_NAME, SCHEMA, TRACKING_TABLE
 from projections.view import (
     EVENT_TABLES,
     Folded,
@@ -160,7 +161,10 @@ class ReadModelWriter:
 
 def writer_of(settings: Settings, metrics: ServiceMetrics | None = None,
               create_tables: bool = False) -> ReadModelWriter:
-    """The read models' writer on the event store of `settings`."""
+    """The read models' writer on the event store of `settings` (that first brings the read
+    models' schema to the latest version when `create_tables`, as their owner)."""
+    if create_tables:
+        migrate(settings.postgres_dsn)
     view = view_of(projection_env(settings, create_tables=create_tables))
     return ReadModelWriter(postgres_event_store(settings), view, metrics=metrics)
 
@@ -221,14 +225,19 @@ def events_channel(settings: Settings) -> str:
         store.close()
 
 
-def drop_read_models(dsn: str) -> None:
-    """Drops the tables built from the event store and their tracking position.
+def clear_read_models(dsn: str) -> None:
+    """Empties the tables built from the event store and sets their position back to the
+    start, keeping the tables themselves (their schema is versioned, `projections.migrations`).
 
-    The pending items (from Kafka, not from the event store) are kept.
+    The pending items (from Kafka, not from the event store), the followers' heartbeats, the
+    verifications and the login limits are kept; so is the tracking table's record of its own
+    layout, which eventsourcing keeps in it beside the position.
     """
-    tables = [sql.SQL(table) for table in (*EVENT_TABLES, f"{SCHEMA}.{TRACKING_TABLE}")]
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(tables)))
+    tables = sql.SQL(", ").join(sql.SQL(table) for table in EVENT_TABLES)
+    with psycopg.connect(dsn) as conn, conn.transaction():
+        conn.execute(sql.SQL("TRUNCATE {}").format(tables))
+        conn.execute(sql.SQL(f"DELETE FROM {SCHEMA}.{TRACKING_TABLE} WHERE application_name = %s"),
+                     (APPLICATION_NAME,))
 
 
 OnProgress = Callable[[int, int], None]
@@ -236,20 +245,24 @@ OnProgress = Callable[[int, int], None]
 
 
 def rebuild(settings: Settings, progress: OnProgress | None = None) -> int:
-    """Drops the read models and folds the whole event store again, up to the head it had
-    when the rebuild started; returns that head. A running projections service is not
-    disturbed: it finds the position moved and follows on from it."""
-    drop_read_models(settings.postgres_dsn)
-    writer = writer_of(settings, create_tables=True)
+    """Empties the read models and folds the whole event store again, up to the head it had
+    when the rebuild started; returns that head. Run as the tables' owner. A running
+    projections service is not disturbed: it finds the position moved and follows on from it."""
+    create_tables(settings)
+    clear_read_models(settings.postgres_dsn)
+    writer = writer_of(settings)
     try:
         return writer.catch_up(progress=progress)
     finally:
         writer.close()
 
 
-def create_tables(settings: Settings) -> None:
-    """Creates the read-model schema, tables and tracking table when missing."""
+def create_tables(settings: Settings) -> list[Migration]:
+    """Brings the read models' schema to the latest version and creates their tracking table
+    when missing, as the tables' owner; returns the migrations applied."""
+    applied = migrate(settings.postgres_dsn)
     view_of(projection_env(settings, create_tables=True)).datastore.close()
+    return applied
 
 
 def read_models_view(settings: Settings) -> ReadModelView:

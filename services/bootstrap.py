@@ -50,12 +50,11 @@ def as_owner(settings: Settings) -> Settings:
 
 
 def prepare(settings: Settings) -> None:
-    """Creates the topics, the event store, the read-model tables and the table of the login
-    rate limits (as their owner), and lets the services' role use them: every service can
-    start. Refuses (`TopicsError`, before anything else) when a topic exists with another
-    layout than the settings say."""
+    """Creates the topics and the event store, brings the read models' schema to this
+    release's version (`projections.migrations`; as the tables' owner), and lets the services'
+    role use them: every service can start. Refuses (`TopicsError`, before anything else)
+    when a topic exists with another layout than the settings say."""
     from projections.writer import create_tables
-    from services.api.login_limits import create_table as create_login_limits
 
     differing = asyncio.run(ensure_topics(settings))
     if differing:
@@ -64,7 +63,6 @@ def prepare(settings: Settings) -> None:
     owner = as_owner(settings)
     event_store(owner, create_tables=True).close()
     create_tables(owner)
-    create_login_limits(owner.postgres_dsn)
     grant_services(settings)
     log.info("topics, event store and read models ready")
 

@@ -15,6 +15,7 @@ import structlog
 import typer
 from pydantic import ValidationError
 
+from projections.migrations import NewerSchemaError
 from services.adapters.kafka_access import KafkaAccessError
 from services.adapters.kafka_topics import TopicsError
 from services.settings import Settings, problems_of
@@ -154,7 +155,7 @@ def main() -> None:
         cli()
     except ValidationError as error:
         refuse("the settings are not valid", problems_of(error))
-    except (KafkaAccessError, TopicsError) as error:
+    except (KafkaAccessError, TopicsError, NewerSchemaError) as error:
         if structlog.is_configured():  # a service: in its log too
             structlog.get_logger(__name__).error("refusing to start", reason=str(error))
         refuse("refusing to start", str(error).splitlines())

@@ -5,7 +5,8 @@ is limited and its window, so no link or client address is stored) and each wind
 since the epoch, by the database's clock, so instances whose clocks differ agree), the hits so
 far. One statement counts a hit and returns the count (`INSERT ... ON CONFLICT DO UPDATE ...
 RETURNING`), so concurrent logins on any instances never both see the last free hit. Rows of
-windows that are over are deleted now and then. The table is made by `loyalty prepare`, which
+windows that are over are deleted now and then. The table is made by `loyalty prepare` (a
+migration of the read models' schema, `projections.migrations`), which
 grants the services' role its rights on it as on every table of that schema; it is no read
 model (nothing folds it, a rebuild keeps it).
 """
@@ -14,27 +15,13 @@ import hashlib
 import time
 from typing import Any, Protocol
 
-import psycopg
 from limits import RateLimitItem
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
-from projections.schema import SCHEMA
+from projections.schema import LOGIN_HITS
 
-TABLE = f"{SCHEMA}.login_hits"
-
-DDL = (
-    sql.SQL(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"),
-    sql.SQL(f"""
-    CREATE TABLE IF NOT EXISTS {TABLE} (
-        key bytea NOT NULL,
-        period bigint NOT NULL,
-        hits integer NOT NULL,
-        ends_at timestamptz NOT NULL,
-        PRIMARY KEY (key, period)
-    )"""),
-    sql.SQL(f"CREATE INDEX IF NOT EXISTS login_hits_ends_at ON {TABLE} (ends_at)"),
-)
+TABLE = LOGIN_HITS
 
 HIT = sql.SQL(f"""
     INSERT INTO {TABLE} AS counted (key, period, hits, ends_at)
@@ -92,10 +79,3 @@ async def within(counter: HitCounter, rate: RateLimitItem, kind: str, value: str
     seconds = rate.get_expiry()
     key = hashlib.sha256(f"{kind}\x1f{seconds}\x1f{value}".encode()).digest()
     return await counter.hit(key, seconds) <= rate.amount
-
-
-def create_table(owner_dsn: str) -> None:
-    """Creates the table of login hits, as the owner of the tables."""
-    with psycopg.connect(owner_dsn, autocommit=True) as conn:
-        for statement in DDL:
-            conn.execute(statement)

@@ -23,7 +23,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from projections.view import POSITION_LOCK, POSITION_LOCK_KEY
-from projections.writer import create_tables, drop_read_models
+from projections.writer import clear_read_models, create_tables
 from services.bootstrap import grant_services
 from services.settings import Settings
 from tests.conftest import service_dsn
@@ -150,7 +150,7 @@ def test_postgresql_stopped_while_the_read_models_catch_up_after_a_rebuild(
         wait_until(stream.finished, 120, "the commands to be sent")
     results.wait_for_every_answer(sent)
     stored = head(system)
-    drop_read_models(system.dsn)  # what `loyalty projections rebuild` starts with
+    clear_read_models(system.dsn)  # what `loyalty projections rebuild` starts with
     create_tables(Settings(postgres_dsn=system.dsn))
     grant_services(Settings(postgres_dsn=service_dsn(system.dsn), postgres_owner_dsn=system.dsn))
     try:

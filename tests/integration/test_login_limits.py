@@ -10,10 +10,11 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from projections.migrations import migrate
 from services import bootstrap
 from services.api.app import create_app
 from services.api.links import LinkSigner
-from services.api.login_limits import TABLE, PostgresHits, create_table
+from services.api.login_limits import TABLE, PostgresHits
 from services.api.read_store import read_pool
 from services.settings import Settings
 from tests.conftest import service_dsn
@@ -32,7 +33,7 @@ def settings(module_postgres_dsn: str) -> Settings:
         dev_mode=True, link_secret=SECRET,
         # windows far longer than the test, so that none straddles two of them
         login_rate_per_link="10/year", login_rate_per_address="15/year")
-    create_table(settings.postgres_owner_dsn)
+    migrate(settings.postgres_owner_dsn)
     bootstrap.grant_services(settings)
     return settings
 

@@ -25,7 +25,7 @@ from projections.item_outcomes import PendingItem, pending_statement
 from projections.pending import follow_validation_results, pending_items
 from projections.schema import QUARANTINE, SCHEMA, TRACKING_TABLE
 from projections.view import EVENT_TABLES
-from projections.writer import create_tables, drop_read_models, rebuild, writer_of
+from projections.writer import clear_read_models, create_tables, rebuild, writer_of
 from services import bootstrap
 from services.adapters.event_store import EventStore
 from services.adapters.kafka import producer
@@ -162,8 +162,8 @@ follow(Settings(), threading.Event(), Watchdog("projections", 60))
 def test_a_killed_projection_resumes_to_what_a_rebuild_builds(
     settings: Settings, store: EventStore
 ) -> None:
-    drop_read_models(settings.postgres_dsn)
     create_tables(settings)  # as `loyalty prepare` does before the services start
+    clear_read_models(settings.postgres_dsn)
     head = store.recorder.max_notification_id() or 0
     env = {**os.environ, "LOYALTY_POSTGRES_DSN": settings.postgres_dsn, "LOYALTY_LOG_JSON": "0"}
     follower = subprocess.Popen([sys.executable, "-c", FOLLOWER], cwd=ROOT, env=env)
