@@ -32,6 +32,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from services.api.links import LinkSigner, Login, Refusal, links_router, window_path
+from services.api.metrics import LoginVerdict, count_login
 from services.api.pipeline import (
     PipelineClient,
     PipelineUnavailableError,
@@ -198,6 +199,7 @@ async def posted_csrf(request: Request) -> str:
 
 def refused(request: Request, refusal: Refusal, programme: str | None = None) -> HTMLResponse:
     """The page of a link that opens nothing."""
+    count_login(request, LoginVerdict(refusal.value))
     if refusal is Refusal.EXPIRED:
         return notice(request, 410, "This link has expired",
                       "Login links are valid for a limited time. Please ask your programme for "
@@ -250,10 +252,12 @@ def window_router(settings: Settings) -> APIRouter:
         cookie = request.cookies.get(CSRF_COOKIE, "")
         if not (cookie and same_origin(request)
                 and hmac.compare_digest(cookie, await posted_csrf(request))):
+            count_login(request, LoginVerdict.CROSS_SITE)
             return notice(request, 403, "Please open your link again",
                           "This page can only be opened from your login link.",
                           login.programme)
         if not guard.within_limits(token, request.client.host if request.client else "-"):
+            count_login(request, LoginVerdict.RATE_LIMITED)
             return notice(request, 429, "Please wait a moment",
                           "There were too many attempts to open this window. Please try again "
                           "in a minute.", login.programme)
@@ -261,17 +265,21 @@ def window_router(settings: Settings) -> APIRouter:
             view = await open_window(pipeline, reads, login)
         except (PipelineUnavailableError, LoginTimeoutError) as error:
             log.warning("bonus window login not completed", error=repr(error))
+            count_login(request, LoginVerdict.UNAVAILABLE)
             return notice(request, 503, "Please try again",
                           "We could not open your bonus window just now. "
                           "Please open your link again in a moment.", login.programme)
         if view is ErrorCode.CUSTOMER_BLOCKED:
+            count_login(request, LoginVerdict.BLOCKED)
             return notice(request, 403, "Account blocked",
                           "Your account is blocked at the moment. Please contact the "
                           "programme's support team; we will be glad to help.", login.programme)
         if isinstance(view, ErrorCode):
+            count_login(request, LoginVerdict.NOT_FOUND)
             return notice(request, 404, "Account not found",
                           "We could not find your account. Please use the link your "
                           "programme sent you.", login.programme)
+        count_login(request, LoginVerdict.SUCCESS)
         return page(request, "window.html", 200, view=view)
 
     return router
