@@ -58,6 +58,8 @@ class Command:
     id: str
     type: CommandType
     programme: str
+    timestamp: datetime | None = None
+    """The Kafka timestamp of the command's record (None: not read from Kafka)."""
 
 
 class _Fields(BaseModel):
@@ -202,6 +204,7 @@ def _identity(command: Command, identity: Identity) -> Fields:
         "command_id": command.id,
         "type_of_command": command.type,
         "programme": command.programme,
+        "command_timestamp": command.timestamp,
         "guid": identity.guid,
         "uniq_id": identity.uniq_id,
     }

@@ -62,7 +62,7 @@ def command_of(item: WorkItem) -> domain.Command | domain.SettlePoints:
     common: dict[str, Any] = {
         "programme": item.programme, "guid": item.guid, "uniq_id": item.uniq_id,
         "command_id": item.command_id, "type_of_command": item.type_of_command.value,
-        "fingerprint": item.fingerprint(),
+        "fingerprint": item.fingerprint(), "command_timestamp": item.command_timestamp,
     }
     match item.type_of_command:
         case CommandType.BLOCK_CUSTOMERS:

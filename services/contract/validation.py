@@ -9,6 +9,7 @@ the valid ones go on to stage 2, the others are answered with their first error.
 import functools
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NoReturn
 
 from services.contract.commands import ITEMS_UNDER, CommandType, WorkItem
@@ -40,12 +41,14 @@ class _CommandRejectedError(Exception):
 
 
 def validate_command(
-    raw: bytes, *, command_id: str, programme: str | None, rules: ValidationRules
+    raw: bytes, *, command_id: str, programme: str | None, rules: ValidationRules,
+    timestamp: datetime | None = None,
 ) -> Validated:
     """Check one command, as the organiser sent it, against the rules of stage 1.
 
     `programme` is the command's programme as named by its sender (None: a name that is not
-    text). Never raises: whatever the bytes, the answer is a `ValidationResult`.
+    text); `timestamp`, its record's Kafka timestamp, goes with its items. Never raises:
+    whatever the bytes, the answer is a `ValidationResult`.
     """
     try:
         programme = _programme(programme, rules)
@@ -59,7 +62,8 @@ def validate_command(
             error=rejection.error,
         )
         return Validated(result=result, items=[])
-    command = Command(id=command_id, type=type_of_command, programme=programme)
+    command = Command(id=command_id, type=type_of_command, programme=programme,
+                      timestamp=timestamp)
     return _check_items(entries, command, rules)
 
 
