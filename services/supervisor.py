@@ -131,6 +131,7 @@ def supervise(counts: dict[str, int], settings: Settings) -> int:
     serve_metrics(metrics, settings.metrics_host, settings.metrics_port_of("run"))
     children = children_of(counts, settings)
     for child in children:
+        metrics.restarts.labels(child.name)  # at 0: the first restart is an increase too
         child.start()
     log.info("services running; Ctrl-C stops them", services=[c.name for c in children])
     for signum in (signal.SIGINT, signal.SIGTERM):  # also when started in the background

@@ -157,12 +157,17 @@ class WatchdogCollector(Collector):
         return [behind, ready, down]
 
 
+def report(watchdog: Watchdog, metrics: ServiceMetrics) -> None:
+    """Puts the watchdog's verdicts among the service's metrics."""
+    metrics.registry.register(WatchdogCollector(watchdog))
+
+
 def watch(watchdog: Watchdog, metrics: ServiceMetrics | None = None, every: float = 1.0,
           end: Callable[[int], None] = os._exit) -> threading.Thread:
     """Checks the watchdog every `every` seconds, in a thread of its own; a stuck service is
     ended (`end(EXIT_STUCK)`) for its supervisor to start again. Its verdicts join `metrics`."""
     if metrics is not None:
-        metrics.registry.register(WatchdogCollector(watchdog))
+        report(watchdog, metrics)
 
     def run() -> None:
         while True:
