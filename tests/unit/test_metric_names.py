@@ -117,3 +117,12 @@ def test_the_dashboard_is_importable_with_a_prometheus_datasource_variable() -> 
         assert panel["targets"] and all(target["datasource"] == panel["datasource"]
                                         for target in panel["targets"])
     assert dashboard["uid"] and dashboard["title"] and "id" not in dashboard
+
+
+def test_every_metric_of_the_service_is_documented() -> None:
+    documented = (ROOT / "docs" / "architecture.md").read_text()
+    for text in expositions().values():
+        for family in text_string_to_metric_families(text):
+            if family.name.startswith("loyalty_"):
+                name = family.name + ("_total" if family.type == "counter" else "")
+                assert f"`{name}`" in documented, name
