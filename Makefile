@@ -1,13 +1,14 @@
 # One entry point for people and CI. On a fresh machine:
 #   make run    install, start Kafka + PostgreSQL, run every service (Ctrl-C stops)
 #   make test   install, start Kafka + PostgreSQL (+ Debian's chromium for the browser
-#               tests), lint, type-check, run every test
+#               tests, + promtool from Debian's prometheus package for the alert rules),
+#               lint, type-check, run every test
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up run test lint unit down bench browser
+.PHONY: install up run test lint unit down bench browser promtool
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +34,10 @@ unit: install
 browser:
 	bash deploy/browser.sh install
 
-test: lint up browser
+promtool:
+	bash deploy/prometheus.sh install
+
+test: lint up browser promtool
 	$(BIN)/pytest
 
 bench: up

@@ -7,9 +7,11 @@ the `messages` shown (`[{message_id, text, shows_left}]`); the wording of a resu
 is the contract layer's business, not the stored event's.
 
 Version 1 stored the wire result itself (`result`, a JSON object in camelCase); version 2
-stores its parts, and `upcast_v1_v2` turns a stored version 1 into them.
+stores its parts, and `upcast_v1_v2` turns a stored version 1 into them. `ItemProcessed`
+version 3 adds `command_timestamp`, when the item's command was produced (None before).
 """
 
+from datetime import datetime
 from typing import Any, TypedDict
 
 from events.base import Created, Event
@@ -42,10 +44,15 @@ def _answer_of_result(state: dict[str, Any]) -> None:
     )
 
 
+def _no_command_timestamp(state: dict[str, Any]) -> None:
+    """Version 2 did not know when the item's command was produced (in place)."""
+    state["command_timestamp"] = None
+
+
 class ItemProcessed(Created):
     """Stage 2 answered an item seen for the first time (Success, or Error with a code)."""
 
-    class_version = 2
+    class_version = 3
 
     programme: str
     guid: str
@@ -60,8 +67,11 @@ class ItemProcessed(Created):
     status: str
     error_code: str | None
     messages: list[Shown] | None
+    command_timestamp: datetime | None
+    """The Kafka timestamp of the command's record that brought the item (None: unknown)."""
 
     upcast_v1_v2 = staticmethod(_answer_of_result)
+    upcast_v2_v3 = staticmethod(_no_command_timestamp)
 
 
 class ItemResent(Event):

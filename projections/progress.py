@@ -6,7 +6,8 @@
 - `read_followers`: those heartbeats, judged: a follower is *stuck* when it is behind and has
   not moved for `stuck_after` seconds, *silent* when it has not beaten for as long (its process
   is gone or hangs); `/healthz` and `/metrics` report both;
-- `last_verification`: the result of the last `loyalty projections verify`.
+- `last_verification`: the result of the last `loyalty projections verify`;
+- `count_quarantined`: the events left out of the read models.
 """
 
 import time
@@ -19,7 +20,14 @@ import structlog
 from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
-from projections.schema import APPLICATION_NAME, FOLLOWERS, SCHEMA, TRACKING_TABLE, VERIFICATIONS
+from projections.schema import (
+    APPLICATION_NAME,
+    FOLLOWERS,
+    QUARANTINE,
+    SCHEMA,
+    TRACKING_TABLE,
+    VERIFICATIONS,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -168,3 +176,12 @@ async def last_verification(conn: AsyncConnection[Any]) -> Verification | None:
             f"SELECT finished_at, scope, position, aggregates, differences, quarantined "
             f"FROM {VERIFICATIONS} ORDER BY id DESC LIMIT 1"))
         return await rows.fetchone()
+
+
+async def count_quarantined(conn: AsyncConnection[Any]) -> int:
+    """Events left out of the read models, waiting for a rebuild (0 before the tables exist)."""
+    cursor = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (QUARANTINE,))
+    if not ((await cursor.fetchone()) or (False,))[0]:
+        return 0
+    cursor = await conn.execute(sql.SQL(f"SELECT count(*) FROM {QUARANTINE}"))
+    return int(((await cursor.fetchone()) or (0,))[0])

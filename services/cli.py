@@ -78,7 +78,9 @@ def run(
         list[str] | None,
         typer.Option("--scale", metavar="SERVICE=N",
                      help="Run N instances of a service, e.g. --scale processor=2 (intake and "
-                          "processor share their partitions in one consumer group)."),
+                          "processor share their partitions in one consumer group; at most 9; "
+                          "instance k of processor serves metrics on 942k, of intake on "
+                          "941k)."),
     ] = None,
 ) -> None:
     """Run the services in the foreground, each in its own process, restarting any that exits;

@@ -176,6 +176,9 @@ class Settings(BaseSettings):
     metrics_port: int | None = None
     """Where a service serves its Prometheus metrics (0: nowhere); unset: the service's own
     default port (`METRICS_PORTS`), so that the services of one host never collide."""
+    metrics_count_seconds: float = 60.0
+    """How often, at most, the API's /metrics counts customers and item outcomes by status
+    (each a scan of a read-model table), in the background of a scrape."""
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -20,7 +20,7 @@ import structlog
 from services.adapters.kafka import backoff
 from services.adapters.metrics import ServiceMetrics, serve_metrics
 from services.logs import configure_logging
-from services.settings import Settings
+from services.settings import METRICS_PORTS, Settings
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +34,8 @@ COMMANDS = {
 }
 SCALABLE = ("intake", "processor")
 """Services that run as several instances: they share the partitions of one consumer group."""
+MAX_INSTANCES = 9
+"""Instances of one service at most: the ports of its block (`metrics_port`)."""
 GRACE_SECONDS = 15
 HEALTHY_SECONDS = 60.0
 """A child that ran this long since its last start is healthy: its backoff starts over."""
@@ -72,9 +74,24 @@ def port_taken(host: str, port: int) -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
+def metrics_port(base: int, service: str, instance: int = 1) -> int:
+    """The metrics port of one instance of a service under `loyalty run`, whose own port is
+    `base`: stable whatever else runs. The first instance of the service n ports after the
+    supervisor's (`METRICS_PORTS`: intake 1, processor 2, relay 3, projections 4, clock 5) is
+    on base + n; instance k >= 2 is on base + 10 n + k (processor-2 on 9422, intake-3 on
+    9413). 0 (metrics off) stays 0; the API serves its metrics on its HTTP port."""
+    if base == 0 or service == "api":
+        return 0
+    if not 1 <= instance <= MAX_INSTANCES:
+        raise ValueError(f"instance {instance} of {service}: 1 to {MAX_INSTANCES}")
+    n = METRICS_PORTS[service.removesuffix("-run")] - METRICS_PORTS["run"]
+    return base + n if instance == 1 else base + 10 * n + instance
+
+
 def instance_counts(scales: list[str], services: list[str]) -> dict[str, int]:
     """`SERVICE=N` options as a mapping; ValueError for an unknown service, a count below 1,
-    or more than one instance of a service that runs once (not in `SCALABLE`)."""
+    more than one instance of a service that runs once (not in `SCALABLE`), or more than
+    `MAX_INSTANCES`."""
     counts: dict[str, int] = {}
     for scale in scales:
         service, _, count = scale.partition("=")
@@ -83,19 +100,21 @@ def instance_counts(scales: list[str], services: list[str]) -> dict[str, int]:
                              f"{', '.join(services)}")
         if service not in SCALABLE and int(count) > 1:
             raise ValueError(f"{scale}: {service} runs once")
+        if int(count) > MAX_INSTANCES:
+            raise ValueError(f"{scale}: at most {MAX_INSTANCES} instances")
         counts[service] = int(count)
     return counts
 
 
 def children_of(counts: dict[str, int], settings: Settings) -> list[Child]:
     """The children to run: `counts[service]` instances of each, each with a metrics port of
-    its own (the supervisor's port + 1, + 2, ...; none when metrics are off)."""
+    its own (`metrics_port`; none when metrics are off)."""
     base = settings.metrics_port_of("run")
     children: list[Child] = []
     for service, count in counts.items():
         for instance in range(1, count + 1):
             name = service if instance == 1 else f"{service}-{instance}"
-            port = 0 if base == 0 or service == "api" else base + 1 + len(children)
+            port = metrics_port(base, service, instance)
             env = {**os.environ, "LOYALTY_METRICS_PORT": str(port)}
             children.append(Child(name, service, env))
     return children
@@ -112,6 +131,7 @@ def supervise(counts: dict[str, int], settings: Settings) -> int:
     serve_metrics(metrics, settings.metrics_host, settings.metrics_port_of("run"))
     children = children_of(counts, settings)
     for child in children:
+        metrics.restarts.labels(child.name)  # at 0: the first restart is an increase too
         child.start()
     log.info("services running; Ctrl-C stops them", services=[c.name for c in children])
     for signum in (signal.SIGINT, signal.SIGTERM):  # also when started in the background

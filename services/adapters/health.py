@@ -13,20 +13,23 @@ While a service waits for a dependency that is down (the event store, say), it i
 and not stuck: restarting it would not help.
 
 `serve_probes` answers `GET /livez`, `GET /readyz` (200, or 503 with the reasons as JSON) and
-`GET /metrics` on the service's metrics port.
+`GET /metrics` on the service's metrics port; `WatchdogCollector` puts the watchdog's verdicts
+among the service's metrics.
 """
 
 import json
 import os
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import structlog
-from prometheus_client import Gauge, make_wsgi_app
+from prometheus_client import make_wsgi_app
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from services.adapters.metrics import ServiceMetrics
 
@@ -50,6 +53,8 @@ class Watchdog:
         self.waiting_for: set[str] = set()
         """Dependencies that are down: while any is, the service is not ready, and not stuck
         (restarting it would not help)."""
+        self.dependencies: set[str] = set()
+        """Every dependency the service has reported on, down or not."""
         self.problems: dict[str, str] = {}
         self.forced: str | None = None
 
@@ -70,10 +75,12 @@ class Watchdog:
         """The service waits for a dependency that is down."""
         self.turned()
         self.waiting_for.add(dependency)
+        self.dependencies.add(dependency)
 
     def available(self, dependency: str) -> None:
         """A dependency answers (again); the time without progress starts over when the
         service waits for nothing any more."""
+        self.dependencies.add(dependency)
         if dependency in self.waiting_for:
             self.waiting_for.discard(dependency)
             if not self.waiting_for:
@@ -118,15 +125,49 @@ class Watchdog:
         return reasons
 
 
+def dependency_label(dependency: str) -> str:
+    """A dependency as a label value: `the event store` -> `event-store`."""
+    return dependency.removeprefix("the ").replace(" ", "-")
+
+
+class WatchdogCollector(Collector):
+    """The watchdog's verdicts as gauges, read at every scrape."""
+
+    def __init__(self, watchdog: Watchdog) -> None:
+        self.watchdog = watchdog
+
+    def collect(self) -> Iterable[Metric]:
+        dog = self.watchdog
+        behind = GaugeMetricFamily(
+            "loyalty_seconds_without_progress", "Seconds the service has been behind without "
+            "progress (0: not behind); the watchdog ends it past LOYALTY_STUCK_AFTER_SECONDS.",
+            labels=["service"])
+        behind.add_metric([dog.service], dog.seconds_since_progress())
+        ready = GaugeMetricFamily(
+            "loyalty_service_ready", "1 when the service is ready (/readyz answers 200): not "
+            "stuck, no dependency down, partitions assigned.", labels=["service"])
+        ready.add_metric([dog.service], 0.0 if dog.readiness() else 1.0)
+        down = GaugeMetricFamily(
+            "loyalty_dependency_unavailable", "1 while the service waits for a dependency that "
+            "does not answer (broker, event-store): not ready, and not restarted for it.",
+            labels=["service", "dependency"])
+        for dependency in sorted(dog.dependencies | dog.waiting_for):
+            down.add_metric([dog.service, dependency_label(dependency)],
+                            float(dependency in dog.waiting_for))
+        return [behind, ready, down]
+
+
+def report(watchdog: Watchdog, metrics: ServiceMetrics) -> None:
+    """Puts the watchdog's verdicts among the service's metrics."""
+    metrics.registry.register(WatchdogCollector(watchdog))
+
+
 def watch(watchdog: Watchdog, metrics: ServiceMetrics | None = None, every: float = 1.0,
           end: Callable[[int], None] = os._exit) -> threading.Thread:
     """Checks the watchdog every `every` seconds, in a thread of its own; a stuck service is
-    ended (`end(EXIT_STUCK)`) for its supervisor to start again."""
+    ended (`end(EXIT_STUCK)`) for its supervisor to start again. Its verdicts join `metrics`."""
     if metrics is not None:
-        behind = Gauge("loyalty_seconds_without_progress", "Seconds the service has been "
-                       "behind without progress (0: not behind).", ["service"],
-                       registry=metrics.registry)
-        behind.labels(watchdog.service).set_function(watchdog.seconds_since_progress)
+        report(watchdog, metrics)
 
     def run() -> None:
         while True:

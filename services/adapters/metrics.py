@@ -1,22 +1,48 @@
 """Prometheus metrics of the pipeline's services, each on a port of its own.
 
 Every service counts the records it handled, its errors and its dead letters, and reports its
-consumer lag per partition; `loyalty run` reports restarts. `serve_metrics` exposes a registry
-on `LOYALTY_METRICS_HOST:LOYALTY_METRICS_PORT` (port 0: not exposed), for operators only: no
-figure here names a programme or a customer.
+consumer lag per partition; the relay observes each item's end-to-end latency; `loyalty run`
+reports restarts. Each registry also has the process and Python collectors (CPU, memory, file
+descriptors, garbage collections). `serve_metrics` exposes a registry on
+`LOYALTY_METRICS_HOST:LOYALTY_METRICS_PORT` (port 0: not exposed), for operators only: no
+figure here names a programme or a customer. docs/architecture.md lists every metric.
 """
 
 import asyncio
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
 
 from services.adapters.kafka import admin_client, client_options
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+"""Seconds from a command on `loyalty.commands` to its items' stage-2 results: from tens of
+milliseconds when idle to minutes under a backlog."""
+
+
+def runtime_registry() -> CollectorRegistry:
+    """A registry of its own with the process's figures (`process_*`: CPU, memory, open file
+    descriptors, start time) and the interpreter's (`python_info`, `python_gc_*`)."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry
 
 
 class ServiceMetrics:
@@ -24,7 +50,7 @@ class ServiceMetrics:
 
     def __init__(self, service: str) -> None:
         self.service = service
-        self.registry = CollectorRegistry()
+        self.registry = runtime_registry()
         registry = self.registry
         self.records = Counter("loyalty_records", "Records handled, by topic and outcome.",
                                ["service", "topic", "outcome"], registry=registry)
@@ -34,12 +60,19 @@ class ServiceMetrics:
                                     "topic.", ["service", "topic"], registry=registry)
         self.lag = Gauge("loyalty_consumer_lag", "Records on a partition not yet handled.",
                          ["service", "topic", "partition"], registry=registry)
+        self.lag_partitions: dict[str, set[int]] = {}
+        """The partitions whose lag is reported, by topic."""
         self.quarantined = Counter("loyalty_events_quarantined", "Events left out of the read "
                                    "models (`loyalty projections verify` lists them).",
                                    ["service"], registry=registry)
         self.restarts = Counter("loyalty_service_restarts", "Services that exited and were "
                                 "started again by `loyalty run`.", ["service"],
                                 registry=registry)
+        self.item_latency = Histogram(
+            "loyalty_item_latency_seconds", "Seconds from a command's record on the commands "
+            "topic (its Kafka timestamp) to the stage-2 result of one of its items published "
+            "(the relay, once the broker acknowledged it).", ["service"],
+            buckets=LATENCY_BUCKETS, registry=registry)
 
     def handled(self, topic: str, count: int = 1, outcome: str = "handled") -> None:
         self.records.labels(self.service, topic, outcome).inc(count)
@@ -50,8 +83,24 @@ class ServiceMetrics:
     def dead_lettered(self, topic: str) -> None:
         self.dead_letters.labels(self.service, topic).inc()
 
-    def set_lag(self, topic: str, partition: int, lag: int) -> None:
-        self.lag.labels(self.service, topic, str(partition)).set(max(0, lag))
+    def set_lags(self, topic: str, lags: Mapping[int, int],
+                 assigned: Collection[int] | None = None) -> None:
+        """Sets the lag of each partition of `lags`, and drops the figures of partitions not
+        `assigned` (by default: not in `lags`) any more: another instance reports them now,
+        and a stale figure would be counted twice."""
+        reported = self.lag_partitions.setdefault(topic, set())
+        kept = set(lags if assigned is None else assigned)
+        for partition in reported - kept:
+            self.lag.remove(self.service, topic, str(partition))
+        reported &= kept
+        for partition, lag in lags.items():
+            self.lag.labels(self.service, topic, str(partition)).set(max(0, lag))
+            reported.add(partition)
+
+    def item_answered(self, seconds: float) -> None:
+        """An item's stage-2 result was published `seconds` after its command was produced
+        (never below 0: the command's timestamp is the producer's clock)."""
+        self.item_latency.labels(self.service).observe(max(0.0, seconds))
 
 
 def serve_metrics(metrics: ServiceMetrics, host: str, port: int) -> None:
@@ -90,8 +139,11 @@ async def _group_lag_once(metrics: ServiceMetrics, settings: Settings, group: st
         committed = await admin.list_consumer_group_offsets(group)
         partitions = [tp for tp in committed if tp.topic in wanted]
         ends: dict[TopicPartition, int] = await reader.end_offsets(partitions)
+        lags: dict[str, dict[int, int]] = defaultdict(dict)
         for tp in partitions:
-            metrics.set_lag(tp.topic, tp.partition, ends[tp] - committed[tp].offset)
+            lags[tp.topic][tp.partition] = ends[tp] - committed[tp].offset
+        for topic in wanted:
+            metrics.set_lags(topic, lags[topic])
     finally:
         await reader.stop()
         await admin.close()

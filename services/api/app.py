@@ -51,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await running.state.metrics.stop()
             await pool.close()
             await asyncio.to_thread(history.close)
 
@@ -65,7 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_docs(app)
     app.state.api_keys = ApiKeys.of(settings)
     app.state.stuck_after = settings.stuck_after_seconds
-    app.state.metrics = ApiMetrics()
+    app.state.metrics = ApiMetrics(count_every=settings.metrics_count_seconds)
     app.state.metrics.install(app)
     install_error_handlers(app)
     for router in ROUTERS:

@@ -7,16 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 from projections.progress import (
     FollowerStatus,
+    count_quarantined,
     last_verification,
     read_followers,
     read_progress,
 )
-from projections.schema import QUARANTINE
 from services.api.schemas import Body
 
 router = APIRouter(tags=["operations"])
@@ -61,14 +60,6 @@ class Health(Body):
     last_verification: LastVerification | None = None
 
 
-async def quarantined(conn: Any) -> int:
-    cursor = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (QUARANTINE,))
-    if not ((await cursor.fetchone()) or (False,))[0]:
-        return 0
-    cursor = await conn.execute(sql.SQL(f"SELECT count(*) FROM {QUARANTINE}"))
-    return int(((await cursor.fetchone()) or (0,))[0])
-
-
 def follower(status: FollowerStatus, stuck_after: float) -> Follower:
     return Follower(name=status.name, position=status.position, target=status.target,
                     lag=status.lag, seconds_since_progress=round(status.seconds_since_progress,
@@ -87,7 +78,7 @@ async def healthz(request: Request) -> Any:
         async with pool.connection(timeout=2.0) as conn:
             progress = await read_progress(conn)
             followers = [follower(status, stuck_after) for status in await read_followers(conn)]
-            left_out = await quarantined(conn)
+            left_out = await count_quarantined(conn)
             verified = await last_verification(conn)
     except Exception:
         body = Health(status="unavailable", database=False)
@@ -126,8 +117,9 @@ async def readyz(request: Request) -> Any:
 @router.get("/metrics", response_class=Response,
             responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})
 async def metrics(request: Request) -> Response:
-    """Prometheus text: projection lag, followers, items processed, customers, HTTP requests."""
+    """Prometheus text: HTTP requests and logins, the read models' lag, the followers, the last
+    verification, item outcomes and customers (counted at most every
+    `LOYALTY_METRICS_COUNT_SECONDS`), the process."""
     pool: AsyncConnectionPool[Any] = request.app.state.pool
-    async with pool.connection() as conn:
-        text = await request.app.state.metrics.scrape(conn, request.app.state.stuck_after)
+    text = await request.app.state.metrics.scrape(pool, request.app.state.stuck_after)
     return Response(text, media_type=CONTENT_TYPE_LATEST)

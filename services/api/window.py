@@ -32,6 +32,7 @@ from limits import parse
 from services.api.bodies import read_capped
 from services.api.links import LinkSigner, Login, Refusal, links_router, window_path
 from services.api.login_limits import HitCounter, LoginLimits
+from services.api.metrics import LoginVerdict, count_login
 from services.api.pipeline import (
     PipelineClient,
     PipelineUnavailableError,
@@ -164,7 +165,8 @@ class WindowGuard:
     and per client address."""
 
     def __init__(self, settings: Settings) -> None:
-        self.signer = LinkSigner(settings.link_secret, timedelta(days=settings.link_ttl_days))
+        self.signer = LinkSigner(settings.link_secret, timedelta(days=settings.link_ttl_days),
+                                 previous=settings.previous_link_secrets())
         self.limits = LoginLimits(parse(settings.login_rate_per_link),
                                   parse(settings.login_rate_per_address))
 
@@ -196,6 +198,7 @@ def posted_csrf(body: bytes) -> str:
 
 def refused(request: Request, refusal: Refusal, programme: str | None = None) -> HTMLResponse:
     """The page of a link that opens nothing."""
+    count_login(request, LoginVerdict(refusal.value))
     if refusal is Refusal.EXPIRED:
         return notice(request, 410, "This link has expired",
                       "Login links are valid for a limited time. Please ask your programme for "
@@ -252,18 +255,21 @@ def window_router(settings: Settings) -> APIRouter:
             return refused(request, login)
         body = await read_capped(request, settings.max_login_body_bytes)
         if body is None:
+            count_login(request, LoginVerdict.TOO_LARGE)
             return notice(request, 413, "Please open your link again",
                           "This page can only be opened from your login link.",
                           login.programme)
         cookie = request.cookies.get(CSRF_COOKIE, "")
         if not (cookie and same_origin(request)
                 and hmac.compare_digest(cookie, posted_csrf(body))):
+            count_login(request, LoginVerdict.CROSS_SITE)
             return notice(request, 403, "Please open your link again",
                           "This page can only be opened from your login link.",
                           login.programme)
         hits: HitCounter = request.app.state.login_hits  # shared by every API instance
         if not await guard.limits.allow(hits, token,
                                         request.client.host if request.client else "-"):
+            count_login(request, LoginVerdict.RATE_LIMITED)
             return notice(request, 429, "Please wait a moment",
                           "There were too many attempts to open this window. Please try again "
                           "in a minute.", login.programme)
@@ -271,19 +277,23 @@ def window_router(settings: Settings) -> APIRouter:
             view = await open_window(pipeline, reads, login)
         except (PipelineUnavailableError, LoginTimeoutError) as error:
             log.warning("bonus window login not completed", error=repr(error))
+            count_login(request, LoginVerdict.UNAVAILABLE)
             return notice(request, 503, "Please try again",
                           "We could not open your bonus window just now. "
                           "Please open your link again in a moment.", login.programme)
         if isinstance(view, Rejection) and view in LINK_REFUSALS:
             return refused(request, LINK_REFUSALS[view], login.programme)
         if view is Rejection.CUSTOMER_BLOCKED:
+            count_login(request, LoginVerdict.BLOCKED)
             return notice(request, 403, "Account blocked",
                           "Your account is blocked at the moment. Please contact the "
                           "programme's support team; we will be glad to help.", login.programme)
         if isinstance(view, Rejection):
+            count_login(request, LoginVerdict.NOT_FOUND)
             return notice(request, 404, "Account not found",
                           "We could not find your account. Please use the link your "
                           "programme sent you.", login.programme)
+        count_login(request, LoginVerdict.SUCCESS)
         return page(request, "window.html", 200, view=view)
 
     return router

@@ -88,23 +88,30 @@ class WorkItem(Contract):
     """The fields of a command declared after this layout (`services.contract.declarations`):
     what it carries beyond the item's identity, by the domain command's field names."""
 
+    command_timestamp: datetime | None = None
+    """The Kafka timestamp of the command's record on the commands topic, which stage 1 read;
+    None for items made elsewhere (the clock, the bonus window) and by earlier intakes. It
+    times the item's way to its stage-2 result (`loyalty_item_latency_seconds`)."""
+
     def to_json(self) -> bytes:
-        """The item as `loyalty.items` carries it (no `payload` when it has none: the layout of
-        the built-in commands is unchanged)."""
-        if self.payload is None:
-            return self.model_dump_json(by_alias=True, exclude={"payload"}).encode()
-        return self.model_dump_json(by_alias=True).encode()
+        """The item as `loyalty.items` carries it. The fields added since the first layout
+        (`payload`, `commandTimestamp`) are left out when empty, so the built-in commands'
+        items are the bytes they always were."""
+        empty = {name for name in ("payload", "command_timestamp")
+                 if getattr(self, name) is None}
+        return self.model_dump_json(by_alias=True, exclude=empty).encode()
 
     def fingerprint(self) -> str:
         """A digest of the item's content: equal for a re-sent item, different for a reused guid.
 
         Fields added after the first version are left out while they are empty, so an item
-        sent again keeps the fingerprint its first sending was stored with."""
+        sent again keeps the fingerprint its first sending was stored with; what the command
+        around it says (its id, its timestamp) is never part of it."""
         content = self.model_dump_json(by_alias=True, exclude=self._later_fields_left_out())
         return hashlib.sha256(content.encode()).hexdigest()
 
     def _later_fields_left_out(self) -> dict[str, Any]:
-        left_out: dict[str, Any] = {"command_id": True}
+        left_out: dict[str, Any] = {"command_id": True, "command_timestamp": True}
         left_out |= {name: True for name in LATER_FIELDS if getattr(self, name) is None}
         if self.accrual is not None:
             later = {name for name in LATER_ACCRUAL_FIELDS if getattr(self.accrual, name) is None}

@@ -57,6 +57,8 @@ class CommandEnvelope:
     id: str
     declaration: Declaration
     programme: str
+    timestamp: datetime | None = None
+    """The Kafka timestamp of the command's record (None: not read from Kafka)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,8 +222,8 @@ def _part(declaration: Declaration, part: str, values: Fields) -> Any:
 
 def _envelope(command: CommandEnvelope, own: Fields) -> WorkItem:
     common = {"command_id": command.id, "type_of_command": command.declaration.name,
-              "programme": command.programme, "guid": own.pop("guid"),
-              "uniq_id": own.pop("uniq_id")}
+              "programme": command.programme, "command_timestamp": command.timestamp,
+              "guid": own.pop("guid"), "uniq_id": own.pop("uniq_id")}
     layout = WorkItem.model_fields
     if all(name in layout for name in own):
         return WorkItem(**common, **own)

@@ -83,7 +83,7 @@ def command_of(item: WorkItem) -> domain.Command | domain.SettlePoints:
     command: domain.Command = declaration.command(  # type: ignore[assignment]
         programme=item.programme, guid=item.guid, uniq_id=item.uniq_id,
         command_id=item.command_id, type_of_command=item.type_of_command,
-        fingerprint=item.fingerprint(), **own)
+        fingerprint=item.fingerprint(), command_timestamp=item.command_timestamp, **own)
     return command
 
 

@@ -9,6 +9,7 @@ the valid ones go on to stage 2, the others are answered with their first error.
 import functools
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NoReturn
 
 from services.contract.commands import WorkItem
@@ -43,12 +44,14 @@ class _CommandRejectedError(Exception):
 def validate_command(
     raw: bytes, *, command_id: str, programme: str | None, rules: ValidationRules,
     topic_programme: str | None = None,
+    timestamp: datetime | None = None,
 ) -> Validated:
     """Check one command, as the organiser sent it, against the rules of stage 1.
 
     `programme` is the command's programme as named by its sender (None: a name that is not
-    text, or, on a programme's own topic `topic_programme`, another programme than it). Never
-    raises: whatever the bytes, the answer is a `ValidationResult`.
+    text, or, on a programme's own topic `topic_programme`, another programme than it);
+    `timestamp`, its record's Kafka timestamp, goes with its items. Never raises: whatever
+    the bytes, the answer is a `ValidationResult`.
     """
     try:
         programme = _programme(programme, rules, topic_programme)
@@ -62,7 +65,8 @@ def validate_command(
             error=rejection.error,
         )
         return Validated(result=result, items=[])
-    command = CommandEnvelope(id=command_id, declaration=declaration, programme=programme)
+    command = CommandEnvelope(id=command_id, declaration=declaration, programme=programme,
+                              timestamp=timestamp)
     return _check_items(entries, command, rules)
 
 

@@ -127,6 +127,9 @@ class Item:
     """The organiser's command name, echoed in the answer."""
     fingerprint: str
     """A digest of the item's content: equal for a re-sent item, different for a reused guid."""
+    command_timestamp: datetime | None = None
+    """When the command that brought the item was produced (its record's Kafka timestamp), kept
+    with the item's outcome to time its way through; None when not known."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,6 +28,7 @@ class ItemOutcome(Aggregate):
             ItemProcessed, id=ids.item_id(item.programme, item.guid), programme=item.programme,
             fingerprint=item.fingerprint, position=position,
             customer_id=None if customer_id is None else str(customer_id), **parts(answer),
+            command_timestamp=item.command_timestamp,
         )
 
     @property

@@ -16,6 +16,7 @@ import asyncio
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -72,6 +73,12 @@ class Received:
     def raw(self) -> bytes:
         return self.origin.value or b""
 
+    @property
+    def timestamp(self) -> datetime | None:
+        """The record's Kafka timestamp (None when it has none: -1)."""
+        at = self.origin.timestamp
+        return None if at is None or at < 0 else datetime.fromtimestamp(at / 1000, UTC)
+
 
 def received(message: Any, topic_programme: str | None = None) -> Received:
     """A command of a commands topic (a consumer record); `topic_programme`: the programme
@@ -107,7 +114,8 @@ def validate_all(commands: list[Received], rules: ValidationRules) -> list[Answe
         try:
             answers.append(validate_command(
                 command.raw, command_id=command.command_id, programme=command.programme,
-                rules=rules, topic_programme=command.topic_programme))
+                rules=rules, topic_programme=command.topic_programme,
+                timestamp=command.timestamp))
         except Exception as error:
             answers.append(error)
     return answers

@@ -22,7 +22,12 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError, NoOffsetForPartitionError, OffsetOutOfRangeError
+from aiokafka.errors import (
+    IllegalStateError,
+    KafkaError,
+    NoOffsetForPartitionError,
+    OffsetOutOfRangeError,
+)
 from pydantic import ValidationError
 
 from services.adapters.consumer_watch import watch_consumer
@@ -149,8 +154,8 @@ class ItemConsumer:
             return
         self.failures = 0
         self.watchdog.available(STORE)
+        await self.report_lag(consumer)
         if batches:
-            await self.report_lag(consumer)
             await self.commit_for_monitoring(consumer)
 
     async def process(self, consumer: AIOKafkaConsumer, dead_letters: AIOKafkaProducer,
@@ -322,11 +327,19 @@ class ItemConsumer:
         consumer.seek(tp, offset + 1)
 
     async def report_lag(self, consumer: AIOKafkaConsumer) -> None:
-        for tp in consumer.assignment():
+        """The lag of every partition read (also while idle, so that a backlog shows); a
+        partition still to be sought to its stored position keeps its last figure."""
+        assigned = consumer.assignment()
+        lags = {}
+        for tp in assigned:
             highwater = consumer.highwater(tp)
             if highwater is not None and tp not in self.unresumed:
-                self.metrics.set_lag(tp.topic, tp.partition,
-                                     highwater - await consumer.position(tp))
+                try:
+                    lags[tp.partition] = highwater - await consumer.position(tp)
+                except IllegalStateError:  # revoked meanwhile (a rebalance)
+                    continue
+        self.metrics.set_lags(self.settings.items_topic, lags,
+                              assigned=[tp.partition for tp in consumer.assignment()])
 
     @staticmethod
     async def commit_for_monitoring(consumer: AIOKafkaConsumer) -> None:

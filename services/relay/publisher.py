@@ -11,6 +11,10 @@ published straight from its stored JSON (`CompiledJSONTranscoder.plain`: no deci
 date-times built, the same published bytes); an older version is loaded through its upcasters
 first.
 
+A stage-2 result goes with the instant its item's command was produced (`ItemProcessed`'s
+`command_timestamp`), so that the relay, once the broker acknowledged the result, observes the
+item's end-to-end latency (`loyalty_item_latency_seconds`).
+
 The relay follows the read models, not the store's head: it publishes the events up to the read
 models' position (which their writer moves only over events that can no longer change,
 `services.adapters.following`), so an organiser who reads what a result reports finds it, and
@@ -23,9 +27,11 @@ waited for.
 """
 
 import json
+import time
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import structlog
@@ -51,6 +57,14 @@ log = structlog.get_logger(__name__)
 
 PUBLISHED_CLASSES = frozenset(PUBLISHED)
 ANSWER_CLASSES = frozenset(ANSWERS)
+
+
+class Publication(NamedTuple):
+    """The record that publishes a stored event."""
+
+    record: Record
+    commanded_at: float | None = None
+    """A stage-2 result's: when its item's command was produced (Unix time), if known."""
 
 
 class CustomerDirectory:
@@ -104,13 +118,21 @@ class Relay:
         """The last notification id whose records the broker acknowledged."""
         return self.store.recorder.max_tracking_id(self.tracking_name) or 0
 
-    def records(self, batch: Sequence[Notification]) -> list[tuple[Notification, Record]]:
+    def records(self, batch: Sequence[Notification]
+                ) -> list[tuple[Notification, Publication]]:
         """The records that publish a batch of stored events, in the batch's order, each with
         the stored event it publishes."""
-        return [(notification, record) for notification in batch
-                if (record := self.record(notification)) is not None]
+        return [(notification, publication) for notification in batch
+                if (publication := self.record(notification)) is not None]
 
-    def record(self, notification: Notification) -> Record | None:
+    def answered(self, published: Iterable[Publication]) -> None:
+        """Observes the end-to-end latency of every stage-2 result just acknowledged."""
+        now = time.time()
+        for publication in published:
+            if publication.commanded_at is not None:
+                self.metrics.item_answered(now - publication.commanded_at)
+
+    def record(self, notification: Notification) -> Publication | None:
         """The record that publishes one stored event, or its dead letter."""
         try:
             published = self.published_from_state(notification)
@@ -123,9 +145,9 @@ class Relay:
                 raise
             log.error("stored event dead-lettered", notification_id=notification.id,
                       error=describe(error))
-            return self.dead_letter(notification, error)
+            return Publication(self.dead_letter(notification, error))
 
-    def published_from_state(self, notification: Notification) -> Record | None:
+    def published_from_state(self, notification: Notification) -> Publication | None:
         """The record of an outcome or a customer event of its class's current version, made
         from the stored JSON as it is; None for anything else."""
         event_class = resolve_topic(notification.topic)
@@ -138,26 +160,32 @@ class Relay:
         if answers:
             programme = state.get("programme") or self.outcome_programme(
                 UUID(str(notification.originator_id)))
-            return self.result_record(state["guid"], result_json(state), programme)
+            commanded = state.get("command_timestamp")
+            return self.result(state["guid"], result_json(state), programme,
+                               None if commanded is None else datetime.fromisoformat(commanded))
         customer_id = UUID(str(notification.originator_id))
         if event_class is CustomerCreated:
             self.directory.learn(customer_id, state["programme"], state["uniq_id"])
         data = {name: value for name, value in state.items() if name not in ENVELOPE}
-        return self.event_record(event_class, customer_id, notification.originator_version,
-                                 state["timestamp"], data)
+        return Publication(self.event_record(event_class, customer_id,
+                                             notification.originator_version,
+                                             state["timestamp"], data))
 
-    def publication(self, event: Any) -> Record | None:
+    def publication(self, event: Any) -> Publication | None:
         """The record that publishes a loaded event (None: not published)."""
         if isinstance(event, ANSWERS):
             result = result_of(answer_of(event))
             programme = getattr(event, "programme", None) or self.outcome_programme(
                 event.originator_id)
-            return self.result_record(result.guid, result.to_json(), programme)
+            return self.result(result.guid, result.to_json(), programme,
+                               event.command_timestamp if isinstance(event, ItemProcessed)
+                               else None)
         if isinstance(event, CustomerCreated):
             self.directory.learn(event.originator_id, event.programme, event.uniq_id)
         if isinstance(event, PUBLISHED):
-            return self.event_record(type(event), event.originator_id, event.originator_version,
-                                     event.timestamp.isoformat(), data_of(event))
+            return Publication(self.event_record(
+                type(event), event.originator_id, event.originator_version,
+                event.timestamp.isoformat(), data_of(event)))
         return None
 
     def outcome_programme(self, outcome_id: UUID) -> str | None:
@@ -176,9 +204,12 @@ class Relay:
                 self.programmes.popitem(last=False)
         return found
 
-    def result_record(self, guid: str, result: bytes, programme: str | None) -> Record:
-        """A stage-2 result, to the results topic of its programme (when each has its own)."""
-        return Record(self.settings.results_topic_of(programme), guid.encode(), result)
+    def result(self, guid: str, result: bytes, programme: str | None,
+               commanded: datetime | None) -> Publication:
+        """A stage-2 result's record, to the results topic of its programme (when each has its
+        own), with when its item's command was produced."""
+        return Publication(Record(self.settings.results_topic_of(programme), guid.encode(), result),
+                           None if commanded is None else commanded.timestamp())
 
     def event_record(self, event_class: type, customer_id: UUID, version: int, time: str,
                      data: dict[str, Any]) -> Record:

@@ -20,9 +20,9 @@ from eventsourcing.persistence import IntegrityError, Notification, Tracking
 from services.adapters.event_store import is_unavailable
 from services.adapters.following import Wakeups
 from services.adapters.health import Watchdog
-from services.adapters.kafka import Record, backoff
+from services.adapters.kafka import backoff
 from services.adapters.publishing import Publisher
-from services.relay.publisher import Relay
+from services.relay.publisher import Publication, Relay
 
 if TYPE_CHECKING:
     from projections.progress import Heartbeat
@@ -84,8 +84,9 @@ class RelayService:
             batch, reached, bound = await self.when_available(self.next_step, position)
             if reached > position:
                 tagged = await self.when_available(self.relay.records, batch)
-                records = [record for _, record in tagged]
+                records = [publication.record for _, publication in tagged]
                 await self.produce(tagged)
+                self.relay.answered(publication for _, publication in tagged)
                 await self.when_available(self.store_position, reached)
                 position = reached
                 self.published += len(records)
@@ -109,11 +110,12 @@ class RelayService:
             if self.relay.position() < reached:
                 raise
 
-    async def produce(self, tagged: list[tuple[Notification, Record]]) -> None:
+    async def produce(self, tagged: list[tuple[Notification, Publication]]) -> None:
         """Produces the records and waits for every acknowledgement (a transient failure is
         retried for as long as it lasts; a repeat is harmless: identical results, events with
         their ids); a record the broker refuses for good is dead-lettered instead."""
-        refused = await self.publisher.publish(list(enumerate(record for _, record in tagged)))
+        refused = await self.publisher.publish(
+            list(enumerate(publication.record for _, publication in tagged)))
         for n, error in refused.items():
             notification = tagged[n][0]
             log.error("record refused by the broker; dead-lettered",

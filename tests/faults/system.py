@@ -27,6 +27,7 @@ import psycopg
 from confluent_kafka import Consumer, Producer
 
 from services.domain import Customer, ItemOutcome, ids
+from services.supervisor import metrics_port
 from tests.conftest import service_dsn
 from tests.support.store import event_store
 
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STUCK_AFTER_SECONDS = 20
 """A service behind without progress this long is restarted by its watchdog."""
 SERVICES = ("intake", "processor", "relay", "projections", "clock", "api")
-"""In the order `loyalty run` starts them (their metrics ports follow the supervisor's)."""
+"""In the order `loyalty run` starts them."""
 COMMANDS = {"intake": "intake", "processor": "processor", "relay": "relay",
             "projections": "projections run", "clock": "clock", "api": "api"}
 
@@ -106,6 +107,8 @@ class System:
         }
 
     def start(self) -> None:
+        # `loyalty run`'s port and its services' (one instance each) are the first six of the
+        # block (services.supervisor.metrics_port), the API's HTTP port the eighth.
         self.metrics_port = free_ports(len(SERVICES) + 2)
         self.http_port = self.metrics_port + len(SERVICES) + 1
         log = open(self.log_dir / "run.log", "ab")  # noqa: SIM115
@@ -153,12 +156,12 @@ class System:
         return pid
 
     def metric(self, name: str, of: str = "run", **labels: str) -> float:
-        """A value of the metrics of `loyalty run` itself or of one of its services (their
-        ports follow the supervisor's in the order the services start); 0 when absent."""
+        """A value of the metrics of `loyalty run` itself or of one of its services (on the
+        ports `loyalty run` gives them: `services.supervisor.metrics_port`); 0 when absent."""
         import httpx
         from prometheus_client.parser import text_string_to_metric_families
 
-        port = self.metrics_port + (0 if of == "run" else 1 + SERVICES.index(of))
+        port = metrics_port(self.metrics_port, of)
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         return sum(sample.value for family in text_string_to_metric_families(text)
                    for sample in family.samples

@@ -294,3 +294,27 @@ def test_kafka_down_asks_to_try_again(client: TestClient, pipeline: FakePipeline
     world.one(add("anyone", amount="1"))
     pipeline.down = True
     assert log_in(client, link("anyone")).status_code == 503
+
+
+def logins(client: TestClient) -> dict[str, float]:
+    """`loyalty_logins_total` by outcome, as the application's metrics count them."""
+    registry = client.app.state.metrics.registry  # type: ignore[attr-defined]
+    return {outcome: value for outcome in ("success", "forged", "expired", "revoked",
+                                           "cross-site", "rate-limited", "blocked")
+            if (value := registry.get_sample_value("loyalty_logins_total",
+                                                   {"outcome": outcome}))}
+
+
+def test_logins_are_counted_by_outcome(client: TestClient, world: World) -> None:
+    world.one(add("ann", amount="1"))
+    world.one(add("bob", amount="1"))
+    world.one(block("bob"))
+    ann = link("ann")  # one link: the rate limit counts per link
+    assert log_in(client, link("bob")).status_code == 403
+    client.get("/window/not-a-token")
+    client.post(ann, data={"csrf": "guessed"})
+    for _ in range(11):
+        log_in(client, ann)
+
+    assert logins(client) == {"success": 10, "blocked": 1, "forged": 1, "cross-site": 1,
+                              "rate-limited": 1}

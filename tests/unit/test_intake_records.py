@@ -1,11 +1,14 @@
 """How intake reads a command record: its headers, its programme, and a command without an id."""
 
+import json
 from types import SimpleNamespace
 from typing import Any
 
+from services.contract.mapping import command_of
 from services.contract.rules import ValidationRules
 from services.contract.validation import validate_command
 from services.intake.worker import NOT_TEXT, derived_command_id, header, received, validate_all
+from tests.support.commands import accrual, add
 
 
 def message(value: bytes | None, headers: list[tuple[str, bytes]]) -> Any:
@@ -74,3 +77,20 @@ def test_a_command_stage_1_fails_on_is_handed_back_as_its_error_and_the_others_a
 
     assert isinstance(answers[0], RuntimeError)
     assert not isinstance(answers[1], BaseException)
+
+
+
+def test_items_go_with_their_command_s_kafka_timestamp_which_is_not_their_content() -> None:
+    raw = json.dumps(add(accrual("u-1"))).encode()
+    sent, again = (received(SimpleNamespace(**{**vars(message(raw, [])), "timestamp": at}))
+                   for at in (1_900_000_000_123, -1))
+
+    answers = validate_all([sent, again], ValidationRules())
+
+    (first,), (second,) = (answer.items for answer in answers
+                           if not isinstance(answer, BaseException))
+    assert first.command_timestamp is not None
+    assert first.command_timestamp.timestamp() == 1_900_000_000.123
+    assert second.command_timestamp is None, "a record without a timestamp (-1)"
+    assert first.fingerprint() == second.fingerprint(), "a re-sent command is the same item"
+    assert command_of(first).command_timestamp == first.command_timestamp

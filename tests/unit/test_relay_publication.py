@@ -2,19 +2,24 @@
 transcoder stores the same bytes as the library's own."""
 
 import dataclasses
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder
 
 from events import PUBLISHED
 from events.customer import PointsAccrued
-from events.outcomes import ANSWERS
+from events.outcomes import ANSWERS, ItemProcessed
 from services.adapters.event_store import CompiledJSONTranscoder, register_transcodings
+from services.adapters.kafka import Record
 from services.adapters.metrics import ServiceMetrics
 from services.domain.commands import Message
-from services.relay.publisher import Relay
+from services.relay.publisher import Publication, Relay
 from services.settings import Settings
 from tests.support.domain import World, add, block, every_event
+
+RESULT = Record("results", b"guid", b"{}")
 
 
 def relay_of(world: World) -> Relay:
@@ -59,8 +64,8 @@ def test_an_event_of_an_older_version_is_published_through_its_upcasters() -> No
     older = dataclasses.replace(accrued, state=world.store.mapper.transcoder.encode(state))
 
     assert relay.published_from_state(older) is None
-    record = relay.record(older)
-    assert record is not None and b'"version": 2' in (record[2] or b"")
+    published = relay.record(older)
+    assert published is not None and b'"version": 2' in (published.record.value or b"")
     assert PointsAccrued.class_version == 2
 
 
@@ -76,3 +81,50 @@ def test_the_compiled_transcoder_writes_and_reads_what_the_library_does() -> Non
         state = library.decode(notification.state)
         assert compiled.encode(state) == library.encode(state) == notification.state
         assert compiled.decode(notification.state) == state
+
+
+def test_a_result_goes_with_when_its_command_was_produced_either_way() -> None:
+    world = World()
+    produced = datetime(2030, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    world.apply(dataclasses.replace(add("u1", amount="5"), command_timestamp=produced))
+    world.apply(add("u2", amount="5"))
+    relay = relay_of(world)
+    answers = [n for n in notifications(world) if n.topic.endswith("ItemProcessed")]
+
+    published = [relay.published_from_state(n) for n in answers]
+    loaded = [relay.publication(world.store.mapper.to_domain_event(n)) for n in answers]
+
+    assert published == loaded
+    assert [p.commanded_at for p in published if p is not None] == [produced.timestamp(), None]
+
+
+def test_the_relay_observes_the_latency_of_results_whose_command_it_knows() -> None:
+    world = World()
+    relay = relay_of(world)
+    now = time.time()
+    relay.answered([Publication(RESULT, now - 2.0), Publication(RESULT, None),
+                    Publication(RESULT, now + 5.0)])
+
+    registry = relay.metrics.registry
+    labels = {"service": "relay-test"}
+    assert registry.get_sample_value("loyalty_item_latency_seconds_count", labels) == 2
+    assert registry.get_sample_value("loyalty_item_latency_seconds_bucket",
+                                     {**labels, "le": "0.05"}) == 1, "a clock ahead: 0"
+    assert 2.0 <= (registry.get_sample_value("loyalty_item_latency_seconds_sum", labels)
+                   or 0) < 3.0
+
+
+def test_an_outcome_stored_before_version_3_comes_without_its_command_s_timestamp() -> None:
+    world = World()
+    world.apply(add("u1", amount="5"))
+    (processed,) = [n for n in notifications(world) if n.topic.endswith("ItemProcessed")]
+    transcoder = world.store.mapper.transcoder
+    state = transcoder.decode(processed.state)
+    state.pop("command_timestamp")
+    state.update(class_version=2)
+    older = dataclasses.replace(processed, state=transcoder.encode(state))
+
+    event = world.store.mapper.to_domain_event(older)
+
+    assert isinstance(event, ItemProcessed) and event.command_timestamp is None
+    assert relay_of(world).published_from_state(older) is None, "published through upcasters"
