@@ -161,7 +161,11 @@ class Settings(BaseSettings):
     key>:programme` so that the key itself is stored nowhere. Empty in development mode: the
     local `dev-key` for programme `default`."""
     link_secret: str = DEV_LINK_SECRET
-    """Signs customers' login links (LOYALTY_LINK_SECRET); changing it invalidates every link."""
+    """Signs customers' login links (LOYALTY_LINK_SECRET); changing it invalidates every link
+    unless the old secret stays in `link_previous_secrets`."""
+    link_previous_secrets: str = ""
+    """Earlier link secrets, comma-separated: links they signed still open the bonus window
+    (until they expire); new links are signed with `link_secret` alone. For rotating it."""
     link_ttl_days: int = 30
     """How long a login link is valid after it was issued."""
     login_rate_per_link: str = "10/minute"
@@ -326,6 +330,10 @@ class Settings(BaseSettings):
                 (entry.partition(":") for entry in entries if not entry.startswith(HASHED))
                 if len(key.strip()) < MIN_API_KEY_CHARS]
 
+    def previous_link_secrets(self) -> list[str]:
+        """The earlier link secrets still accepted (`link_previous_secrets`)."""
+        return [part.strip() for part in self.link_previous_secrets.split(",") if part.strip()]
+
     def insecure(self) -> list[str]:
         """What keeps the API from starting outside development mode: forgeable defaults,
         and keys that cannot be used."""
@@ -336,6 +344,11 @@ class Settings(BaseSettings):
         if not self.dev_mode and len(self.link_secret) < MIN_SECRET_CHARS:
             problems.append(f"LOYALTY_LINK_SECRET must be at least {MIN_SECRET_CHARS} "
                             "characters long")
+        previous = self.previous_link_secrets()
+        if not self.dev_mode and any(len(secret) < MIN_SECRET_CHARS or secret == DEV_LINK_SECRET
+                                     for secret in previous):
+            problems.append("LOYALTY_LINK_PREVIOUS_SECRETS holds the development secret or one "
+                            f"shorter than {MIN_SECRET_CHARS} characters")
         try:
             keys = self.api_key_digests()
         except ValueError:

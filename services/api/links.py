@@ -17,7 +17,7 @@ import hmac
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -61,11 +61,13 @@ class Refusal(StrEnum):
 
 
 class LinkSigner:
-    """Issues and verifies login-link tokens under one secret."""
+    """Issues login-link tokens under one secret, and verifies them under it or an earlier
+    one (`previous`: while a rotated secret's links have not yet expired)."""
 
     def __init__(self, secret: str, ttl: timedelta = timedelta(days=30),
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, previous: Sequence[str] = ()) -> None:
         self._key = secret.encode()
+        self._keys = (self._key, *(old.encode() for old in previous))
         self._ttl = ttl
         self._clock = clock
 
@@ -93,7 +95,7 @@ class LinkSigner:
             text, signature = _decode(encoded_text), _decode(encoded_signature)
         except ValueError:
             return None
-        if not hmac.compare_digest(signature, self._sign(text)):
+        if not any(hmac.compare_digest(signature, self._sign(text, key)) for key in self._keys):
             return None
         try:
             programme, rest = text.decode().split(SEPARATOR, 1)
@@ -102,8 +104,8 @@ class LinkSigner:
         except ValueError:
             return None
 
-    def _sign(self, text: bytes) -> bytes:
-        return hmac.new(self._key, PURPOSE + text, hashlib.sha256).digest()
+    def _sign(self, text: bytes, key: bytes | None = None) -> bytes:
+        return hmac.new(key or self._key, PURPOSE + text, hashlib.sha256).digest()
 
 
 def _encode(raw: bytes) -> str:

@@ -79,3 +79,27 @@ def test_only_the_one_canonical_spelling_of_a_token_opens_anything() -> None:
 
     for name, variant in variants.items():
         assert SIGNER.verify(variant) is Refusal.FORGED, name
+
+
+def test_a_rotated_secret_keeps_its_links_open_while_new_links_use_the_new_one() -> None:
+    old_link, _ = signer("the secret before the rotation").token("default", "a", 0)
+    rotated = LinkSigner("the secret after the rotation", timedelta(days=30), clock=lambda: NOW,
+                         previous=["the secret before the rotation"])
+    new_link, _ = rotated.token("default", "a", 0)
+
+    assert rotated.verify(old_link) == Login("default", "a", 0, int(NOW) + 30 * 86400)
+    assert isinstance(signer("the secret after the rotation").verify(new_link), Login)
+    assert signer("the secret before the rotation").verify(new_link) is Refusal.FORGED
+    assert signer("the secret after the rotation").verify(old_link) is Refusal.FORGED
+
+
+def test_a_previous_secret_must_be_as_strong_as_the_secret() -> None:
+    from services.settings import Settings
+
+    strong = "s" * 40
+    weak = Settings(dev_mode=False, link_secret=strong, api_keys="k" * 30 + ":default",
+                    link_previous_secrets=f"{strong}x, short")
+    assert any("LOYALTY_LINK_PREVIOUS_SECRETS" in problem for problem in weak.insecure())
+    fine = Settings(dev_mode=False, link_secret=strong, api_keys="k" * 30 + ":default",
+                    link_previous_secrets=f"{strong}x")
+    assert fine.insecure() == [] and fine.previous_link_secrets() == [f"{strong}x"]
