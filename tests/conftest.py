@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,10 +133,24 @@ def scratch_database(server_dsn: str) -> Iterator[str]:
     try:
         yield f"{base}/{name}"
     finally:
-        with psycopg.connect(server_dsn, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        drop_database(server_dsn, name)
+
+
+def drop_database(server_dsn: str, name: str) -> None:
+    """Drops a test database, ending its connections. An autovacuum worker busy in it cannot
+    be ended by a role that is no superuser (PostgreSQL refuses with InsufficientPrivilege):
+    then it is tried again until the worker is done."""
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with psycopg.connect(server_dsn, autocommit=True) as conn:
+                conn.execute(drop)
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 @pytest.fixture
