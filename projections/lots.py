@@ -1,4 +1,4 @@
-"""Read model `lots`: every accrual's lot, its remaining points and dates (SPEC §13).
+"""Read model `lots`: every accrual's lot, its remaining points and dates (docs/points.md).
 
 It gives the customer's expiry schedule (`expiries`: remaining points by the date they expire)
 and tells the clock (`services.clock`) which customers have points due to become available or

@@ -1,4 +1,4 @@
-"""The customer domain: aggregates and use cases of stage 2 (SPEC §5), pure, no I/O.
+"""The customer domain: aggregates and use cases of stage 2 (docs/rules.md), pure, no I/O.
 
 Imports go one way: this package knows `events` (the events its aggregates record) and the
 eventsourcing library's aggregate base, nothing of Kafka, PostgreSQL, HTTP or the wire format.

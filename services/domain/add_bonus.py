@@ -1,4 +1,4 @@
-"""AddBonus items (addCustomerPointMessage, addBonusExtQuick): rules 2-6 of SPEC §5."""
+"""AddBonus items (addCustomerPointMessage, addBonusExtQuick): rules 2-6 of docs/rules.md."""
 
 from services.domain import ids
 from services.domain.answers import Handled, Rejection, rejected, succeeded

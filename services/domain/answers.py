@@ -46,7 +46,8 @@ class Answer:
     type_of_command: str
     guid: str
     login: str
-    """The uniqId of the customer the item was applied to (FAQ 7: the address's holder)."""
+    """The uniqId of the customer the item was applied to (by rule 4, perhaps the address's
+    longest holder)."""
     rejection: Rejection | None = None
     messages: list[ShownMessage] | None = None
     """authorizeCustomer only: the messages shown at this login."""

@@ -96,7 +96,7 @@ PAYLOADS = (Accrual, Message, Reversal, Spend, Cancel)
 @dataclass(frozen=True, slots=True)
 class Limits:
     """How much of each kind one customer may hold, so that no customer's data grows without
-    bound (SPEC §10). Defaults: `services.settings`."""
+    bound (docs/decisions.md, "Bounds"). Defaults: `services.settings`."""
 
     max_queued_messages: int = 100
     """Messages that can still be shown; one more: MESSAGE_QUEUE_FULL."""

@@ -16,7 +16,7 @@ def phone_taken(aggregates: IdentityMap, programme: str, phone: str | None, cust
 
 
 def longest_holder(aggregates: IdentityMap, programme: str, email: str | None) -> Customer | None:
-    """The customer who has held `email` longest, if anyone holds it (source FAQ 7)."""
+    """The customer who has held `email` longest, if anyone holds it (rule 4 of docs/rules.md)."""
     index = None if email is None else aggregates.email(programme, email)
     holder = None if index is None else index.longest_holder
     return None if holder is None else aggregates.customer_by_id(holder)
@@ -35,7 +35,7 @@ def move_phone(aggregates: IdentityMap, customer: Customer, phone: str | None) -
 
 
 def move_email(aggregates: IdentityMap, customer: Customer, email: str | None) -> None:
-    """Replaces the customer's address, even one that other customers hold too (FAQ 5)."""
+    """Replaces the customer's address, even one that other customers hold too (rule 3)."""
     if email is None or customer.has_email(email):
         return
     if customer.email is not None:

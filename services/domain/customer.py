@@ -119,7 +119,7 @@ class Customer(Aggregate):
 
     @property
     def balance(self) -> Decimal:
-        """The active points: those that can be spent (SPEC §13)."""
+        """The active points: those that can be spent (docs/points.md)."""
         return self.wallet.active
 
     @property

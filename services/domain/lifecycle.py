@@ -1,4 +1,5 @@
-"""reverseBonus, spendBonus, cancelSpend and the service's clock: the points lifecycle (§13).
+"""reverseBonus, spendBonus, cancelSpend and the service's clock: the points lifecycle
+(docs/points.md).
 
 The customer decides (`Customer.reverse`, `spend`, `cancel_spend`); a use case finds the
 customer and answers."""

@@ -1,4 +1,4 @@
-"""A customer's points as lots (SPEC §13): every accrual is a lot, and every debit says which
+"""A customer's points as lots (docs/points.md): every accrual is a lot, and every debit says which
 lots it drew from, so reversals, expiry and audits are exact.
 
 Pure values and functions: the customer aggregate asks them what an operation would take from
@@ -79,7 +79,7 @@ class Lot:
 
 @dataclass(frozen=True)
 class ReversalSplit:
-    """Where a reversal takes its points from, in the order of SPEC §13."""
+    """Where a reversal takes its points from, in the order docs/points.md gives."""
 
     from_remaining: Decimal
     from_expired: Decimal

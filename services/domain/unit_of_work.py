@@ -1,4 +1,4 @@
-"""Stage 2 over a batch: a unit of work applies items, each once, with every rule of SPEC §5.
+"""Stage 2 over a batch: a unit of work applies items, each once, with every rule of docs/rules.md.
 
 Use: `work = UnitOfWork(load)`, `work.apply(item, position)` for each item of a batch in order,
 then save every aggregate of `work.pending()` in one transaction.

@@ -1,4 +1,4 @@
-"""Reversals, spends, cancels, pending points and expiry end to end (SPEC §13), through real
+"""Reversals, spends, cancels, pending points and expiry end to end (docs/points.md), through real
 Kafka and PostgreSQL; the clock runs every second here."""
 
 import time

@@ -1,6 +1,6 @@
 """Read models end to end: many commands through Kafka, then balances and sums from the API.
 
-The check of source FAQ 6 in one call: getBonusOperationExt's `sum` for a filter equals the
+An organiser's reconciliation in one call: getBonusOperationExt's `sum` for a filter equals the
 sum of the accruals sent for it, and each customer's balance equals their accrued points.
 """
 

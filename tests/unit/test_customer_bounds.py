@@ -1,7 +1,8 @@
-"""What one customer may hold is bounded (SPEC §10), so that no customer's data grows without
-bound and no answer or event outgrows a record: messages waiting and shown per login, open and
-closed lots, spends, and the lots one spend takes from. At each bound the item is applied; one
-past it is refused whole, with its error code, and nothing of it changes anything."""
+"""What one customer may hold is bounded (docs/decisions.md, "Bounds"), so that no customer's
+data grows without bound and no answer or event outgrows a record: messages waiting and shown
+per login, open and closed lots, spends, and the lots one spend takes from. At each bound the
+item is applied; one past it is refused whole, with its error code, and nothing of it changes
+anything."""
 
 from datetime import timedelta
 

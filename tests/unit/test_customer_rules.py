@@ -1,4 +1,4 @@
-"""Every rule of SPEC §5 on the unit of work, through a real (in-memory) event store.
+"""Every rule of docs/rules.md on the unit of work, through a real (in-memory) event store.
 
 Each `World.apply` runs one unit of work over a batch and saves what it recorded with
 eventsourcing's POPO persistence; the next batch loads the aggregates back from the stored

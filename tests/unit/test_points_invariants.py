@@ -1,4 +1,5 @@
-"""Properties of any sequence of accruals, reversals, spends, cancels and clock ticks (§13).
+"""Properties of any sequence of accruals, reversals, spends, cancels and clock ticks
+(docs/points.md).
 
 Whatever happens: active + pending - debt = accrued - reversed - spent + cancelled - expired
 (expired: points that expired, less those a reversal took back from the expired part, which

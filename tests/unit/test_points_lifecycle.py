@@ -1,5 +1,5 @@
-"""Every rule of SPEC §13 on the unit of work: lots, reversals, spends, cancels, pending points,
-expiry and debt, through a real (in-memory) event store."""
+"""Every rule of docs/points.md on the unit of work: lots, reversals, spends, cancels, pending
+points, expiry and debt, through a real (in-memory) event store."""
 
 from datetime import timedelta
 from decimal import Decimal

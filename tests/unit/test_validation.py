@@ -777,7 +777,7 @@ def test_any_identifiers_get_a_status_that_can_be_published(
     assert_well_formed(validate(to_json({"typeOfCommand": command, field: [item]})), 1)
 
 
-# --- programmes (SPEC §4) ------------------------------------------------------------------
+# --- programmes ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("programme", [
@@ -817,7 +817,7 @@ def test_the_list_of_programmes_comes_from_the_settings() -> None:
     assert ValidationRules.from_settings(settings).programmes == {"bank", "shop"}
 
 
-# --- the points lifecycle (SPEC §13) -------------------------------------------------------
+# --- the points lifecycle (docs/points.md) --------------------------------------------------
 
 
 def lifecycle(command: str, field: str, **item: Any) -> dict[str, Any]:
