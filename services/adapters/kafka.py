@@ -24,7 +24,6 @@ from aiokafka.errors import (
 )
 from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import DefaultPartitioner
-from aiokafka.producer.message_accumulator import BatchBuilder
 
 from services.adapters.kafka_access import KafkaAccessError, start_diagnosed
 from services.settings import Settings
@@ -159,10 +158,10 @@ async def enqueue_batched(producer: AIOKafkaProducer, records: Sequence[Record],
     partitioner would choose. Returns, for each record, the acknowledgement of its batch."""
     partitioner = DefaultPartitioner()
     partitions: dict[str, list[int]] = {}
-    open_batches: dict[tuple[str, int], tuple[BatchBuilder, list[int]]] = {}
+    open_batches: dict[tuple[str, int], tuple[Any, list[int]]] = {}
     acks: list[asyncio.Future[Any] | None] = [None] * len(records)
 
-    async def send(batch: BatchBuilder, members: list[int], topic: str, partition: int) -> None:
+    async def send(batch: Any, members: list[int], topic: str, partition: int) -> None:
         sent = await producer.send_batch(batch, topic, partition=partition)
         for member in members:
             acks[member] = sent

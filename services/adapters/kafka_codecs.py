@@ -3,14 +3,10 @@ refused as unreadable, instead of being expanded whole in memory.
 
 A producer may send a batch of a few megabytes that gzip, lz4, snappy or zstd expand to
 gigabytes; aiokafka decompresses every batch whole before it reads a record. `bound_batches`
-replaces aiokafka's four decompressors, where its record readers look them up (the C extension's
-module and the pure-Python one), with ones that stop at `max_bytes` and raise
-`DecompressedTooLargeError` (a `CorruptRecordException`): the consumer then treats the batch as
+gives aiokafka's record readers decompressors that stop at `max_bytes` and raise
+`DecompressedTooLargeError` (a `CorruptRecordException`), in place of its own
+(`services.adapters.aiokafka_internals.replace_decoders`): the consumer then treats the batch as
 unreadable (`services.adapters.unreadable`), dead-letters it and goes on.
-
-This is the one module that changes aiokafka's internals: module attributes of
-`aiokafka.record` in aiokafka 0.14.0 (pinned in constraints.txt); check them when the pin moves
-(`tests/unit/test_kafka_codecs.py` fails if the readers stop using them).
 """
 
 import zlib
@@ -18,12 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 import cramjam
-from aiokafka import codec
 from aiokafka.errors import CorruptRecordException
 
-DECODERS = ("gzip_decode", "snappy_decode", "lz4_decode", "zstd_decode")
-READERS = ("aiokafka.record.default_records", "aiokafka.record._crecords.default_records",
-           "aiokafka.record.legacy_records", "aiokafka.record._crecords.legacy_records")
+from services.adapters.aiokafka_internals import is_xerial, replace_decoders
+
 FIRST_BUFFER = 256 * 1024
 
 
@@ -68,7 +62,7 @@ def snappy_decode(payload: Any, max_bytes: int) -> bytes:
     """snappy, raw or in the xerial framing Kafka's Java clients use, stopping past
     `max_bytes`."""
     data = bytes(payload)
-    if not codec._detect_xerial_stream(data):
+    if not is_xerial(data):
         if cramjam.snappy.decompress_raw_len(data) > max_bytes:
             raise _too_large(max_bytes)
         return bytes(cramjam.snappy.decompress_raw(data))
@@ -101,19 +95,9 @@ def _too_large(max_bytes: int) -> DecompressedTooLargeError:
 
 def bound_batches(max_bytes: int) -> None:
     """Makes every aiokafka record reader of this process decompress within `max_bytes`."""
-    import importlib
-
-    bounded: dict[str, Callable[[Any], bytes]] = {
+    replace_decoders({
         "gzip_decode": lambda payload: gzip_decode(payload, max_bytes),
         "snappy_decode": lambda payload: snappy_decode(payload, max_bytes),
         "lz4_decode": lambda payload: lz4_decode(payload, max_bytes),
         "zstd_decode": lambda payload: zstd_decode(payload, max_bytes),
-    }
-    for name in READERS:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:  # the pure-Python readers when the C extension is not built
-            continue
-        for decoder in DECODERS:
-            if hasattr(module, decoder):
-                setattr(module, decoder, bounded[decoder])
+    })
