@@ -17,13 +17,12 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from projections.item_outcomes import PendingItem, pending_statement
+from services.adapters.backoff import backoff
 from services.adapters.kafka import client_options
 from services.contract.topics import PROGRAMME_HEADER
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
-
-RETRY_SECONDS = 2.0
 
 
 def pending_items(value: bytes | None, headers: dict[str, bytes]) -> list[PendingItem]:
@@ -63,12 +62,17 @@ async def store(conn: psycopg.AsyncConnection[Any], items: list[PendingItem]) ->
 
 async def follow_validation_results(settings: Settings, stop: asyncio.Event) -> None:
     """Records pending items from the results topic until `stop` is set."""
+    failures = 0
     while not stop.is_set():
         try:
             await consume(settings, stop)
+            failures = 0
         except Exception:
-            log.exception("pending items consumer failed; restarting")
-            await asyncio.sleep(RETRY_SECONDS)
+            wait = backoff(failures, first=1.0, longest=30.0)
+            failures += 1
+            log.exception("pending items consumer failed; restarting",
+                          retry_seconds=round(wait, 2))
+            await asyncio.sleep(wait)
 
 
 async def consume(settings: Settings, stop: asyncio.Event) -> None:

@@ -34,10 +34,10 @@ from projections.view import (
     changes_of,
     folds_of,
 )
+from services.adapters.backoff import backoff
 from services.adapters.event_store import EventStore, is_unavailable
 from services.adapters.following import EventLog, Step, Wakeups
 from services.adapters.health import Watchdog
-from services.adapters.kafka import backoff
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.postgres import event_store_env, postgres_event_store
 from services.settings import Settings

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from services.adapters.kafka import backoff
+from services.adapters.backoff import backoff
 from services.adapters.metrics import ServiceMetrics, serve_metrics
 from services.logs import configure_logging
 from services.settings import METRICS_PORTS, Settings

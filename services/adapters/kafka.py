@@ -8,7 +8,6 @@ Every aiokafka client of the services, the tools and the benchmark is made with
 import asyncio
 import functools
 import itertools
-import random
 import ssl
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -25,6 +24,7 @@ from aiokafka.errors import (
 from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import DefaultPartitioner
 
+from services.adapters.backoff import backoff
 from services.adapters.kafka_access import KafkaAccessError, start_diagnosed
 from services.settings import Settings
 
@@ -108,11 +108,6 @@ def is_transient(error: BaseException) -> bool:
         return bool(error.retriable) or isinstance(
             error, KafkaTimeoutError | KafkaConnectionError | NodeNotReadyError)
     return isinstance(error, TimeoutError | ConnectionError)
-
-
-def backoff(attempt: int, first: float = 0.2, longest: float = 10.0) -> float:
-    """Seconds to wait before retry number `attempt` (0, 1, ...): exponential, jittered."""
-    return min(longest, first * 2 ** min(attempt, 16)) * random.uniform(0.5, 1.0)
 
 
 async def send_reliably(producer: AIOKafkaProducer, topic: str, value: bytes | None, *,

@@ -14,8 +14,9 @@ from typing import TypeVar
 import structlog
 from aiokafka import AIOKafkaProducer
 
+from services.adapters.backoff import backoff
 from services.adapters.dead_letters import DeadLetter
-from services.adapters.kafka import Record, backoff, enqueue_batched, is_transient, producer
+from services.adapters.kafka import Record, enqueue_batched, is_transient, producer
 from services.adapters.metrics import ServiceMetrics
 from services.settings import Settings
 

@@ -30,11 +30,12 @@ from aiokafka.errors import (
 )
 from pydantic import ValidationError
 
+from services.adapters.backoff import backoff
 from services.adapters.consumer_watch import watch_consumer
 from services.adapters.dead_letters import DeadLetter, Origin, describe
 from services.adapters.event_store import is_unavailable
 from services.adapters.health import Watchdog
-from services.adapters.kafka import backoff, client_options, producer, send_reliably
+from services.adapters.kafka import client_options, producer, send_reliably
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.positions import Position
 from services.adapters.topic_ids import topic_ids

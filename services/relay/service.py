@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import structlog
 from eventsourcing.persistence import IntegrityError, Notification, Tracking
 
+from services.adapters.backoff import backoff
 from services.adapters.event_store import is_unavailable
 from services.adapters.following import Wakeups
 from services.adapters.health import Watchdog
-from services.adapters.kafka import backoff
 from services.adapters.publishing import Publisher
 from services.relay.publisher import Publication, Relay
 
