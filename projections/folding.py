@@ -80,7 +80,7 @@ class Statement:
     """Whether the parameters are as PostgreSQL stores them already (the batch's own
     statements)."""
 
-    def storable_params(self) -> Mapping[str, object]:
+    def params_without_nul(self) -> Mapping[str, object]:
         """The parameters as PostgreSQL stores them (see `without_nul`)."""
         if self.stored:
             return self.params
@@ -175,7 +175,7 @@ class Batch:
         transaction failed, and is tried again), it writes the same."""
         self.seal()
         for statement in self.ready:
-            cursor.execute(statement.query, statement.storable_params())
+            cursor.execute(statement.query, statement.params_without_nul())
         return len(self.ready)
 
     def _touch(self, table: Table) -> None:

@@ -57,7 +57,7 @@ async def store(conn: psycopg.AsyncConnection[Any], items: list[PendingItem]) ->
     """Inserts the pending items in one statement."""
     statement = pending_statement(items)
     async with conn.transaction():
-        await conn.execute(statement.query, statement.storable_params())
+        await conn.execute(statement.query, statement.params_without_nul())
 
 
 async def follow_validation_results(settings: Settings, stop: asyncio.Event) -> None:

@@ -90,10 +90,10 @@ def intake(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "
     from services.adapters.kafka import consumer
     from services.adapters.publishing import Publisher
     from services.intake.consumer import CommandConsumer
-    from services.intake.worker import Stage1
+    from services.intake.worker import CommandValidator
 
-    stage1 = Stage1(settings, Publisher(settings, measured), measured)
-    return CommandConsumer(settings, stage1, lambda: consumer(settings, settings.intake_group),
+    validator = CommandValidator(settings, Publisher(settings, measured), measured)
+    return CommandConsumer(settings, validator, lambda: consumer(settings, settings.intake_group),
                            watched)
 
 

@@ -149,10 +149,10 @@ def projections(settings: Settings) -> None:
     asyncio.run(kafka_checked(settings))
     measured, watched = observed("projections", settings)
 
-    async def follow() -> None:
+    async def until_stopped() -> None:
         await run_projections(settings, measured, watched, bootstrap.stop_on_signals())
 
-    asyncio.run(follow())
+    asyncio.run(until_stopped())
 
 
 def api(settings: Settings) -> None:

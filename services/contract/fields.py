@@ -227,18 +227,18 @@ def _member(value: Any, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def _storable(value: str) -> str:
+def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise _fail(ErrorCode.INVALID_FORMAT, "must not contain the NUL character (\\u0000)")
     return value
 
 
-Storable = AfterValidator(_storable)
+NoNul = AfterValidator(_no_nul)
 """No text may hold NUL: PostgreSQL text cannot store it, so it would stall the read models."""
 
 _NUMBER = {"type": ["number", "string"], "pattern": r"^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"}
 
-Login = Annotated[str, StringConstraints(min_length=1, max_length=100), Storable]
+Login = Annotated[str, StringConstraints(min_length=1, max_length=100), NoNul]
 Guid = Annotated[str, PlainValidator(_guid),
                  WithJsonSchema({"type": "string", "format": "uuid"})]
 Phone = Annotated[str, PlainValidator(_phone), WithJsonSchema(

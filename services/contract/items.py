@@ -117,7 +117,7 @@ def wired_fields(declaration: Declaration) -> tuple[Wired, ...]:
 
 def _check(kind: Kind) -> Any:
     if kind.name == "text":
-        return Annotated[str, StringConstraints(max_length=kind.max_length), checks.Storable]
+        return Annotated[str, StringConstraints(max_length=kind.max_length), checks.NoNul]
     return CHECKS[kind.name]
 
 

@@ -1,5 +1,5 @@
 """Intake's Kafka side: commands in small batches off `loyalty.commands`, answered by
-`Stage1`, and their offsets committed once the broker acknowledged everything they caused.
+`CommandValidator`, and their offsets committed once the broker acknowledged everything they caused.
 
 The group's committed offsets are intake's whole state: a batch is committed after its items,
 results and dead letters were acknowledged, so a crash reads it again (the processor recognises
@@ -24,7 +24,7 @@ from services.adapters.consumer_watch import watch_consumer
 from services.adapters.dead_letters import DeadLetter, Origin, describe
 from services.adapters.health import Watchdog
 from services.adapters.unreadable import first_readable
-from services.intake.worker import COMMANDS_PER_BATCH, Stage1, received
+from services.intake.worker import COMMANDS_PER_BATCH, CommandValidator, received
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -33,12 +33,12 @@ POLL_MS = 200
 
 
 class CommandConsumer:
-    """Reads commands and has `Stage1` answer them, a batch at a time."""
+    """Reads commands and has `CommandValidator` answer them, a batch at a time."""
 
-    def __init__(self, settings: Settings, stage1: Stage1, consumer: Callable[[], AIOKafkaConsumer],
-                 watchdog: Watchdog) -> None:
+    def __init__(self, settings: Settings, validator: CommandValidator,
+                 consumer: Callable[[], AIOKafkaConsumer], watchdog: Watchdog) -> None:
         self.settings = settings
-        self.stage1 = stage1
+        self.validator = validator
         self.consumer = consumer
         """Makes the consumer; called in the event loop, where aiokafka must create it."""
         self.watchdog = watchdog
@@ -58,7 +58,7 @@ class CommandConsumer:
         finally:
             watching.cancel()
             await consumer.stop()
-            await self.stage1.publisher.stop()
+            await self.validator.publisher.stop()
 
     async def consume_once(self, consumer: AIOKafkaConsumer) -> None:
         """One poll: a batch of commands answered and committed."""
@@ -74,7 +74,7 @@ class CommandConsumer:
         """Answers the records' commands, then commits past them."""
         if not records:
             return
-        await self.stage1.handle([
+        await self.validator.handle([
             received(record, self.settings.programme_of_topic(record.topic)) for record in records])
         last: dict[TopicPartition, int] = {}
         for record in records:
@@ -96,7 +96,7 @@ class CommandConsumer:
         """A fetch that could not be read: each partition is read alone, and where records
         cannot be read, they are skipped and dead-lettered."""
         log.error("commands could not be read", error=describe(error))
-        self.stage1.metrics.error("unreadable")
+        self.validator.metrics.error("unreadable")
         assigned = sorted(consumer.assignment(), key=lambda tp: (tp.topic, tp.partition))
         for tp in assigned:
             others = [other for other in assigned if other != tp]
@@ -125,7 +125,7 @@ class CommandConsumer:
         reason = f"{describe(error)} (offsets {start} to {resume - 1} skipped)"
         log.error("unreadable commands dead-lettered and skipped", origin=str(origin),
                   last_offset=resume - 1, error=describe(error))
-        await self.stage1.publisher.publish_dead_letter(DeadLetter(origin, "intake", reason))
-        self.stage1.metrics.dead_lettered(tp.topic)
+        await self.validator.publisher.publish_dead_letter(DeadLetter(origin, "intake", reason))
+        self.validator.metrics.dead_lettered(tp.topic)
         consumer.seek(tp, resume)
         await self.commit(consumer, {tp: resume})

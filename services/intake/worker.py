@@ -1,11 +1,12 @@
 """Stage 1: validate every command, answer at once, forward its items.
 
 Run it with `loyalty intake`. `services.intake.consumer` takes commands off `loyalty.commands` in
-small batches; `Stage1.handle` calls the pure `validate_command` (in a worker thread, so the
-consumer's heartbeats go on) and writes: valid items to `loyalty.items` (keyed by programme and
-customer), then the stage-1 results to `loyalty.results` (keyed by commandId). The consumer
-commits a batch's offsets only after the broker acknowledged everything it caused: a crash in
-between reads the commands again, and the processor recognises items it has seen by their guid.
+small batches; `CommandValidator.handle` calls the pure `validate_command` (in a worker thread,
+so the consumer's heartbeats go on) and writes: valid items to `loyalty.items` (keyed by
+programme and customer), then the stage-1 results to `loyalty.results` (keyed by commandId).
+The consumer commits a batch's offsets only after the broker acknowledged everything it caused:
+a crash in between reads the commands again, and the processor recognises items it has seen by
+their guid.
 
 Failures are retried: those that pass by themselves (the broker away) for as long as they last,
 the others a few times; a command that still cannot be handled goes to the dead-letter topic
@@ -102,14 +103,14 @@ def _pairs(headers: HeaderPairs) -> Iterable[tuple[str, bytes]]:
     return headers.items() if isinstance(headers, Mapping) else (headers or [])
 
 
-Answer = Validated | BaseException
+Checked = Validated | BaseException
 """Stage 1's answer to a command, or what went wrong while giving it (a bug)."""
 
 
-def validate_all(commands: list[Received], rules: ValidationRules) -> list[Answer]:
+def validate_all(commands: list[Received], rules: ValidationRules) -> list[Checked]:
     """Stage 1 for a batch of commands (CPU-bound: run in a worker thread). The function never
     raises on any input; should it still fail on one command, the others are answered."""
-    answers: list[Answer] = []
+    answers: list[Checked] = []
     for command in commands:
         try:
             answers.append(validate_command(
@@ -133,7 +134,7 @@ def records_of(command: Received, validated: Validated, settings: Settings
     return items, result
 
 
-class Stage1:
+class CommandValidator:
     """Validates a batch of commands and publishes what they caused, or dead-letters them."""
 
     def __init__(self, settings: Settings, publisher: Publisher, metrics: ServiceMetrics) -> None:

@@ -52,7 +52,7 @@ INCARNATION_CHECK_SECONDS = 10.0
 its metadata, so that a topic that came back is assigned again)."""
 
 
-class PauseUntilResumed(ConsumerRebalanceListener):
+class SeekToStoredPositions(ConsumerRebalanceListener):
     """On assignment, pauses every new partition until the consumer sought it to the position
     stored with the events (the store may be unavailable during a rebalance)."""
 
@@ -113,7 +113,7 @@ class ItemConsumer:
         dead_letters = producer(self.settings)
         await self.check_incarnations(consumer)
         consumer.subscribe([self.settings.items_topic],
-                           listener=PauseUntilResumed(self, consumer))
+                           listener=SeekToStoredPositions(self, consumer))
         await consumer.start()
         await dead_letters.start()
         watching = asyncio.create_task(watch_consumer(
@@ -143,7 +143,7 @@ class ItemConsumer:
             await self.out_of_range(consumer, error)
             return
         except NoOffsetForPartitionError as error:
-            self.unsought(consumer, error)
+            self.seek_just_assigned(consumer, error)
             return
         except KafkaError as error:
             await self.unreadable(consumer, dead_letters, error)
@@ -270,7 +270,8 @@ class ItemConsumer:
             self.metrics.error("records-lost-to-retention")
             await consumer.seek_to_beginning(tp)
 
-    def unsought(self, consumer: AIOKafkaConsumer, error: NoOffsetForPartitionError) -> None:
+    def seek_just_assigned(self, consumer: AIOKafkaConsumer,
+                           error: NoOffsetForPartitionError) -> None:
         """A partition just assigned, which the fetcher tried to position before this consumer
         sought it (no offset is committed, and none is wanted: positions come from the store).
         Not a broken record: the partition is sought to its stored position, as on any
