@@ -4,8 +4,6 @@ and `GET /contracts/<name>.schema.json`, the documents of docs/contracts/
 document refers to the schemas by their names, so it resolves beside them here as on disk.
 """
 
-from functools import cache
-
 from fastapi import APIRouter
 from fastapi.responses import Response
 
@@ -30,13 +28,10 @@ def contracts_router(settings: Settings) -> APIRouter:
 def _serve(router: APIRouter, name: str, rules: ValidationRules) -> None:
     document = contract(name, rules)
     title = document.get("title") or document["info"]["title"]
-
-    @cache
-    def body() -> bytes:
-        return rendered(document).encode()
+    body = rendered(document).encode()
 
     async def get_contract() -> Response:
-        return Response(body(), media_type="application/json")
+        return Response(body, media_type="application/json")
 
     router.add_api_route(
         f"/{name}", get_contract, methods=["GET"], name=f"contract:{name}",
