@@ -24,7 +24,7 @@ import pytest
 from psycopg import sql
 
 from tests.support import brokers
-from tests.support.pipeline import SERVICES, Organiser, Pipeline
+from tests.support.pipeline import SERVICES, Organiser, Pipeline, contract_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_KAFKA = "127.0.0.1:9092"
@@ -169,7 +169,8 @@ def module_postgres_dsn(postgres_server_dsn: str) -> Iterator[str]:
 def pipeline(kafka_bootstrap: str, module_postgres_dsn: str,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     """Intake, processor, relay and projections running on topics and a database of their
-    own, for one test module."""
+    own, for one test module. At its end, every record the services wrote to the items,
+    results, events and dead-letter topics is checked against the published contracts."""
     log_dir: Path = tmp_path_factory.mktemp("logs")
     running = Pipeline(kafka_bootstrap, module_postgres_dsn, f"e2e{uuid.uuid4().hex[:8]}.",
                        log_dir)
@@ -178,9 +179,11 @@ def pipeline(kafka_bootstrap: str, module_postgres_dsn: str,
         running.start(name, *SERVICES[name])
     try:
         yield running
+        problems = contract_problems(running)
     finally:
         running.stop_all()
         running.delete_topics()
+    assert not problems, "records that break docs/contracts/:\n" + "\n".join(problems[:10])
 
 
 @pytest.fixture(scope="module")

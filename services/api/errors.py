@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg import OperationalError
 from psycopg_pool import PoolTimeout
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 log = structlog.get_logger(__name__)
@@ -26,15 +26,24 @@ CODES = {
 
 
 class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: list[dict[str, Any]] | None = None
+    """What went wrong."""
+
+    code: str = Field(description="The error's code: " + ", ".join(CODES.values()) + ".",
+                      examples=["NOT_FOUND"])
+    message: str = Field(description="What went wrong, for a person to read.",
+                         examples=["no such customer"])
+    details: list[dict[str, Any]] | None = Field(
+        None, description="VALIDATION_ERROR: each part of the request at fault (`loc`) and "
+                          "why (`msg`); absent otherwise.",
+        examples=[[{"loc": ["body", "limit"], "msg": "Input should be less than or equal to "
+                                                     "1000"}]])
 
 
 class ErrorBody(BaseModel):
     """The body of every error answer."""
 
-    error: ErrorDetail
+    error: ErrorDetail = Field(description="The error: its code, message and details.",
+                               examples=[{"code": "NOT_FOUND", "message": "no such customer"}])
 
 
 def error_response(status: int, message: str, details: list[Any] | None = None) -> JSONResponse:

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 
 from services.api.auth import Programme
 from services.api.bodies import read_capped
-from services.api.command_schema import STAGE1_ANSWER, request_body
+from services.api.command_schema import COMMAND_ID, STAGE1_ANSWER, request_body
 from services.api.errors import described, error_response
 from services.api.pipeline import (
     PipelineUnavailableError,
@@ -68,8 +68,10 @@ def gateway_router(settings: Settings) -> APIRouter:
     rules = ValidationRules.from_settings(settings)
     limit = settings.max_command_bytes
     router = APIRouter(prefix="/v1", tags=["commands"], lifespan=pipeline_lifespan(settings))
+    responses = {**STAGE1_ANSWER, **described(401, 403),
+                 503: {**described(503)[503], "headers": COMMAND_ID}}
 
-    @router.post("/commands", responses={**STAGE1_ANSWER, **described(401, 403, 503)},
+    @router.post("/commands", responses=responses,
                  openapi_extra={"requestBody": request_body(rules)})
     async def post_command(programme: Programme, pipeline: Upstream,
                            request: Request) -> JSONResponse:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from psycopg_pool import AsyncConnectionPool
+from pydantic import Field
 
 from projections.progress import (
     FollowerStatus,
@@ -16,7 +17,7 @@ from projections.progress import (
     read_followers,
     read_progress,
 )
-from services.api.schemas import Body
+from services.api.schemas import Body, example_of
 
 router = APIRouter(tags=["operations"])
 
@@ -24,25 +25,32 @@ router = APIRouter(tags=["operations"])
 class Follower(Body):
     """A follower of the event store (the read models' writer, the relay), by its heartbeat."""
 
-    name: str
-    position: int
-    target: int
-    lag: int
-    seconds_since_progress: float
-    seconds_since_beat: float
-    stuck: bool
-    """Behind and not moving for the configured time, or no longer beating."""
+    name: str = Field(description="The follower.", examples=["read-models"])
+    position: int = Field(description="The last notification id it has done.", examples=[1017])
+    target: int = Field(description="The notification id it follows up to.", examples=[1020])
+    lag: int = Field(description="Events it is behind (target - position).", examples=[3])
+    seconds_since_progress: float = Field(description="Seconds since its position last moved.",
+                                          examples=[0.4])
+    seconds_since_beat: float = Field(description="Seconds since its last heartbeat.",
+                                      examples=[1.2])
+    stuck: bool = Field(description="Behind and not moving for the configured time, or no "
+                                    "longer beating.", examples=[False])
 
 
 class LastVerification(Body):
     """The last `loyalty projections verify`."""
 
-    finished_at: datetime
-    scope: str
-    position: int
-    differences: int
-    quarantined: int
-    ok: bool
+    finished_at: datetime = Field(description="When it finished.",
+                                  examples=["2026-03-02T09:15:00.120000+00:00"])
+    scope: str = Field(description="What it compared (every customer, a programme, ...).",
+                       examples=["all"])
+    position: int = Field(description="The read models' position it compared at.",
+                          examples=[1017])
+    differences: int = Field(description="Rows that differed from a fold of the events.",
+                             examples=[0])
+    quarantined: int = Field(description="Events left out of the read models then.",
+                             examples=[0])
+    ok: bool = Field(description="No differences.", examples=[True])
 
 
 class Health(Body):
@@ -50,14 +58,21 @@ class Health(Body):
     verification found differences (the read models cannot be trusted everywhere); unavailable
     when the database does not answer."""
 
-    status: str
-    database: bool
-    event_store_head: int | None = None
-    projection_position: int | None = None
-    projection_lag: int | None = None
-    followers: list[Follower] = []
-    quarantined_events: int | None = None
-    last_verification: LastVerification | None = None
+    status: str = Field(description="ok, degraded or unavailable.", examples=["ok"])
+    database: bool = Field(description="Whether the database answers.", examples=[True])
+    event_store_head: int | None = Field(None, description="The event store's last "
+                                                           "notification id.", examples=[1020])
+    projection_position: int | None = Field(None, description="The read models' position.",
+                                            examples=[1017])
+    projection_lag: int | None = Field(None, description="Events the read models are behind.",
+                                       examples=[3])
+    followers: list[Follower] = Field([], description="Each follower of the event store.",
+                                      examples=[[example_of(Follower)]])
+    quarantined_events: int | None = Field(None, description="Events the read models left "
+                                                             "out.", examples=[0])
+    last_verification: LastVerification | None = Field(
+        None, description="The last `loyalty projections verify`; null: never.",
+        examples=[example_of(LastVerification)])
 
 
 def follower(status: FollowerStatus, stuck_after: float) -> Follower:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
+from pydantic import Field
 
 from events.published import cloud_event
 from services.adapters.event_store import EventStore
@@ -101,8 +102,15 @@ class History:
 class EventPage(Body):
     """A page of a customer's events, oldest first, as published on loyalty.events."""
 
-    events: list[dict[str, Any]]
-    next_cursor: str | None
+    events: list[dict[str, Any]] = Field(
+        description="The events, as on loyalty.events (docs/events.md).",
+        examples=[[{"specversion": "1.0", "id": "4d1983b8-b843-5e51-afaa-a05a6d607641",
+                    "type": "CustomerBlocked", "version": 1, "source": "loyalty",
+                    "subject": "12345678", "programme": "default",
+                    "time": "2026-03-02T09:15:07.120000+00:00",
+                    "datacontenttype": "application/json", "data": {"reason": "fraud"}}]])
+    next_cursor: str | None = Field(description="Pass it as cursor for the next page; null: "
+                                                "the last page.", examples=[None])
 
 
 def encode_cursor(version: int) -> str:
@@ -131,15 +139,17 @@ def history_router(settings: Settings) -> APIRouter:
                 responses=described(404))
     async def get_customer_events(
         programme: Programme, request: Request,
-        uniq_id: Annotated[str, Path(alias="uniqId", min_length=1, max_length=100)],
+        uniq_id: Annotated[str, Path(alias="uniqId", min_length=1, max_length=100,
+                                     description="The customer's uniqId.")],
         types: Annotated[Sequence[EventType] | None, Query(
             alias="type", description="Only events of these types.")] = None,
         since: Annotated[AwareDatetime | None, Query(
             alias="from", description="Events at or after this instant.")] = None,
         until: Annotated[AwareDatetime | None, Query(
             alias="to", description="Events before this instant.")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        cursor: Annotated[str | None, Query(max_length=100)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000, description="Events per page.")] = 100,
+        cursor: Annotated[str | None, Query(
+            max_length=100, description="nextCursor of the previous page, opaque.")] = None,
     ) -> EventPage:
         """The customer's events in the order they happened, a page at a time (`nextCursor`
         continues), as on the loyalty.events topic."""

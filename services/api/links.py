@@ -25,6 +25,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
+from pydantic import Field
 
 from services.api.auth import Programme
 from services.api.errors import described, error_response
@@ -134,23 +135,28 @@ def window_path(token: str) -> str:
 class LoginLink(Body):
     """A customer's login link, relative to the API's address, and when it expires."""
 
-    uniq_id: str
-    url: str
-    expires_at: datetime
+    uniq_id: str = Field(description="The customer's uniqId.", examples=["12345678"])
+    url: str = Field(description="The link, relative to the API's address.",
+                     examples=["/window/ZGVmYXVsdB8xMjM0NTY3OB8wHzE3Nzc..."])
+    expires_at: datetime = Field(description="When the link stops working.",
+                                 examples=["2026-04-01T09:15:00+00:00"])
 
 
 class Revocation(Body):
     """The revokeLinks item sent for the customer: see `GET /v1/items/{guid}` for its outcome."""
 
-    guid: str
-    command_id: str
+    guid: str = Field(description="The revokeLinks item's guid.",
+                      examples=["3d9c2b1a-0f8e-4d7c-9b6a-5e4d3c2b1a0f"])
+    command_id: str = Field(description="Its commandId.",
+                            examples=["revoke-3d9c2b1a-0f8e-4d7c-9b6a-5e4d3c2b1a0f"])
 
 
 def links_router(signer: LinkSigner) -> APIRouter:
     """`GET /v1/customers/{uniqId}/link` and `POST /v1/customers/{uniqId}/links/revoke`."""
     router = APIRouter(prefix="/v1", tags=["bonus window"],
                        responses=described(401, 403, 422))
-    UniqId = Annotated[str, Path(alias="uniqId", min_length=1, max_length=100)]  # noqa: N806
+    UniqId = Annotated[str, Path(alias="uniqId", min_length=1,  # noqa: N806
+                                 max_length=100, description="The customer's uniqId.")]
 
     @router.get("/customers/{uniqId}/link", response_model=LoginLink)
     async def get_login_link(programme: Programme, request: Request,

@@ -37,7 +37,8 @@ router = APIRouter(prefix="/v1", tags=["read"], responses=described(401, 403, 42
 @router.get("/customers/{uniqId}", response_model=Customer, responses=described(404))
 async def get_customer(
     programme: Programme, conn: Connection, request: Request,
-    uniq_id: Annotated[str, Path(alias="uniqId", min_length=1, max_length=100)],
+    uniq_id: Annotated[str, Path(alias="uniqId", min_length=1, max_length=100,
+                                 description="The customer's uniqId.")],
     instant: Annotated[AwareDatetime | None, Query(
         alias="asOf", description="The customer as it was at this instant (computed from its "
         "events); 404 when it did not exist yet.")] = None,
@@ -73,7 +74,7 @@ async def get_bonus_operations(
         return OperationsPage(operations=[], count=0, sum=points(Decimal(0)), next_cursor=None)
     page = await find_operations(conn, OperationFilter(
         programme=programme, uniq_id=query.uniq_id,
-        kind=query.operation_kind or query.operation_type,
+        kind=query.kind,
         since=query.since, until=query.until, time_field=query.time_field, guid=query.guid,
     ), query.limit, after)
     return OperationsPage(
@@ -86,7 +87,7 @@ async def get_bonus_operations(
 @router.get("/items/{guid}", response_model=Item, responses=described(404))
 async def get_item(
     programme: Programme, conn: Connection,
-    guid: Annotated[str, Path(min_length=1, max_length=100)],
+    guid: Annotated[str, Path(min_length=1, max_length=100, description="The item's guid.")],
 ) -> Item:
     """The outcome of one item of the key's programme: pending, Success or Error."""
     row = await find_outcome(conn, programme, guid) if fits_text_columns(guid) else None

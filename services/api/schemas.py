@@ -21,6 +21,12 @@ class Body(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
+def example_of(model: type[BaseModel]) -> dict[str, Any]:
+    """An example of the model's JSON: each field's first example."""
+    return {field.alias or name: (field.examples or [None])[0]
+            for name, field in model.model_fields.items()}
+
+
 def points(value: Decimal) -> str:
     """A points amount as organisers send it: two fraction digits."""
     return str(value.quantize(CENTS))
@@ -50,10 +56,15 @@ AwareDatetime = Annotated[
 
 
 class Message(Body):
-    message_id: str
-    text: str
-    shows_left: int
-    show_till: datetime | None
+    """An information message queued for the customer."""
+
+    message_id: str = Field(description="The message's id.",
+                            examples=["63c9532b-938c-5ca9-9a38-2e2b3e3007b8"])
+    text: str = Field(description="The message's text.", examples=["Message for customer"])
+    shows_left: int = Field(description="How many more times it will be shown.", examples=[2])
+    show_till: datetime | None = Field(description="It is not shown after this instant; null: "
+                                                   "no limit.",
+                                       examples=["2030-01-01T00:00:00+00:00"])
 
     @classmethod
     def of(cls, row: MessageRow) -> "Message":
@@ -64,26 +75,41 @@ class Message(Body):
 class ExpiryEntry(Body):
     """Remaining points that expire on one date (the date as the accrual named it)."""
 
-    date: date_
-    amount: str = Field(examples=["150.00"])
+    date: date_ = Field(description="The day the points expire.", examples=["2027-01-01"])
+    amount: str = Field(description="The points that expire that day.", examples=["150.00"])
 
 
 class Customer(Body):
     """A customer of the caller's programme. `balance` is the active (spendable) points;
     `pending` are not available yet; `debt` is owed after a reversal of spent points."""
 
-    uniq_id: str
-    status: Literal["New", "Active", "Blocked"]
-    phone: str | None
-    email: str | None
-    balance: str = Field(examples=["200.00"])
-    pending: str = Field(examples=["0.00"])
-    debt: str = Field(examples=["0.00"])
-    expiries: list[ExpiryEntry]
-    created_at: datetime
-    activated_at: datetime | None
-    blocked_at: datetime | None
-    messages: list[Message]
+    uniq_id: str = Field(description="The organiser's identifier of the customer (the login).",
+                         examples=["12345678"])
+    status: Literal["New", "Active", "Blocked"] = Field(description="The customer's status.",
+                                                        examples=["Active"])
+    phone: str | None = Field(description="The phone, E.164; null: none.",
+                              examples=["+79161234567"])
+    email: str | None = Field(description="The e-mail address; null: none.",
+                              examples=["ann@example.com"])
+    balance: str = Field(description="Active (spendable) points.", examples=["200.00"])
+    pending: str = Field(description="Points not available yet.", examples=["0.00"])
+    debt: str = Field(description="Points owed after a reversal of points already spent.",
+                      examples=["0.00"])
+    expiries: list[ExpiryEntry] = Field(description="When remaining points expire, by day.",
+                                        examples=[[{"date": "2027-01-01", "amount": "150.00"}]])
+    created_at: datetime = Field(description="When the customer was created.",
+                                 examples=["2026-03-02T09:15:00.120000+00:00"])
+    activated_at: datetime | None = Field(description="The latest activation (the creation, "
+                                                      "for a customer created Active); null: "
+                                                      "never.",
+                                          examples=["2026-03-02T09:15:00.120000+00:00"])
+    blocked_at: datetime | None = Field(description="When the current block began; null: not "
+                                                    "blocked.", examples=[None])
+    messages: list[Message] = Field(description="The customer's information messages.",
+                                    examples=[[{"messageId": "63c9532b-938c-5ca9-9a38-"
+                                                             "2e2b3e3007b8",
+                                                "text": "Message for customer", "showsLeft": 2,
+                                                "showTill": None}]])
 
     @classmethod
     def of(cls, row: CustomerRow, messages: list[MessageRow],
@@ -124,19 +150,39 @@ OperationKind = Literal["accrual", "reversal", "spend", "spendCancel", "expiry",
 
 class OperationsQuery(Body):
     """getBonusOperationExt: every filter optional; `from` inclusive, `to` exclusive.
-    `operationKind` (or `operationType`, its name in the original API) selects one kind of
-    bonus operation."""
+    `operationKind` selects one kind of bonus operation; `operationType`, the name the original
+    API gave that filter, is still read (deprecated: everywhere else `operationType` is the
+    customer's operation, such as purchase)."""
 
-    uniq_id: str | None = Field(None, min_length=1, max_length=100)
-    operation_type: OperationKind | None = None
-    operation_kind: OperationKind | None = None
-    since: AwareDatetime | None = Field(None, alias="from")
-    until: AwareDatetime | None = Field(None, alias="to")
-    time_field: Literal["processedAt", "eventDate"] = "processedAt"
-    guid: str | None = Field(None, max_length=100)
-    limit: int = Field(100, ge=1, le=1000)
-    cursor: str | None = Field(None, max_length=500,
-                               description="nextCursor of the previous page, opaque")
+    uniq_id: str | None = Field(None, min_length=1, max_length=100, examples=["12345678"],
+                                description="Only this customer's operations.")
+    operation_type: OperationKind | None = Field(
+        None, json_schema_extra={"deprecated": True}, examples=["accrual"],
+        description="Deprecated: the same filter as operationKind, under the original API's "
+                    "name (read when operationKind is absent).")
+    operation_kind: OperationKind | None = Field(
+        None, examples=["accrual"], description="Only operations of this kind.")
+    since: AwareDatetime | None = Field(None, alias="from", examples=["2026-03-01T00:00:00+03"],
+                                        description="From this instant on (inclusive), by "
+                                                    "timeField.")
+    until: AwareDatetime | None = Field(None, alias="to", examples=["2026-04-01T00:00:00+03"],
+                                        description="Before this instant (exclusive), by "
+                                                    "timeField.")
+    time_field: Literal["processedAt", "eventDate"] = Field(
+        "processedAt", examples=["processedAt"],
+        description="The time that from, to and the order use: when the operation was "
+                    "processed, or the date of the organiser's event.")
+    guid: str | None = Field(None, max_length=100, description="Only the operation of this "
+                                                               "item guid.",
+                             examples=["9803d32e-8fcd-4984-a736-9f02f726b3c0"])
+    limit: int = Field(100, ge=1, le=1000, description="Operations per page.", examples=[100])
+    cursor: str | None = Field(None, max_length=500, examples=[None],
+                               description="nextCursor of the previous page, opaque.")
+
+    @property
+    def kind(self) -> OperationKind | None:
+        """The kind of bonus operation asked for, under either name."""
+        return self.operation_kind or self.operation_type
 
 
 class Operation(Body):
@@ -145,24 +191,44 @@ class Operation(Body):
     `amount` is the operation's own (positive); `relatedGuid` names the accrual a reversal
     took back, the spend a cancel gave back, or the lot that expired or became available."""
 
-    id: int = Field(description="Stable, increasing with processing time.")
-    type: OperationKind = Field(description="The same as operationKind.")
-    operation_kind: OperationKind
-    related_guid: str | None
-    uniq_id: str
-    guid: str
-    command_id: str | None
-    amount: str
-    processed_at: datetime
-    event_id: str | None
-    event_date: datetime | None
-    event_type: str | None
-    info: str | None
-    operation_type: str | None = Field(description="The customer's operation, e.g. purchase.")
-    operation_amount: str | None
-    merchant_name: str | None
-    bank_product: str | None
-    mcc: str | None
+    id: int = Field(description="Stable, increasing with processing time.", examples=[1017])
+    type: OperationKind = Field(description="The same as operationKind (the original API's "
+                                            "name).", examples=["accrual"])
+    operation_kind: OperationKind = Field(description="The kind of bonus operation.",
+                                          examples=["accrual"])
+    related_guid: str | None = Field(
+        description="The accrual a reversal took back, the spend a cancel gave back, or the "
+                    "lot that expired or became available; null for accruals and spends.",
+        examples=[None])
+    uniq_id: str = Field(description="The customer's uniqId.", examples=["12345678"])
+    guid: str = Field(description="The guid of the item that made the operation (for expiries "
+                                  "and activations, a guid of the service's).",
+                      examples=["9803d32e-8fcd-4984-a736-9f02f726b3c0"])
+    command_id: str | None = Field(description="The commandId of the command the item came "
+                                                "in; null when none.", examples=["c-1"])
+    amount: str = Field(description="The operation's own points, positive.",
+                        examples=["200.00"])
+    processed_at: datetime = Field(description="When the operation was processed.",
+                                   examples=["2026-03-02T09:15:00.120000+00:00"])
+    event_id: str | None = Field(description="The organiser's id of the event that earned or "
+                                             "spent the points.", examples=["123456"])
+    event_date: datetime | None = Field(description="When that event happened.",
+                                        examples=["2015-01-01T00:00:00+03:00"])
+    event_type: str | None = Field(description="The kind of that event (accruals).",
+                                   examples=["operation"])
+    info: str | None = Field(description="The organiser's comment.",
+                             examples=["Birthday bonus"])
+    operation_type: str | None = Field(description="The customer's operation, e.g. purchase "
+                                                   "(not the kind of bonus operation: that is "
+                                                   "operationKind).", examples=["purchase"])
+    operation_amount: str | None = Field(description="The money amount of the customer's "
+                                                     "operation.", examples=["100.0000"])
+    merchant_name: str | None = Field(description="Where the operation took place.",
+                                      examples=["TZUM"])
+    bank_product: str | None = Field(description="The bank product used.",
+                                     examples=["Gold card"])
+    mcc: str | None = Field(description="The merchant's category.",
+                            examples=["Petrol station"])
 
     @classmethod
     def of(cls, row: OperationRow) -> "Operation":
@@ -181,32 +247,46 @@ class Operation(Body):
 class OperationsPage(Body):
     """A page of operations; `count` and `sum` cover the whole filter, not just the page."""
 
-    operations: list[Operation]
-    count: int
-    sum: str = Field(examples=["123.00"])
-    next_cursor: str | None
+    operations: list[Operation] = Field(description="This page's operations, in order.",
+                                        examples=[[example_of(Operation)]])
+    count: int = Field(description="Operations of the whole filter.", examples=[1])
+    sum: str = Field(description="Their points, of the whole filter.", examples=["123.00"])
+    next_cursor: str | None = Field(description="Pass it as cursor for the next page; null: "
+                                                "the last page.", examples=[None])
 
 
-class ItemError(Body):
-    code: str
-    message: str | None
-    field: str | None
+class OutcomeError(Body):
+    """The error an item's outcome holds (a stage-2 rejection)."""
+
+    code: str = Field(description="The error code.", examples=["CUSTOMER_BLOCKED"])
+    message: str | None = Field(description="What was wrong, for a person to read.",
+                                examples=["The customer is blocked"])
+    field: str | None = Field(description="The item's field at fault, or null.",
+                              examples=["uniqId"])
 
 
 class Item(Body):
     """An item of a command: pending after stage 1, then Success or Error after stage 2."""
 
-    guid: str
-    status: Literal["pending", "Success", "Error"]
-    login: str | None
-    error: ItemError | None
-    command_id: str | None
-    processed_at: datetime | None
-    reuses: int = Field(description="Later items rejected for reusing this guid.")
+    guid: str = Field(description="The item's guid.",
+                      examples=["9803d32e-8fcd-4984-a736-9f02f726b3c0"])
+    status: Literal["pending", "Success", "Error"] = Field(
+        description="pending: accepted by stage 1, not processed yet; then the final outcome.",
+        examples=["Success"])
+    login: str | None = Field(description="The uniqId of the customer it was applied to; null "
+                                          "while pending.", examples=["12345678"])
+    error: OutcomeError | None = Field(description="Why it was refused; null otherwise.",
+                                       examples=[None])
+    command_id: str | None = Field(description="The commandId of the command it came in.",
+                                   examples=["c-1"])
+    processed_at: datetime | None = Field(description="When it was processed; null while "
+                                                      "pending.",
+                                          examples=["2026-03-02T09:15:00.120000+00:00"])
+    reuses: int = Field(description="Later items rejected for reusing this guid.", examples=[0])
 
     @classmethod
     def of(cls, row: OutcomeRow) -> "Item":
-        error = None if row.error_code is None else ItemError(
+        error = None if row.error_code is None else OutcomeError(
             code=row.error_code, message=row.error_message, field=row.error_field)
         return cls(guid=row.guid, status=row.status,
                    login=row.login, error=error, command_id=row.command_id,

@@ -10,6 +10,7 @@ items are fingerprinted by it): the parts an item carries are the domain's own p
 """
 
 import hashlib
+import typing
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -49,26 +50,45 @@ class Contract(BaseModel):
         return self.model_dump_json(by_alias=True).encode()
 
 
+def _described(schema: dict[str, Any], part: type) -> None:
+    """The JSON Schema of a part, with each field's meaning as its domain command declares it
+    (the text in the field's annotation)."""
+    hints = typing.get_type_hints(part, include_extras=True)
+    for name, hint in hints.items():
+        texts = [extra for extra in getattr(hint, "__metadata__", ()) if isinstance(extra, str)]
+        if texts and to_camel(name) in schema.get("properties", {}):
+            schema["properties"][to_camel(name)]["description"] = texts[0]
+
+
 for _part in domain.PAYLOADS:  # the parts of an item travel in camelCase, like the rest
     _part.__pydantic_config__ = ConfigDict(  # type: ignore[union-attr]
-        alias_generator=to_camel, populate_by_name=True)
+        alias_generator=to_camel, populate_by_name=True,
+        json_schema_extra=_described)
 
 
 class WorkItem(Contract):
     """One validated item of one command, as it travels from stage 1 to stage 2."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     command_id: str
+    """The commandId of the command the item came in."""
     type_of_command: str
     """One of `services.contract.declarations`, or `settlePoints` (the service's clock)."""
     programme: Annotated[str, StringConstraints(pattern=PROGRAMME_PATTERN)]
+    """The programme the item belongs to."""
     guid: str
+    """The item's guid (lower case), its idempotency key."""
     uniq_id: str
+    """The customer's uniqId."""
     phone: str | None = None
     """E.164, or None when the item does not set a phone."""
     email: str | None = None
     """Normalised by email-validator (domain lower-cased), or None when not set."""
     accrual: domain.Accrual | None = None
+    """addCustomerPointMessage, addBonusExtQuick: the points accrued (None: no accrual)."""
     message: domain.Message | None = None
+    """addCustomerPointMessage: the information message queued (None: no message)."""
     reason: str | None = None
     """blockCustomers: why the customer is blocked."""
     method: str | None = None
@@ -80,8 +100,11 @@ class WorkItem(Contract):
     """authorizeCustomer through the bonus window: when the link used expires (stage 2 refuses
     a login processed after it); None for organisers' items."""
     reversal: domain.Reversal | None = None
+    """reverseBonus: what it takes back."""
     spend: domain.Spend | None = None
+    """spendBonus: what it spends."""
     cancel: domain.Cancel | None = None
+    """cancelSpend: what it gives back."""
     at: datetime | None = None
     """settlePoints: the clock's instant."""
     payload: dict[str, Any] | None = None

@@ -6,6 +6,8 @@ from services.domain.answers import Rejection
 
 
 class ErrorCode(StrEnum):
+    """The error codes of stage 1: of a whole command, or of one item's format."""
+
     # the whole command
     INVALID_PROGRAMME = "INVALID_PROGRAMME"
     INVALID_JSON = "INVALID_JSON"

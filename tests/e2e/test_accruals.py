@@ -1,12 +1,16 @@
 """addCustomerPointMessage and addBonusExtQuick end to end, through real Kafka and PostgreSQL."""
 
+import asyncio
+import json
 import uuid
 from decimal import Decimal
 
 import pytest
 
+from services.contract.topics import item_key
 from tests.support.commands import accrual, add, outcome, phone, unique
-from tests.support.pipeline import Organiser, Pipeline
+from tests.support.contracts import dead_letter_problems, planted
+from tests.support.pipeline import Organiser, Pipeline, read_all
 from tests.support.seed import SEED_GUID, SEED_REQUEST
 from tests.support.store import customer, event_names
 
@@ -157,6 +161,27 @@ def test_bad_records_get_an_error_and_the_next_record_is_processed(
     organiser.send(add(after))
     assert organiser.validation(bad)["error"]["code"] == code
     assert outcome(organiser, after["guid"])["status"] == "Success"
+
+
+def test_an_item_the_processor_gives_up_on_is_answered_and_dead_lettered_by_the_contract(
+    organiser: Organiser, pipeline: Pipeline
+) -> None:
+    guid, uniq_id = str(uuid.uuid4()), unique("poison")
+    broken = {"commandId": "c-broken", "typeOfCommand": "addCustomerPointMessage",
+              "programme": "default", "guid": guid, "uniqId": uniq_id,
+              "accrual": {"amount": "lots"}}
+    organiser.plant(pipeline.items_topic, json.dumps(broken).encode(),
+                    key=item_key("default", uniq_id))
+
+    (answer,) = organiser.processing(guid)  # the Organiser holds it to results.schema.json
+    assert (answer["status"], answer["error"]["code"]) == ("Error", "PROCESSING_FAILED")
+    records = asyncio.run(read_all(pipeline.kafka_options, [pipeline.dead_letter_topic]))
+    (letter,) = [record for record in records if planted(record.headers)]
+    assert dead_letter_problems(letter.headers) == []
+    headers = dict(letter.headers)
+    assert (headers["loyalty.dlq.topic"], headers["loyalty.dlq.service"]) == (
+        pipeline.items_topic.encode(), b"processor")
+    assert json.loads(letter.value) == broken
 
 
 def test_wrong_types_fail_their_item_only(organiser: Organiser) -> None:

@@ -1,7 +1,9 @@
 """Drives the real services as an organiser would: produce commands, read results.
 
 Each `Pipeline` runs intake, processor and relay as child processes (`python -m services.cli`)
-on topics and a database of its own, so tests do not see each other's records.
+on topics and a database of its own, so tests do not see each other's records. What the
+services write is held to the published contracts (`tests.support.contracts`): the `Organiser`
+checks every result it reads, and `contract_problems` every record of a pipeline's topics.
 """
 
 import asyncio
@@ -19,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.adapters.kafka import client_options, stable_members
 from services.settings import Settings
+from tests.support import contracts
 
 ROOT = Path(__file__).resolve().parents[2]
 Result = dict[str, Any]
@@ -58,6 +61,7 @@ class Pipeline:
             "LOYALTY_ITEMS_TOPIC": f"{self.prefix}items",
             "LOYALTY_RESULTS_TOPIC": f"{self.prefix}results",
             "LOYALTY_EVENTS_TOPIC": f"{self.prefix}events",
+            "LOYALTY_DEAD_LETTER_TOPIC": self.dead_letter_topic,
             "LOYALTY_INTAKE_GROUP": f"{self.prefix}intake",
             "LOYALTY_PROCESSOR_GROUP": f"{self.prefix}processor",
             "LOYALTY_PROJECTIONS_GROUP": f"{self.prefix}projections",
@@ -93,6 +97,14 @@ class Pipeline:
     @property
     def results_topic(self) -> str:
         return f"{self.prefix}results"
+
+    @property
+    def items_topic(self) -> str:
+        return f"{self.prefix}items"
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.prefix}deadletter"
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         """Starts `loyalty <args>` as a child process named `name`."""
@@ -177,6 +189,8 @@ class Organiser:
         """Where this organiser sends commands and reads results (a programme's own topics,
         or the shared ones)."""
         self.results: list[Result] = []
+        self.contract_problems: list[str] = []
+        """What was wrong with results by the published contracts (`tests.support.contracts`)."""
         self.lock = threading.Condition()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -200,8 +214,13 @@ class Organiser:
         await consumer.start()
         try:
             async for record in consumer:
+                result = json.loads(record.value)
+                wrong = [*contracts.result_problems(result),
+                         *contracts.result_header_problems(result, record.headers)]
                 with self.lock:
-                    self.results.append(json.loads(record.value))
+                    self.results.append(result)
+                    self.contract_problems += [f"{record.value!r}: {problem}"
+                                               for problem in wrong]
                     self.lock.notify_all()
         finally:
             await consumer.stop()
@@ -217,11 +236,18 @@ class Organiser:
         self.call(self.producer.send_and_wait(self.commands_topic, value, headers=headers))
         return command_id
 
+    def plant(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+        """Produces a record of the test's own to a topic only the service writes, marked so
+        that the checks of the topic's records skip it (`contracts.PLANTED`)."""
+        self.call(self.producer.send_and_wait(topic, value, key=key,
+                                              headers=[(contracts.PLANTED, b"1")]))
+
     def wait_for(self, predicate: Callable[[list[Result]], bool], timeout: float = 90) -> None:
         """Blocks until `predicate(results)` holds, or fails after `timeout` seconds."""
         deadline = time.monotonic() + timeout
         with self.lock:
             while not predicate(self.results):
+                self.assert_contracts_kept()
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(f"timed out; results so far: {self.results[-5:]}")
@@ -238,10 +264,17 @@ class Organiser:
         with self.lock:
             return processing_of(self.results, guid)
 
+    def assert_contracts_kept(self) -> None:
+        """Fails when a result did not match the published contracts."""
+        assert not self.contract_problems, (
+            "results that break docs/contracts/results.schema.json:\n"
+            + "\n".join(self.contract_problems[:5]))
+
     def close(self) -> None:
         self.consumer_task.cancel()
         self.call(self.producer.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
+        self.assert_contracts_kept()
 
 
 async def delete_topics_with_prefix(kafka: str | dict[str, Any], prefix: str) -> None:
@@ -264,6 +297,87 @@ def settings_of(env: Mapping[str, str]) -> Settings:
               if name.startswith("LOYALTY_")}
     return Settings(**{name: value for name, value in fields.items()  # type: ignore[arg-type]
                        if name in Settings.model_fields})
+
+
+async def read_all(kafka: dict[str, Any], topics: Iterable[str]
+                   ) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record the topics hold now, from their beginning (`kafka`: aiokafka's keyword
+    arguments, `Pipeline.kafka_options`)."""
+    partitions = await partitions_of(kafka, list(topics))
+    if not partitions:
+        return []
+    consumer = AIOKafkaConsumer(**kafka, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found: list[ConsumerRecord[bytes, bytes]] = []
+        waiting = {tp for tp, end in ends.items() if end > 0}
+        while waiting:
+            batches = await consumer.getmany(*waiting, timeout_ms=1000)
+            found += [record for records in batches.values() for record in records]
+            waiting = {tp for tp in waiting if await consumer.position(tp) < ends[tp]}
+        return found
+    finally:
+        await consumer.stop()
+
+
+def value_problems(check: Callable[[Any], list[str]]) -> Callable[[Any], list[str]]:
+    """A check of a record's JSON value."""
+
+    def checked(record: Any) -> list[str]:
+        try:
+            value = json.loads(record.value)
+        except (TypeError, ValueError) as error:
+            return [f"not JSON: {error}"]
+        return check(value)
+
+    return checked
+
+
+CHECKS: dict[str, Callable[[Any], list[str]]] = {
+    "items": value_problems(contracts.work_item_problems),
+    "results": value_problems(contracts.result_problems),
+    "events": value_problems(contracts.event_problems),
+    "deadletter": lambda record: contracts.dead_letter_problems(record.headers),
+}
+"""How each kind of topic's records are checked (a programme's own topics like the shared)."""
+
+
+def contract_problems(pipeline: Pipeline) -> list[str]:
+    """What is wrong, by the published contracts, with any record the services wrote to the
+    pipeline's items, results, events and dead-letter topics (planted records apart)."""
+    topics = asyncio.run(topics_with_prefix(pipeline.kafka_options, pipeline.prefix))
+    kinds = {topic: topic[len(pipeline.prefix):].split(".")[0] for topic in topics}
+    checked = [topic for topic, kind in kinds.items() if kind in CHECKS]
+    found = []
+    for record in asyncio.run(read_all(pipeline.kafka_options, checked)):
+        if not contracts.planted(record.headers):
+            found += [f"{record.topic}@{record.offset}: {problem}"
+                      for problem in CHECKS[kinds[record.topic]](record)]
+    return found
+
+
+async def partitions_of(kafka: dict[str, Any], topics: list[str]) -> list[TopicPartition]:
+    """The partitions of those of the topics that exist."""
+    admin = AIOKafkaAdminClient(**kafka)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics) if topics else []
+    finally:
+        await admin.close()
+    return [TopicPartition(topic["topic"], partition["partition"]) for topic in described
+            if topic["error_code"] == 0 for partition in topic["partitions"]]
+
+
+async def topics_with_prefix(kafka: dict[str, Any], prefix: str) -> list[str]:
+    admin = AIOKafkaAdminClient(**kafka)
+    await admin.start()
+    try:
+        return [topic for topic in await admin.list_topics() if topic.startswith(prefix)]
+    finally:
+        await admin.close()
 
 
 def is_validation_of(result: Result, command_id: str) -> bool:
