@@ -69,7 +69,9 @@ class CompiledJSONTranscoder(JSONTranscoder):
             if kind is str or value is None or kind is int or kind is bool:
                 state[name] = value
             elif (encoder := encoders.get(kind)) is not None:
-                state[name] = {"_type_": encoder[0], "_data_": encoder[1](value)}
+                data = encoder[1](value)
+                state[name] = {"_type_": encoder[0],
+                               "_data_": data if type(data) is str else self._typed(data)}
             else:
                 state[name] = self._typed(value)
         return orjson.dumps(state)
@@ -83,20 +85,24 @@ class CompiledJSONTranscoder(JSONTranscoder):
         return self._plain(orjson.loads(data))
 
     def _typed(self, value: Any) -> Any:
-        encoder = self.encoders.get(type(value))
-        if encoder is not None:
-            return {"_type_": encoder[0], "_data_": encoder[1](value)}
-        if type(value) is dict:
-            return {key: self._typed(item) for key, item in value.items()}
-        if type(value) in (list, tuple):
-            return [self._typed(item) for item in value]
-        if type(value) in (str, int, bool, float) or value is None:
+        kind = type(value)
+        if kind is str or value is None or kind is int or kind is bool or kind is float:
             return value
+        encoder = self.encoders.get(kind)
+        if encoder is not None:  # what a transcoding encodes may hold registered types too
+            return {"_type_": encoder[0], "_data_": self._typed(encoder[1](value))}
+        if kind is dict:
+            return {key: self._typed(item) for key, item in value.items()}
+        if kind is list or kind is tuple:
+            return [self._typed(item) for item in value]
         return self._encode_obj(value)  # a subclass of a registered type: the library's error
 
     def _untyped(self, value: Any) -> Any:
         if type(value) is dict:
             if len(value) == 2 and "_type_" in value and "_data_" in value:
+                data = value["_data_"]  # decoded inside out, as the library's object hook does
+                if type(data) is dict or type(data) is list:
+                    value["_data_"] = self._untyped(data)
                 return self._decode_obj(value)
             return {key: self._untyped(item) for key, item in value.items()}
         if type(value) is list:
