@@ -4,7 +4,7 @@ In memory (POPO) by default, as the unit tests use it; on PostgreSQL with the en
 `services.adapters.postgres.event_store_env(settings)`, as every service uses it.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -12,6 +12,7 @@ from uuid import UUID
 
 import orjson
 import psycopg
+import structlog
 from eventsourcing import persistence
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
@@ -20,21 +21,28 @@ from eventsourcing.persistence import (
     DecimalAsStr,
     JSONTranscoder,
     ProcessRecorder,
+    Recording,
     Transcoder,
     Transcoding,
     UUIDAsHex,
 )
+from eventsourcing.utils import EnvType
 from psycopg_pool import PoolTimeout
 
-import services.domain  # noqa: F401  (the aggregates, and the topics of earlier layouts)
+import services.domain  # the aggregates, and the topics of earlier layouts
+from services.adapters.snapshots import SnapshotStore, register_state_transcodings, snapshot_of
+
+log = structlog.get_logger(__name__)
 
 
 def register_transcodings(transcoder: JSONTranscoder) -> None:
     """Registers every type the events carry beyond JSON's own: Decimal (amounts, balances),
-    aware datetime (eventDate, showTill; the offset is kept) and UUID."""
+    aware datetime (eventDate, showTill; the offset is kept) and UUID; and what snapshots of
+    customers carry besides (`services.adapters.snapshots`)."""
     transcoder.register(UUIDAsHex())
     transcoder.register(DecimalAsStr())
     transcoder.register(DatetimeAsISO())
+    register_state_transcodings(transcoder)
 
 
 class CompiledJSONTranscoder(JSONTranscoder):
@@ -120,19 +128,37 @@ class CompiledJSONTranscoder(JSONTranscoder):
         return value
 
 
+SNAPSHOTTED: tuple[type[Aggregate], ...] = (services.domain.Customer,)
+"""The aggregates whose histories grow without bound; the others have a handful of events."""
+
+
 class EventStore(Application[UUID]):
     """The store of customers, indexes and item outcomes; its tables are named `loyalty_*`.
 
     Its recorder is a process recorder: events and the Kafka positions they were caused by are
     inserted in one transaction (`store.events.put(events, trackings=[...])`).
+
+    With a snapshot store (`IS_SNAPSHOTTING_ENABLED`) and an interval above 0, every save that
+    takes a customer's version across a multiple of `snapshot_interval` is followed by a
+    snapshot of it (`take_due_snapshots`), and `repository.get` starts from its latest one.
     """
 
     name = "loyalty"
     recorder: ProcessRecorder
+    snapshots: SnapshotStore | None
+
+    def __init__(self, env: EnvType | None = None, *, snapshot_interval: int = 0) -> None:
+        self.snapshot_interval = snapshot_interval
+        super().__init__(env)
 
     def construct_recorder(self) -> ProcessRecorder:
         """A recorder of events that also tracks the positions they were caused by."""
         return self.factory.process_recorder()
+
+    def construct_snapshot_store(self) -> SnapshotStore:
+        """The library's snapshot store (table `loyalty_snapshots`), ignoring stale snapshots."""
+        return SnapshotStore(mapper=self.mapper,
+                             recorder=self.factory.aggregate_recorder(purpose="snapshots"))
 
     def construct_transcoder(self) -> Transcoder:
         """The compiled JSON transcoder, with the domain's transcodings."""
@@ -143,6 +169,36 @@ class EventStore(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         """Registers the transcodings of the domain's events (see module function)."""
         register_transcodings(transcoder)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's save (one atomic write), then the snapshots it made due."""
+        recordings = super().save(*objs, **kwargs)
+        self.take_due_snapshots([obj for obj in objs if isinstance(obj, Aggregate)],
+                                [recording.domain_event for recording in recordings])
+        return recordings
+
+    def take_due_snapshots(self, aggregates: Sequence[Aggregate], events: Sequence[Any]) -> None:
+        """Snapshots each customer whose saved `events` took its version across a multiple of
+        the interval, as it is in memory: the state its events made, at the version of the
+        last of them (the processor's cache trusts the same state for its next batch).
+
+        Called after the events' transaction, in one insert of its own: a snapshot is an
+        optimisation, so one that is lost (a crash, a conflict with another writer's snapshot
+        at the same version) costs a longer replay, never an event, and is only logged."""
+        if self.snapshots is None or self.snapshot_interval <= 0:
+            return
+        due = {event.originator_id for event in events
+               if event.originator_version % self.snapshot_interval == 0}
+        taken = [snapshot_of(aggregate) for aggregate in aggregates
+                 if aggregate.id in due and isinstance(aggregate, SNAPSHOTTED)
+                 and not aggregate.pending_events]
+        if not taken:
+            return
+        try:
+            self.snapshots.put(taken)
+        except Exception as error:  # never fails the save it follows
+            log.warning("snapshots not taken", error=f"{type(error).__name__}: {error}",
+                        aggregates=[str(snapshot.originator_id) for snapshot in taken])
 
     def load(self, aggregate_id: UUID) -> Aggregate | None:
         """The aggregate with this id, or None when it does not exist: a unit of work's loader."""

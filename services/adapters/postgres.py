@@ -52,7 +52,8 @@ def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[
     """The eventsourcing environment for `settings.postgres_dsn` (PostgreSQL persistence).
 
     Tables are created by `loyalty prepare` alone (`create_tables=True`): services that
-    started together and each ran the library's DDL would race on it.
+    started together and each ran the library's DDL would race on it. It creates the
+    snapshots' table too, so that snapshots can be turned on later without it.
     """
     dsn = urlsplit(settings.postgres_dsn)
     return {
@@ -68,6 +69,7 @@ def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
         "CREATE_TABLE": "y" if create_tables else "n",
         "PROCESS_RECORDER_TOPIC": f"{__name__}:ColumnarProcessRecorder",
+        "IS_SNAPSHOTTING_ENABLED": "y" if create_tables or settings.snapshot_interval > 0 else "n",
     }
 
 
@@ -167,7 +169,8 @@ def postgres_event_store(settings: Settings, *, create_tables: bool = False) -> 
     """The event store on PostgreSQL (its tables are made by `loyalty prepare`)."""
     from services.adapters.event_store import EventStore
 
-    return EventStore(env=event_store_env(settings, create_tables=create_tables))
+    return EventStore(env=event_store_env(settings, create_tables=create_tables),
+                      snapshot_interval=settings.snapshot_interval)
 
 
 SERVICE_SCHEMAS = ("public", "read_models")
