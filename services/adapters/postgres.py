@@ -17,14 +17,16 @@ whenever that pin moves:
   protected methods), so that rows and position are written together.
 - `select_newer_events` reads the events table directly: one query brings every aggregate of a
   batch up to date (see `services.adapters.prefetch`), where the public `select_events` would
-  take one query per aggregate, some 1,500 per 500-item batch.
+  take one query per aggregate, some 1,500 per 500-item batch. `select_latest_snapshots` reads
+  the snapshots' table the same way: one query for the batch's aggregates that are not cached,
+  where `repository.get` takes one per aggregate (before the events it replays).
 - `select_final_notifications` reads the events table under a lock the public API does not
   take (see `services.adapters.following`).
 - `tracked_names` reads the tracking table directly: the positions stored for every incarnation
   of a topic, which the public `max_tracking_id` (one exact name) cannot list.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
@@ -118,6 +120,21 @@ def select_newer_events(recorder: Any, known: Mapping[UUID, int]) -> list[Stored
     with (recorder.datastore.get_connection() as conn,
           conn.cursor(row_factory=tuple_row) as cursor):
         cursor.execute(query, ([str(aggregate_id) for aggregate_id in known], list(known.values())))
+        return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in cursor.fetchall()]
+
+
+def select_latest_snapshots(recorder: Any, aggregate_ids: Collection[UUID]) -> list[StoredEvent]:
+    """The latest stored snapshot of each of these aggregates that has one, in one query
+    (`recorder`: the snapshot store's)."""
+    query = SQL(
+        "SELECT s.originator_id, s.originator_version, s.topic, s.state "
+        "FROM unnest(%s::uuid[]) AS wanted(id) CROSS JOIN LATERAL ("
+        "SELECT originator_id, originator_version, topic, state FROM {}.{} "
+        "WHERE originator_id = wanted.id ORDER BY originator_version DESC LIMIT 1) s"
+    ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+    with (recorder.datastore.get_connection() as conn,
+          conn.cursor(row_factory=tuple_row) as cursor):
+        cursor.execute(query, ([str(aggregate_id) for aggregate_id in aggregate_ids],))
         return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in cursor.fetchall()]
 
 
