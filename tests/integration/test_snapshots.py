@@ -1,6 +1,6 @@
 """Snapshots through PostgreSQL: the processor's path (one query for the batch's snapshots, one
 for the events after them) and the repository give the same customer with snapshots and
-without."""
+without, and the past is the one its events made."""
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -15,6 +15,7 @@ from services.adapters.dead_letters import Origin
 from services.adapters.event_store import EventStore
 from services.adapters.positions import Position
 from services.adapters.prefetch import AggregateCache, PrefetchedLoader
+from services.api.history import EventFilter, History
 from services.domain import ids
 from services.domain.commands import Command, Message, SettlePoints
 from services.processor.batches import ItemProcessor, ItemRecord
@@ -151,3 +152,32 @@ def test_a_processor_that_starts_cold_goes_on_from_the_latest_snapshot(
     process(restarted, batches[-1:], offset)
 
     assert state_of(restarted.cache.get(CUSTOMER)) == state_of(without.load(CUSTOMER))
+
+
+def test_the_past_and_the_history_pages_are_the_same_with_snapshots_and_without(
+    dsn: str, stores: tuple[EventStore, EventStore],
+) -> None:
+    with_snapshots, without = stores
+    process(ItemProcessor(with_snapshots), life(datetime.now(UTC)))
+    events = list(without.events.get(CUSTOMER))
+    histories = [History(settings(dsn, INTERVAL)), History(settings(dsn, 0))]
+    try:
+        for history in histories:
+            assert history.as_of("default", "u1", events[0].timestamp - timedelta(
+                microseconds=1)) is None
+            for event in events:
+                past = history.as_of("default", "u1", event.timestamp)
+                by_then = max(earlier.originator_version for earlier in events
+                              if earlier.timestamp <= event.timestamp)
+                assert past is not None and state_of(past) == state_of(
+                    without.repository.get(CUSTOMER, version=by_then)), by_then
+            for since, until in [(events[3].timestamp, None), (None, events[9].timestamp),
+                                 (events[2].timestamp, events[12].timestamp)]:
+                wanted = EventFilter(frozenset(), since, until)
+                expected = [event.originator_version for event in events if wanted.admits(event)]
+                page = history.page("default", "u1", 0, 1000, wanted)
+                assert page is not None
+                assert [event.originator_version for event in page[0]] == expected
+    finally:
+        for history in histories:
+            history.close()
