@@ -37,6 +37,11 @@ def needed_ids(items: Iterable[Command | SettlePoints]) -> set[UUID]:
     return wanted
 
 
+def customer_ids(items: Iterable[Command | SettlePoints]) -> set[UUID]:
+    """The ids of the items' customers: the aggregates that have snapshots."""
+    return {ids.customer_id(item.programme, item.uniq_id) for item in items}
+
+
 class AggregateCache:
     """The most recently used customers and indexes, as last saved by this processor."""
 
@@ -74,8 +79,8 @@ class PrefetchedLoader:
         self.aggregates: dict[UUID, Aggregate | None] = {
             aggregate_id: cache.get(aggregate_id) for aggregate_id in needed_ids(items)}
         self.aggregates.update(latest_snapshots(
-            store, [aggregate_id for aggregate_id, found in self.aggregates.items()
-                    if found is None]))
+            store, [aggregate_id for aggregate_id in customer_ids(items)
+                    if self.aggregates[aggregate_id] is None]))
         known = {aggregate_id: 0 if aggregate is None else aggregate.version
                  for aggregate_id, aggregate in self.aggregates.items()}
         for stored in select_newer_events(store.recorder, known):
