@@ -3,6 +3,8 @@ a snapshot that the running code would misread is never used."""
 
 import dataclasses
 import re
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -14,7 +16,8 @@ from services import bootstrap
 from services.adapters.event_store import EventStore, register_transcodings
 from services.adapters.snapshots import STATE_TYPES, snapshot_of
 from services.domain import Customer, CustomerStatus, ids
-from tests.support.domain import World, every_event
+from services.domain.commands import Limits
+from tests.support.domain import World, earn, every_event, spend
 from tests.support.state import state_of, typed
 
 CUSTOMER = ids.customer_id("default", "u1")
@@ -57,9 +60,32 @@ def snapshotting_world(interval: int) -> World:
     return world
 
 
-def test_a_customer_restored_from_a_snapshot_at_any_version_is_the_one_its_events_make() -> None:
-    world = World()
-    every_event(world)
+def bounded_life(world: World) -> None:
+    """A life long enough for the customer's bounds to forget its oldest lots and spends."""
+    for n in range(16):
+        expiring = world.now + timedelta(hours=2) if n % 3 == 0 else None
+        world.one(earn("u1", "3", guid=f"a{n}", expires_at=expiring))
+        if n % 2:
+            world.one(spend("u1", "2"))
+        if n % 4 == 3:
+            world.now += timedelta(hours=3)
+            world.settle("u1")
+    assert "LotsForgotten" in world.event_names("u1")
+
+
+LIVES = {
+    "every event": (World, every_event),
+    "bounded": (lambda: World(limits=Limits(max_closed_lots=2, max_spends=2)), bounded_life),
+}
+
+
+@pytest.mark.parametrize("life", LIVES.values(), ids=LIVES.keys())
+def test_a_customer_restored_from_a_snapshot_at_any_version_is_the_one_its_events_make(
+    life: tuple[Callable[[], World], Callable[[World], None]],
+) -> None:
+    new_world, live = life
+    world = new_world()
+    live(world)
     versions = len(world.events(CUSTOMER))
 
     for version in range(1, versions + 1):
