@@ -50,7 +50,9 @@ class CompiledJSONTranscoder(JSONTranscoder):
     registered types as `{"_type_": name, "_data_": encoded}`), in half the time to encode.
 
     It reads everything the library's transcoder wrote, and the library's transcoder reads
-    everything it writes (`tests/unit/test_relay_publication.py`)."""
+    everything it writes (`tests/unit/test_relay_publication.py`). A transcoding marked `plain`
+    promises JSON as its encoding (no registered type inside): it is stored, and handed back to
+    its `decode`, as it is, without a walk through it."""
 
     FAST_ENCODERS: dict[type, Callable[[Any], str]] = {
         datetime: datetime.isoformat, Decimal: Decimal.__str__}
@@ -59,6 +61,7 @@ class CompiledJSONTranscoder(JSONTranscoder):
     def __init__(self) -> None:
         super().__init__()
         self.encoders: dict[type, tuple[str, Callable[[Any], Any]]] = {}
+        self.plain_names: set[str] = set()
 
     def register(self, transcoding: Transcoding) -> None:
         super().register(transcoding)
@@ -66,6 +69,8 @@ class CompiledJSONTranscoder(JSONTranscoder):
         library = type(transcoding) in (DatetimeAsISO, DecimalAsStr)
         self.encoders[transcoding.type] = (
             transcoding.name, fast if fast is not None and library else transcoding.encode)
+        if getattr(transcoding, "plain", False):
+            self.plain_names.add(transcoding.name)
 
     def encode(self, obj: Any) -> bytes:
         if type(obj) is not dict:
@@ -77,9 +82,8 @@ class CompiledJSONTranscoder(JSONTranscoder):
             if kind is str or value is None or kind is int or kind is bool:
                 state[name] = value
             elif (encoder := encoders.get(kind)) is not None:
-                data = encoder[1](value)
                 state[name] = {"_type_": encoder[0],
-                               "_data_": data if type(data) is str else self._typed(data)}
+                               "_data_": self._encoded(encoder[0], encoder[1](value))}
             else:
                 state[name] = self._typed(value)
         return orjson.dumps(state)
@@ -97,19 +101,24 @@ class CompiledJSONTranscoder(JSONTranscoder):
         if kind is str or value is None or kind is int or kind is bool or kind is float:
             return value
         encoder = self.encoders.get(kind)
-        if encoder is not None:  # what a transcoding encodes may hold registered types too
-            return {"_type_": encoder[0], "_data_": self._typed(encoder[1](value))}
+        if encoder is not None:
+            return {"_type_": encoder[0], "_data_": self._encoded(encoder[0], encoder[1](value))}
         if kind is dict:
             return {key: self._typed(item) for key, item in value.items()}
         if kind is list or kind is tuple:
             return [self._typed(item) for item in value]
         return self._encode_obj(value)  # a subclass of a registered type: the library's error
 
+    def _encoded(self, name: str, data: Any) -> Any:
+        """What a transcoding encoded, with the registered types it may hold typed in turn."""
+        return data if type(data) is str or name in self.plain_names else self._typed(data)
+
     def _untyped(self, value: Any) -> Any:
         if type(value) is dict:
             if len(value) == 2 and "_type_" in value and "_data_" in value:
                 data = value["_data_"]  # decoded inside out, as the library's object hook does
-                if type(data) is dict or type(data) is list:
+                if (type(data) is dict or type(data) is list) and (
+                        value["_type_"] not in self.plain_names):
                     value["_data_"] = self._untyped(data)
                 return self._decode_obj(value)
             return {key: self._untyped(item) for key, item in value.items()}

@@ -152,7 +152,7 @@ def test_a_snapshot_that_no_longer_decodes_is_ignored() -> None:
     store = world.store
     assert store.snapshots is not None
     stored = store.mapper.to_stored_event(wrong_snapshot_of(store))
-    gone = stored.state.replace(b'"_type_":"Lot"', b'"_type_":"Parcel"')
+    gone = stored.state.replace(b'"_type_":"Wallet"', b'"_type_":"Purse"')
     assert gone != stored.state
     store.snapshots.recorder.insert_events([StoredEvent(
         stored.originator_id, stored.originator_version, stored.topic, gone)])
