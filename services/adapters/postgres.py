@@ -11,7 +11,10 @@ whenever that pin moves:
   batch (cProfile of 500-item batches); four arrays of plain types carry the same rows in the
   same single statement, under the same table lock, with the same NOTIFY. It also records the
   positions of several Kafka partitions (`trackings=[...]`) in the transaction of the events,
-  where the library takes one.
+  where the library takes one. `ColumnarAggregateRecorder` does the same for the snapshots'
+  table, through `ColumnarFactory` (the library's factory with it as its aggregate recorder
+  class): a customer's snapshot is megabytes, which the composite type has psycopg escape as
+  text and PostgreSQL parse back: 150 ms to insert a 2 MB snapshot, 50 ms as a `bytea`.
 - `TrackingView` is a tracking recorder whose position the caller reads and writes on its own
   transaction (the library's examples of views do this in their subclasses, through the same
   protected methods), so that rows and position are written together.
@@ -34,7 +37,9 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import Notification, StoredEvent, Tracking
 from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
     PostgresDatastore,
+    PostgresFactory,
     PostgresProcessRecorder,
     PostgresTrackingRecorder,
 )
@@ -59,7 +64,7 @@ def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[
     """
     dsn = urlsplit(settings.postgres_dsn)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": f"{__name__}:ColumnarFactory",
         "POSTGRES_DBNAME": dsn.path.lstrip("/") or "loyalty",
         "POSTGRES_HOST": dsn.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(dsn.port or 5432),
@@ -73,6 +78,38 @@ def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[
         "PROCESS_RECORDER_TOPIC": f"{__name__}:ColumnarProcessRecorder",
         "IS_SNAPSHOTTING_ENABLED": "y" if create_tables or settings.snapshot_interval > 0 else "n",
     }
+
+
+class ColumnarAggregateRecorder(PostgresAggregateRecorder):
+    """eventsourcing's PostgreSQL aggregate recorder, the snapshots' one, inserting its rows as
+    four column arrays (see the module's docstring)."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.insert_events_statement = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[])"
+        ).format(schema=Identifier(datastore.schema), table=Identifier(self.events_table_name))
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
+    ) -> None:
+        curs.execute(self.insert_events_statement, columns_of(stored_events))
+
+
+class ColumnarFactory(PostgresFactory):
+    """eventsourcing's PostgreSQL infrastructure, whose aggregate recorders (the snapshots')
+    insert as column arrays."""
+
+    aggregate_recorder_class = ColumnarAggregateRecorder
+
+
+def columns_of(stored_events: Sequence[StoredEvent]) -> tuple[list[Any], ...]:
+    """The rows of these stored events as four columns (id, version, topic, state)."""
+    return ([event.originator_id for event in stored_events],
+            [event.originator_version for event in stored_events],
+            [event.topic for event in stored_events],
+            [event.state for event in stored_events])
 
 
 class ColumnarProcessRecorder(PostgresProcessRecorder):
@@ -100,12 +137,7 @@ class ColumnarProcessRecorder(PostgresProcessRecorder):
     ) -> None:
         self._lock_table(curs)
         self._notify_channel(curs)
-        curs.execute(self.insert_events_statement, (
-            [event.originator_id for event in stored_events],
-            [event.originator_version for event in stored_events],
-            [event.topic for event in stored_events],
-            [event.state for event in stored_events],
-        ))
+        curs.execute(self.insert_events_statement, columns_of(stored_events))
 
 
 def select_newer_events(recorder: Any, known: Mapping[UUID, int]) -> list[StoredEvent]:
