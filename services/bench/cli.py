@@ -99,8 +99,8 @@ HISTORY_HELP = "\n\n".join((
     "Writes the customer (accruals mostly; spends, expiries, logins, messages) into a database"
     " of its own, a batch of 500 events at a time through the processor's save, snapshots"
     " included; then times loading it (the repository, the processor's prefetch), asOf at an"
-    " early and a late instant, and the first and a late page of its history, without"
-    " snapshots and with them. Needs PostgreSQL only.",
+    " early and a late instant, and pages of its history (the first, a late one, the first"
+    " from the late instant), without snapshots and with them. Needs PostgreSQL only.",
 ))
 
 

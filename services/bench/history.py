@@ -4,8 +4,9 @@ It writes one customer's events into a database of its own, a batch at a time th
 processor's save (the events, then the snapshots they made due), and times, with a store that
 reads no snapshots and with one that does: loading the customer (the repository, and the
 processor's prefetch for a customer it has not cached), `asOf` at an early and at a late
-instant, and the first and a late page of its history. Each figure is the median of the
-repeats, in milliseconds (docs/benchmarks.md, "Snapshots").
+instant, and pages of its history: the first, a late one, and the first from the late
+instant. Each figure is the median of the repeats, in milliseconds (docs/benchmarks.md,
+"Snapshots").
 """
 
 import statistics
@@ -142,6 +143,8 @@ def readings(store: EventStore, history: History, instants: dict[str, datetime],
             PROGRAMME, UNIQ_ID, 0, PAGE, everything),
         f"history, page after version {late_page:,}": lambda: history.page(
             PROGRAMME, UNIQ_ID, late_page, PAGE, everything),
+        "history, first page from the late instant": lambda: history.page(
+            PROGRAMME, UNIQ_ID, 0, PAGE, EventFilter(frozenset(), max(instants.values()), None)),
     }
 
 
