@@ -4,7 +4,7 @@ In memory (POPO) by default, as the unit tests use it; on PostgreSQL with the en
 `services.adapters.postgres.event_store_env(settings)`, as every service uses it.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -224,13 +224,25 @@ class EventStore(Application[UUID]):
             low, high = (middle, high) if holds(event) else (low, middle)
         return low
 
-    def load(self, aggregate_id: UUID) -> Aggregate | None:
-        """The aggregate with this id, or None when it does not exist: a unit of work's loader."""
+    def load(self, aggregate_id: UUID, version: int | None = None) -> Aggregate | None:
+        """The aggregate with this id (as it was at `version`: None, its latest), or None when
+        it does not exist: a unit of work's loader. From its latest snapshot at or before the
+        version, if any, then the events after it."""
         try:
-            found: Any = self.repository.get(aggregate_id)
+            found: Any = self.repository.get(aggregate_id, version=version,
+                                             projector_func=replayed)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, Aggregate) else None
+
+
+def replayed(aggregate: Any, events: Iterable[Any]) -> Any:
+    """An aggregate after these events (the first may be its snapshot). eventsourcing's own
+    projector checks that each event is an instance of a runtime protocol before it applies it:
+    14 us an event, a third of replaying one."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 UNAVAILABLE = (persistence.OperationalError, persistence.InterfaceError, psycopg.OperationalError,

@@ -101,13 +101,11 @@ class History:
     def as_of(self, programme: str, uniq_id: str, instant: datetime) -> Customer | None:
         """The customer as it was at `instant` (after its last event recorded by then), or
         None when it did not exist yet: from its latest snapshot at or before that version,
-        then the events after the snapshot up to it (`repository.get`)."""
+        then the events after the snapshot up to it (`EventStore.load`)."""
         store = self.store()
         customer_id = ids.customer_id(programme, uniq_id)
         version = store.last_version_where(customer_id, lambda event: event.timestamp <= instant)
-        if version == 0:
-            return None
-        found: Any = store.repository.get(customer_id, version=version)
+        found = None if version == 0 else store.load(customer_id, version)
         return found if isinstance(found, Customer) else None
 
 

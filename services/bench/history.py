@@ -135,7 +135,7 @@ def readings(store: EventStore, history: History, instants: dict[str, datetime],
         return lambda: history.as_of(PROGRAMME, UNIQ_ID, instant)
 
     return {
-        "load: repository.get": lambda: store.repository.get(CUSTOMER),
+        "load: the repository (EventStore.load)": lambda: store.load(CUSTOMER),
         "load: processor's prefetch, not cached": lambda: PrefetchedLoader(
             store, AggregateCache(), settle)(CUSTOMER),
         **{f"asOf, {name}": as_of(instant) for name, instant in instants.items()},
@@ -194,7 +194,8 @@ def measure(settings: Settings, instants: dict[str, datetime], events: int,
     """Every figure with these settings (snapshots read or not), in milliseconds."""
     store, history = postgres_event_store(settings), History(settings)
     try:
-        assert store.repository.get(CUSTOMER).version == events
+        loaded = store.load(CUSTOMER)
+        assert loaded is not None and loaded.version == events
         return {name: timed(read, repeats)
                 for name, read in readings(store, history, instants, events).items()}
     finally:
