@@ -39,9 +39,11 @@ def event_store(settings: Settings, *, create_tables: bool = False) -> EventStor
     return store
 
 
-def in_memory_event_store() -> EventStore:
-    """An event store in memory: the domain's own tests and trials."""
-    return EventStore(env=IN_MEMORY)
+def in_memory_event_store(snapshot_interval: int = 0) -> EventStore:
+    """An event store in memory: the domain's own tests and trials (with snapshots every
+    `snapshot_interval` events of a customer; 0: none)."""
+    snapshotting = {"IS_SNAPSHOTTING_ENABLED": "y" if snapshot_interval > 0 else "n"}
+    return EventStore(env={**IN_MEMORY, **snapshotting}, snapshot_interval=snapshot_interval)
 
 
 def as_owner(settings: Settings) -> Settings:

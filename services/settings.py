@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     processor_group: str = "loyalty-processor"
     projections_group: str = "loyalty-projections"
     processor_batch_size: int = 500
+    snapshot_interval: int = 1000
+    """A customer is snapshotted when a save takes its version across a multiple of this
+    (0: no snapshots are taken or read); see docs/architecture.md, "Snapshots"."""
     processor_poll_timeout_ms: int = 200
     """How long an idle processor waits for items before it polls again."""
 

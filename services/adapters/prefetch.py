@@ -4,7 +4,9 @@ Without this, a batch of 500 items would read the event store some 1,500 times (
 customer, phone and e-mail index of each item), and every read would replay the customer's
 whole history. Instead, aggregates stay in a bounded cache between batches, and one query per
 batch fetches only the events recorded after the cached versions ("fast-forward"), so a
-customer written meanwhile by another processor is brought up to date before it is used.
+customer written meanwhile by another processor is brought up to date before it is used. An
+aggregate the cache does not hold starts from its latest snapshot, if it has one (one more
+query per batch, for all of them), and only the events after it are replayed.
 Aggregates found during the batch (an e-mail's longest holder) are loaded one by one.
 """
 
@@ -15,7 +17,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from services.adapters.event_store import EventStore
-from services.adapters.postgres import select_newer_events
+from services.adapters.postgres import select_latest_snapshots, select_newer_events
 from services.domain import ItemOutcome, ids
 from services.domain.commands import AddBonus, Command, SettlePoints
 
@@ -33,6 +35,11 @@ def needed_ids(items: Iterable[Command | SettlePoints]) -> set[UUID]:
         if isinstance(item, AddBonus) and item.email:
             wanted.add(ids.email_id(item.programme, item.email))
     return wanted
+
+
+def customer_ids(items: Iterable[Command | SettlePoints]) -> set[UUID]:
+    """The ids of the items' customers: the aggregates that have snapshots."""
+    return {ids.customer_id(item.programme, item.uniq_id) for item in items}
 
 
 class AggregateCache:
@@ -71,6 +78,9 @@ class PrefetchedLoader:
         self.store = store
         self.aggregates: dict[UUID, Aggregate | None] = {
             aggregate_id: cache.get(aggregate_id) for aggregate_id in needed_ids(items)}
+        self.aggregates.update(latest_snapshots(
+            store, [aggregate_id for aggregate_id in customer_ids(items)
+                    if self.aggregates[aggregate_id] is None]))
         known = {aggregate_id: 0 if aggregate is None else aggregate.version
                  for aggregate_id, aggregate in self.aggregates.items()}
         for stored in select_newer_events(store.recorder, known):
@@ -82,3 +92,17 @@ class PrefetchedLoader:
         if aggregate_id in self.aggregates:
             return self.aggregates[aggregate_id]
         return self.store.load(aggregate_id)
+
+
+def latest_snapshots(store: EventStore, aggregate_ids: Sequence[UUID]) -> dict[UUID, Aggregate]:
+    """These aggregates as their latest snapshots left them (those without a current one are
+    left out), in one query."""
+    if store.snapshots is None or not aggregate_ids:
+        return {}
+    restored: dict[UUID, Aggregate] = {}
+    for stored in select_latest_snapshots(store.snapshots.recorder, aggregate_ids):
+        snapshot = store.snapshots.restorable(stored)
+        aggregate = None if snapshot is None else snapshot.mutate(None)
+        if isinstance(aggregate, Aggregate):
+            restored[aggregate.id] = aggregate
+    return restored

@@ -10,10 +10,10 @@ import asyncio
 import base64
 import binascii
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, cast, get_args
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import Field
@@ -25,7 +25,6 @@ from services.api.auth import Programme
 from services.api.errors import described
 from services.api.schemas import AwareDatetime, Body
 from services.domain import Customer, ids
-from services.domain.history import as_of
 from services.settings import Settings
 
 EventType = Literal[
@@ -73,30 +72,41 @@ class History:
     def page(self, programme: str, uniq_id: str, after: int, limit: int,
              wanted: EventFilter) -> tuple[list[Any], int | None] | None:
         """Up to `limit` of the customer's events after version `after` that the filter
-        admits, and the version to continue after (None: no more); None: no such customer."""
+        admits, and the version to continue after (None: no more); None: no such customer.
+
+        Only what the page needs is read: the events before `from` are skipped (found by a
+        binary search on their times), the scan stops at the first event at or after `to`,
+        and events are decoded one at a time until the page is full."""
+        store = self.store()
         customer_id = ids.customer_id(programme, uniq_id)
+        position = after if wanted.since is None else max(after, store.last_version_where(
+            customer_id, lambda event: event.timestamp < wanted.since))
         found: list[Any] = []
-        position = after
         while True:
-            events = list(self.store().events.get(customer_id, gt=position, limit=SCAN))
-            if not events:
-                break
-            for event in events:
-                position = event.originator_version
+            read, events = 0, store.events.get(customer_id, gt=position, limit=SCAN)
+            for event in cast("Iterator[Any]", events):
+                read, position = read + 1, event.originator_version
+                if wanted.until is not None and event.timestamp >= wanted.until:
+                    return found, None
                 if wanted.admits(event):
                     found.append(event)
                     if len(found) > limit:
                         return found[:limit], found[limit - 1].originator_version
-            if len(events) < SCAN:
+            if read < SCAN:
                 break
         if after == 0 and position == 0:
             return None
         return found, None
 
     def as_of(self, programme: str, uniq_id: str, instant: datetime) -> Customer | None:
-        """The customer as it was at `instant`, or None when it did not exist yet."""
-        events = self.store().events.get(ids.customer_id(programme, uniq_id))
-        return as_of(events, instant)
+        """The customer as it was at `instant` (after its last event recorded by then), or
+        None when it did not exist yet: from its latest snapshot at or before that version,
+        then the events after the snapshot up to it (`EventStore.load`)."""
+        store = self.store()
+        customer_id = ids.customer_id(programme, uniq_id)
+        version = store.last_version_where(customer_id, lambda event: event.timestamp <= instant)
+        found = None if version == 0 else store.load(customer_id, version)
+        return found if isinstance(found, Customer) else None
 
 
 class EventPage(Body):

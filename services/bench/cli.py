@@ -50,6 +50,7 @@ Scale = Annotated[list[str] | None, typer.Option(
 
 @commands.callback(invoke_without_command=True, help=HELP)
 def bench(
+    ctx: typer.Context,
     items: Items = 200_000,
     items_per_command: PerCommand = 500,
     invalid_share: InvalidShare = 0.02,
@@ -61,6 +62,8 @@ def bench(
     scale: Scale = None,
 ) -> None:
     """Benchmark the pipeline on this machine, beside raw Kafka and raw PostgreSQL."""
+    if ctx.invoked_subcommand is not None:
+        return
     from services.bench.harness import SERVICES
     from services.bench.report import as_json, table, usage_table, write_json
     from services.bench.run import BenchOptions, run_bench
@@ -88,3 +91,31 @@ def bench(
         context = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                    "machine": platform.node(), "options": asdict(options)}
         write_json(json_path, as_json(pipeline, ceilings, context))
+
+
+HISTORY_HELP = "\n\n".join((
+    "Benchmark one customer with a long history, read with snapshots and without"
+    " (docs/benchmarks.md, \"Snapshots\").",
+    "Writes the customer (accruals mostly; spends, expiries, logins, messages) into a database"
+    " of its own, a batch of 500 events at a time through the processor's save, snapshots"
+    " included; then times loading it (the repository, the processor's prefetch), asOf at an"
+    " early and a late instant, and pages of its history (the first, a late one, the first"
+    " from the late instant), without snapshots and with them. Needs PostgreSQL only.",
+))
+
+
+@commands.command("history", help=HISTORY_HELP)
+def history(
+    events: Annotated[int, typer.Option(min=1000, help="Events of the customer.")] = 100_000,
+    interval: Annotated[int | None, typer.Option(
+        min=1, help="Snapshot every this many events (default: LOYALTY_SNAPSHOT_INTERVAL).")
+    ] = None,
+    repeats: Annotated[int, typer.Option(min=1, help="Times each figure is measured.")] = 5,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the scratch database.")] = False,
+) -> None:
+    """Benchmark one customer with a long history, read with snapshots and without."""
+    from services.bench.history import report, run_history_bench
+    from services.settings import Settings
+
+    chosen = interval or Settings().snapshot_interval or 1000
+    typer.echo(report(run_history_bench(events, chosen, repeats, keep)))

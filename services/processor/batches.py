@@ -1,9 +1,10 @@
 """Applies batches of items and saves them: one transaction per batch, item by item when needed.
 
-Load, call, save: the aggregates a batch needs are loaded in one query
-(`services.adapters.prefetch`), the domain's unit of work applies the items, and every new
-event is saved with the batch's Kafka positions in one transaction. The read models follow the
-store on their own (`projections.writer`).
+Load, call, save: the aggregates a batch needs are loaded in one query, or two when some start
+from snapshots (`services.adapters.prefetch`), the domain's unit of work applies the items, and
+every new event is saved with the batch's Kafka positions in one transaction; a customer that
+crossed a multiple of the snapshot interval is snapshotted just after. The read models follow
+the store on their own (`projections.writer`).
 
 A batch that conflicts with another writer, or fails, is done again item by item in offset
 order, each item in a transaction of its own with freshly loaded aggregates. An item that still
@@ -184,7 +185,8 @@ class ItemProcessor:
         return stored is not None and stored > position.offset
 
     def save(self, aggregates: Sequence[Aggregate], positions: Sequence[Position]) -> None:
-        """Stores the aggregates' new events and the positions in one transaction."""
+        """Stores the aggregates' new events and the positions in one transaction, then the
+        snapshots they made due (outside it: the insert lock is not held for them)."""
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         try:
             self.store.events.put(events, trackings=[p.tracking() for p in positions])
@@ -192,6 +194,7 @@ class ItemProcessor:
             self.cache.forget(aggregates)
             raise
         self.cache.keep(aggregates)
+        self.store.take_due_snapshots(aggregates, events)
 
 
 def apply(work: UnitOfWork, record: ItemRecord) -> None:
