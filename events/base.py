@@ -13,11 +13,19 @@ from typing import Any, ClassVar
 
 from eventsourcing.domain import AggregateCreated, AggregateEvent, CanMutateAggregate
 
+PersonalFields = tuple[str, ...]
+"""Paths of an event's personal fields: `phone`, or `messages.*.text` (each item of a list)."""
+
 
 class Event(AggregateEvent):
     """An event of an aggregate that exists already."""
 
     class_version: ClassVar[int] = 1
+    personal: ClassVar[PersonalFields] = ()
+    """Its fields that say who a person is (docs/privacy.md): stored encrypted with the
+    customer's key, left out of `loyalty.events` unless configured, gone once erased."""
+    personal_subject: ClassVar[str] = "originator_id"
+    """The field naming the customer whose key seals the personal fields."""
 
     def apply(self, aggregate: Any) -> None:
         aggregate.when(self)
@@ -27,6 +35,8 @@ class Created(AggregateCreated):
     """The event that creates an aggregate."""
 
     class_version: ClassVar[int] = 1
+    personal: ClassVar[PersonalFields] = ()
+    personal_subject: ClassVar[str] = "originator_id"
 
     def apply(self, aggregate: Any) -> None:
         aggregate.when(self)

@@ -40,6 +40,7 @@ class CustomerCreated(Created):
     `EmailChanged`; `upcast_v1_v2` reads it so (no contacts yet)."""
 
     class_version = 2
+    personal = ("phone", "email")
 
     programme: str
     uniq_id: str
@@ -55,16 +56,20 @@ class CustomerCreated(Created):
 
 
 class PhoneChanged(Event):
-    """The customer's phone (E.164) replaced the previous one."""
+    """The customer's phone (E.164) replaced the previous one (None once erased)."""
 
-    phone: str
+    personal = ("phone",)
+
+    phone: str | None
     previous: str | None
 
 
 class EmailChanged(Event):
     """The customer's e-mail address replaced the previous one."""
 
-    email: str
+    personal = ("email", "previous")
+
+    email: str | None
     previous: str | None
 
 
@@ -170,9 +175,12 @@ class DebtRepaid(Balances):
 class MessageQueued(Event):
     """An information message waits in the customer's bonus window."""
 
+    personal = ("text",)
+
     message_id: str
     guid: str
-    text: str
+    text: str | None
+    """None once the customer was erased."""
     show_count: int
     show_till: datetime | None
 
@@ -212,6 +220,16 @@ class LinksRevoked(Event):
     link_version: int
 
 
+class CustomerErased(Event):
+    """The customer's personal data was erased on request (`eraseCustomer`): its phone,
+    e-mail and messages are gone, the data key of everything personal it ever stored is
+    destroyed, and every login link stops working (`link_version`). Its points, operations and
+    status stay, held by the pseudonymous customer (programme and uniqId)."""
+
+    guid: str
+    link_version: int
+
+
 class LotsForgotten(Event):
     """Bookkeeping, not published: the customer's oldest closed lots (all their points spent,
     expired or reversed) and spends beyond the programme's bounds are no longer kept; such an
@@ -238,6 +256,7 @@ PUBLIC = (
     SpendCancelled,
     PointsExpired,
     DebtRepaid,
+    CustomerErased,
 )
 """The customer's events, in the order docs/events.md lists them."""
 

@@ -1,7 +1,9 @@
 """The events of the phone and e-mail indexes: internal bookkeeping, never published.
 
-An index has a deterministic id (uuid5 of programme and phone or address), so the event store's
-uniqueness of (aggregate id, version) decides every race for a phone number.
+An index has a deterministic id (uuid5 of programme and a keyed hash of the phone or address),
+so the event store's uniqueness of (aggregate id, version) decides every race for a phone
+number. The phone or address an event names is personal: sealed with the key of the customer
+who claimed it, so erasing that customer erases it here too.
 """
 
 from events.base import Event, Recurring
@@ -11,8 +13,11 @@ class PhoneClaimed(Recurring):
     """The phone (E.164) belongs to `customer_id` from now on; the first claim creates the
     index, a later one (after a release) recurs on it."""
 
+    personal = ("phone",)
+    personal_subject = "customer_id"
+
     programme: str
-    phone: str
+    phone: str | None
     customer_id: str
 
 
@@ -26,8 +31,11 @@ class EmailHolderAdded(Recurring):
     """`customer_id` holds the (lower-case) address too, last in line; the first one creates
     the index."""
 
+    personal = ("email",)
+    personal_subject = "customer_id"
+
     programme: str
-    email: str
+    email: str | None
     customer_id: str
 
 

@@ -53,6 +53,8 @@ class ItemProcessed(Created):
     """Stage 2 answered an item seen for the first time (Success, or Error with a code)."""
 
     class_version = 3
+    personal = ("messages.*.text",)
+    personal_subject = "customer_id"
 
     programme: str
     guid: str

@@ -46,11 +46,16 @@ def value_schema(annotation: Any) -> dict[str, Any]:
     raise TypeError(f"no JSON Schema for {annotation!r}")
 
 
-def object_schema(owner: Any, hints: dict[str, Any]) -> dict[str, Any]:
-    """An object with exactly these attributes, every one required (null where optional)."""
+def object_schema(owner: Any, hints: dict[str, Any],
+                  personal: typing.Collection[str] = ()) -> dict[str, Any]:
+    """An object with exactly these attributes, every one required (null where optional)
+    except the `personal` ones, which `loyalty.events` leaves out unless configured to carry
+    them (docs/privacy.md)."""
     properties = {camel(name): value_schema(hint) for name, hint in hints.items()}
     schema: dict[str, Any] = {"type": "object", "properties": properties,
-                              "required": list(properties), "additionalProperties": False}
+                              "required": [camel(name) for name in hints
+                                           if name not in personal],
+                              "additionalProperties": False}
     if owner.__doc__:
         schema["description"] = inspect.cleandoc(owner.__doc__)
     return schema
@@ -79,7 +84,8 @@ def event_schema(event_class: type) -> dict[str, Any]:
             "version": {"const": version}, "source": text, "subject": text, "programme": text,
             "time": {"type": "string", "format": "date-time"},
             "datacontenttype": {"const": "application/json"},
-            "data": object_schema(event_class, data_hints(event_class)),
+            "data": object_schema(event_class, data_hints(event_class),
+                                  getattr(event_class, "personal", ())),
         },
     }
 

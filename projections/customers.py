@@ -19,6 +19,7 @@ from events.customer import (
     CustomerActivated,
     CustomerBlocked,
     CustomerCreated,
+    CustomerErased,
     EmailChanged,
     LinksRevoked,
     PhoneChanged,
@@ -53,13 +54,13 @@ ROWS = Table(TABLE, ("customer_id",), {
     "customer_id": "uuid", "programme": "text", "uniq_id": "text", "status": "text",
     "phone": "text", "email": "text", "balance": "numeric", "pending": "numeric",
     "debt": "numeric", "created_at": "timestamptz", "activated_at": "timestamptz",
-    "blocked_at": "timestamptz", "link_version": "integer",
+    "blocked_at": "timestamptz", "link_version": "integer", "erased_at": "timestamptz",
 })
 
 
 FOLDED: tuple[type, ...] = (
     CustomerCreated, PhoneChanged, EmailChanged, Balances, CustomerActivated, LinksRevoked,
-    CustomerBlocked,
+    CustomerBlocked, CustomerErased,
 )
 """The event classes (and their subclasses) `fold` turns into changes; others: none."""
 
@@ -90,6 +91,9 @@ def fold(event: object, _: object) -> list[Change]:
             return update(link_version=link_version)
         case CustomerBlocked():
             return update(status="Blocked", blocked_at=event.timestamp)
+        case CustomerErased(link_version=link_version):
+            return update(phone=None, email=None, erased_at=event.timestamp,
+                          link_version=link_version)
     return []
 
 
@@ -111,6 +115,8 @@ class CustomerRow:
     pending: Decimal
     debt: Decimal
     link_version: int
+    erased_at: datetime | None = None
+    """When the customer's personal data was erased (None: never)."""
 
 
 SELECT_ONE = sql.SQL(f"SELECT * FROM {TABLE} WHERE programme = %s AND uniq_id = %s")

@@ -16,7 +16,9 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from events.customer import CustomerErased
 from events.outcomes import GuidReused, ItemProcessed
+from projections.customers import TABLE as CUSTOMERS
 from projections.folding import Change, Delete, Insert, Statement, Table
 from projections.schema import SCHEMA
 from services.contract.mapping import result_of
@@ -71,8 +73,17 @@ REUSED = sql.SQL(
 )
 
 
+ERASED = sql.SQL(f"""
+    UPDATE {TABLE} SET messages = (
+        SELECT jsonb_agg(jsonb_set(shown, '{{text}}', 'null'::jsonb) ORDER BY n)
+        FROM jsonb_array_elements(messages) WITH ORDINALITY AS m(shown, n))
+    WHERE (programme, login) =
+        (SELECT programme, uniq_id FROM {CUSTOMERS} WHERE customer_id = %(customer_id)s)
+      AND jsonb_typeof(messages) = 'array' AND jsonb_array_length(messages) > 0""")
+"""An erased customer's login results keep which messages were shown, not their texts."""
+
 FOLDED: tuple[type, ...] = (
-    ItemProcessed, GuidReused,
+    ItemProcessed, GuidReused, CustomerErased,
 )
 """The event classes (and their subclasses) `fold` turns into changes; others: none."""
 
@@ -98,6 +109,8 @@ def fold(event: object, _: object) -> list[Change]:
             return [Insert(ROWS, row), Delete(PENDING_ROWS, (event.programme, event.guid))]
         case GuidReused():
             return [Statement(REUSED, {"outcome_id": event.originator_id})]
+        case CustomerErased():
+            return [Statement(ERASED, {"customer_id": event.originator_id})]
     return []
 
 

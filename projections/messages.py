@@ -7,8 +7,9 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
-from events.customer import MessageQueued, MessageShown
-from projections.folding import Change, Insert, Table, Update
+from events.customer import CustomerErased, MessageQueued, MessageShown
+from projections.customers import TABLE as CUSTOMERS
+from projections.folding import Change, Insert, Statement, Table, Update
 from projections.schema import SCHEMA
 
 TABLE = f"{SCHEMA}.messages"
@@ -35,8 +36,13 @@ ROWS = Table(TABLE, ("message_id",), {
 }, joins_customer=("programme", "uniq_id"), unstored=("customer_id",))
 
 
+ERASED = sql.SQL(f"""
+    DELETE FROM {TABLE} WHERE (programme, uniq_id) =
+        (SELECT programme, uniq_id FROM {CUSTOMERS} WHERE customer_id = %(customer_id)s)""")
+"""An erased customer's messages go, shown or not."""
+
 FOLDED: tuple[type, ...] = (
-    MessageQueued, MessageShown,
+    MessageQueued, MessageShown, CustomerErased,
 )
 """The event classes (and their subclasses) `fold` turns into changes; others: none."""
 
@@ -51,6 +57,8 @@ def fold(event: object, _: object) -> list[Change]:
                 "queued_at": event.timestamp, "customer_id": event.originator_id})]
         case MessageShown(message_id=message_id, shows_left=shows_left):
             return [Update(ROWS, (message_id,), {"shows_left": shows_left})]
+        case CustomerErased():
+            return [Statement(ERASED, {"customer_id": event.originator_id})]
     return []
 
 

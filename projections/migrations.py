@@ -53,6 +53,10 @@ MIGRATIONS = (
         *item_outcomes.PENDING_DDL, *lots.DDL)),
     Migration(2, "quarantined events, followers' heartbeats, verifications, login rate limits",
               (*QUARANTINE_DDL, *FOLLOWERS_DDL, *VERIFICATIONS_DDL, *LOGIN_HITS_DDL)),
+    Migration(3, "erasure: when a customer was erased; a message whose text is erased", (
+        sql.SQL(f"ALTER TABLE {customers.TABLE} ADD COLUMN IF NOT EXISTS erased_at timestamptz"),
+        sql.SQL(f"ALTER TABLE {messages.TABLE} ALTER COLUMN text DROP NOT NULL"),
+    )),
 )
 """Every version of the schema, in order."""
 

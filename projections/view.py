@@ -34,7 +34,7 @@ from projections.schema import (
     QUARANTINE,
 )
 from services.adapters.event_store import is_unavailable
-from services.adapters.postgres import TrackingView
+from services.adapters.eventsourcing_internals import TrackingView
 
 log = structlog.get_logger(__name__)
 

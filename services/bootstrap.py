@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from services.adapters.event_store import EventStore
+from services.adapters.event_store import IN_MEMORY, EventStore
 from services.adapters.health import Watchdog
 from services.adapters.kafka_topics import TopicsError, ensure_topics
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.postgres import grant_to_services, postgres_event_store, role_of
+from services.adapters.privacy_migration import events_table_of, mark_new_store
 from services.domain.commands import Limits, PointsPolicy
 from services.settings import Settings
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-IN_MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
 
 def event_store(settings: Settings, *, create_tables: bool = False) -> EventStore:
@@ -63,7 +63,9 @@ def prepare(settings: Settings) -> None:
         raise TopicsError("topics differ from the settings; change the topics or the settings "
                           "(LOYALTY_TOPIC_*), then prepare again:\n" + "\n".join(differing))
     owner = as_owner(settings)
-    event_store(owner, create_tables=True).close()
+    store = event_store(owner, create_tables=True)
+    mark_new_store(owner.postgres_dsn, events_table_of(store))
+    store.close()
     create_tables(owner)
     grant_services(settings)
     log.info("topics, event store and read models ready")
@@ -99,6 +101,30 @@ def intake(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "
                            watched)
 
 
+class NotPreparedError(RuntimeError):
+    """The store is not ready for this release: `loyalty prepare` (or `loyalty privacy
+    migrate`) must run first."""
+
+
+def refuse_unmigrated(settings: Settings) -> None:
+    """The processor writes personal data only into a store whose data is sealed and whose
+    indexes are keyed: it refuses an older store until `loyalty privacy migrate` ran."""
+    import psycopg
+
+    from services.adapters.privacy_migration import is_migrated
+
+    with psycopg.connect(settings.postgres_dsn, connect_timeout=10) as conn:
+        try:
+            migrated = is_migrated(conn)
+        except psycopg.errors.UndefinedTable:
+            migrated = False
+    if not migrated:
+        raise NotPreparedError(
+            "the event store holds personal data an earlier release stored in the clear, or "
+            "`loyalty prepare` has not run: run `loyalty prepare`, then, with the processor "
+            "stopped, `loyalty privacy migrate` (docs/operations.md, \"Upgrading\")")
+
+
 def points_policies(settings: Settings) -> Callable[[str], PointsPolicy]:
     """Each programme's defaults for the dates of an accrual's points."""
     default = PointsPolicy(settings.points_pending_days, settings.points_validity_days)
@@ -122,7 +148,13 @@ def processor(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -
     from services.processor.batches import ItemProcessor
     from services.processor.consumer import ItemConsumer
 
-    applying = ItemProcessor(event_store(settings), points_policies(settings), limits(settings))
+    store = event_store(settings)
+    try:
+        refuse_unmigrated(settings)
+    except NotPreparedError:
+        store.close()
+        raise
+    applying = ItemProcessor(store, points_policies(settings), limits(settings))
     return ItemConsumer(settings, applying, measured, watched)
 
 

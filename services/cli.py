@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from projections.migrations import NewerSchemaError
 from services.adapters.kafka_access import KafkaAccessError
 from services.adapters.kafka_topics import TopicsError
+from services.bootstrap import NotPreparedError
 from services.settings import Settings, problems_of
 from services.supervisor import COMMANDS, instance_counts, supervise
 
@@ -149,15 +150,17 @@ def main() -> None:
     from projections.cli import commands as projections_commands
     from services.bench.cli import commands as bench_commands
     from services.dead_letter_commands import commands as dead_letter_commands
+    from services.privacy_commands import commands as privacy_commands
 
     cli.add_typer(projections_commands, name="projections", help="Read models: run or rebuild.")
     cli.add_typer(bench_commands, name="bench")
     cli.add_typer(dead_letter_commands, name="deadletter")
+    cli.add_typer(privacy_commands, name="privacy")
     try:
         cli()
     except ValidationError as error:
         refuse("the settings are not valid", problems_of(error))
-    except (KafkaAccessError, TopicsError, NewerSchemaError) as error:
+    except (KafkaAccessError, TopicsError, NewerSchemaError, NotPreparedError) as error:
         if structlog.is_configured():  # a service: in its log too
             structlog.get_logger(__name__).error("refusing to start", reason=str(error))
         refuse("refusing to start", str(error).splitlines())

@@ -35,6 +35,8 @@ class Stored:
     partition: int
     offset: int
     letter: DeadLetter
+    erased: bool = False
+    """Sealed for a customer since erased: its value and error can no longer be read."""
 
     @property
     def name(self) -> str:
@@ -69,6 +71,31 @@ async def read_all(settings: Settings) -> list[Stored]:
         await consumer.stop()
 
 
+def opened(settings: Settings, found: list[Stored]) -> list[Stored]:
+    """The letters with those sealed for a customer opened with the customer's data key (or
+    marked erased)."""
+    if not any(stored.letter.sealed_for for stored in found):
+        return found
+    from services.adapters.personal_data import (
+        KeyRing,
+        MasterKeys,
+        PostgresKeys,
+        opened_letter,
+    )
+
+    keys = PostgresKeys(settings.postgres_dsn)
+    keyring = KeyRing(keys, MasterKeys(settings.master_keys()))
+    try:
+        result = []
+        for stored in found:
+            letter = opened_letter(stored.letter, keyring)
+            result.append(Stored(stored.partition, stored.offset, letter or stored.letter,
+                                 erased=letter is None))
+        return result
+    finally:
+        keys.close()
+
+
 def chosen(found: list[Stored], names: list[str], service: str | None) -> list[Stored]:
     wanted = set(names)
     return [stored for stored in found
@@ -82,20 +109,22 @@ def list_letters(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List the dead letters: where each came from, which service gave up and why."""
-    for stored in chosen(asyncio.run(read_all(Settings())), [], service):
+    settings = Settings()
+    for stored in chosen(opened(settings, asyncio.run(read_all(settings))), [], service):
         letter = stored.letter
+        error = "(its customer was erased)" if stored.erased else letter.error
         if as_json:
             print(json.dumps({
                 "deadLetter": stored.name, "origin": str(letter.origin),
-                "service": letter.service, "error": letter.error, "attempts": letter.attempts,
+                "service": letter.service, "error": error, "attempts": letter.attempts,
                 "at": letter.at.isoformat(), "bytes": original_bytes(letter),
                 "truncated": letter.truncated,
-                "sha256": letter.extra.get("value-sha256")}))
+                "sha256": letter.extra.get("value-sha256"), "erased": stored.erased}))
         else:
             size = "tombstone" if letter.origin.value is None else f"{original_bytes(letter)} B"
             size += " (truncated)" if letter.truncated else ""
             print(f"{stored.name:>10}  {letter.at:%Y-%m-%d %H:%M:%S}  {letter.service:<9}  "
-                  f"{letter.origin!s:<40}  {size:>10}  {letter.error}")
+                  f"{letter.origin!s:<40}  {size:>10}  {error}")
 
 
 @commands.command()
@@ -109,7 +138,7 @@ def replay(
 ) -> None:
     """Produce dead letters' original records again to their origin topic (or --to)."""
     settings = Settings()
-    found = chosen(asyncio.run(read_all(settings)), names or [], service)
+    found = chosen(opened(settings, asyncio.run(read_all(settings))), names or [], service)
     if names and len(found) < len(set(names)):
         known = {stored.name for stored in found}
         raise typer.BadParameter(f"no such dead letter: {', '.join(sorted(set(names) - known))}")
@@ -133,6 +162,10 @@ async def produce_again(settings: Settings, found: list[Stored], to: str | None)
             origin = stored.letter.origin
             if to is None and origin.topic.startswith("event-store:"):
                 print(f"{stored.name}: from the event store, not replayed", file=sys.stderr)
+                continue
+            if stored.erased:
+                print(f"{stored.name}: its customer was erased; it can no longer be read. "
+                      "Not replayed", file=sys.stderr)
                 continue
             if stored.letter.truncated:
                 print(f"{stored.name}: only the beginning of the original is kept (it was "

@@ -25,6 +25,8 @@ from services.contract import topics
 DEFAULT_EVENT_TYPES = ("operation", "action", "registration", "manual")
 DEV_API_KEY = "dev-key"
 DEV_LINK_SECRET = "development-link-secret-do-not-use-in-production"
+DEV_MASTER_KEY = "6c6f79616c74792d646576656c6f706d656e742d6d61737465722d6b65792121"
+"""The development master key (64 hex digits: 32 bytes); refused outside development mode."""
 DEFAULT_OPERATION_TYPES = ("purchase", "payment", "transfer", "withdrawal", "refund")
 
 
@@ -179,6 +181,17 @@ class Settings(BaseSettings):
     """The largest login form the bonus window reads (its one field is about 60 bytes); a
     larger body is refused with 413 before it is read."""
 
+    master_key: SecretStr = SecretStr(DEV_MASTER_KEY)
+    """Wraps every customer's data key (personal data at rest, docs/privacy.md): 32 random
+    bytes as 64 hex digits (`openssl rand -hex 32`)."""
+    previous_master_keys: SecretStr = SecretStr("")
+    """Earlier master keys, comma-separated, still able to unwrap the keys they wrapped until
+    `loyalty privacy rotate-master-key` wrapped them again with `master_key`."""
+    events_personal_data: Literal["omit", "include"] = "omit"
+    """Whether `loyalty.events` carries the customers' phone, e-mail and message texts:
+    `omit` (the default) leaves them out; `include` publishes them as stored, which erasure
+    cannot reach once consumed (docs/privacy.md)."""
+
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
     """Where a service serves its Prometheus metrics (0: nowhere); unset: the service's own
@@ -201,6 +214,24 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("master_key", "previous_master_keys")
+    @classmethod
+    def _master_keys_are_32_bytes(cls, value: SecretStr) -> SecretStr:
+        for key in filter(None, (part.strip() for part in value.get_secret_value().split(","))):
+            try:
+                if len(bytes.fromhex(key)) != 32:
+                    raise ValueError
+            except ValueError:
+                raise ValueError("a master key is 32 bytes written as 64 hex digits "
+                                 "(`openssl rand -hex 32`)") from None
+        return value
+
+    def master_keys(self) -> list[bytes]:
+        """The master key, then the previous ones (for unwrapping only)."""
+        keys = [self.master_key.get_secret_value(), *self.previous_master_keys.get_secret_value()
+                .split(",")]
+        return [bytes.fromhex(key.strip()) for key in keys if key.strip()]
 
     @model_validator(mode="after")
     def _kafka_connects(self) -> Self:
@@ -333,6 +364,14 @@ class Settings(BaseSettings):
                 (entry.partition(":") for entry in entries if not entry.startswith(HASHED))
                 if len(key.strip()) < MIN_API_KEY_CHARS]
 
+    def insecure_master_key(self) -> list[str]:
+        """What keeps a service that reads or writes personal data from starting outside
+        development mode: the development master key."""
+        if not self.dev_mode and self.master_key.get_secret_value() == DEV_MASTER_KEY:
+            return ["LOYALTY_MASTER_KEY is the development key: set a key of your own "
+                    "(`openssl rand -hex 32`)"]
+        return []
+
     def previous_link_secrets(self) -> list[str]:
         """The earlier link secrets still accepted (`link_previous_secrets`)."""
         return [part.strip() for part in self.link_previous_secrets.split(",") if part.strip()]
@@ -347,6 +386,7 @@ class Settings(BaseSettings):
         if not self.dev_mode and len(self.link_secret) < MIN_SECRET_CHARS:
             problems.append(f"LOYALTY_LINK_SECRET must be at least {MIN_SECRET_CHARS} "
                             "characters long")
+        problems += self.insecure_master_key()
         previous = self.previous_link_secrets()
         if not self.dev_mode and any(len(secret) < MIN_SECRET_CHARS or secret == DEV_LINK_SECRET
                                      for secret in previous):

@@ -23,10 +23,14 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from services.domain import ids
 from tests.support import brokers
 from tests.support.pipeline import SERVICES, Organiser, Pipeline, contract_problems
 
 ROOT = Path(__file__).resolve().parent.parent
+
+ids.use_index_key(b"the index key of the tests' in-memory stores")
+"""The index key of every in-memory store (a store on PostgreSQL brings its own)."""
 LOCAL_KAFKA = "127.0.0.1:9092"
 LOCAL_POSTGRES = "postgresql://loyalty_owner:loyalty_owner@127.0.0.1:5432/loyalty"
 """The owner role of deploy/postgres.sh: it may create databases (the services' role may not)."""

@@ -18,6 +18,12 @@ the original headers, the first 1 KiB of the key), and says so: `loyalty.dlq.tru
 original's size and SHA-256 digest (`loyalty.dlq.value-bytes`, `.value-sha256`, and the same
 for the key and the headers). The original's coordinates (topic, partition, offset) say where
 to fetch it while its topic keeps it; such a letter is not replayed.
+
+A letter about a known customer's item is sealed with that customer's data key
+(`services.adapters.personal_data`): its value and its error are tokens, and
+`loyalty.dlq.sealed-for` names the customer. Erasing the customer makes them unreadable, as it
+does its events (`services.adapters.personal_data.sealed_letter`); `loyalty deadletter list |
+replay` open the others.
 """
 
 import hashlib
@@ -72,6 +78,8 @@ class DeadLetter:
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
     extra: dict[str, str] = field(default_factory=dict)
     """The letter's other headers as read back (`truncated`, sizes, digests)."""
+    sealed_for: str | None = None
+    """The customer whose data key seals the value and the error (None: not sealed)."""
 
     @property
     def key(self) -> bytes | None:
@@ -93,7 +101,7 @@ class DeadLetter:
             "timestamp": "" if self.origin.timestamp is None else str(self.origin.timestamp),
             "service": self.service, "error": self.error, "attempts": str(self.attempts),
             "at": self.at.isoformat(),
-        }
+        } | ({} if self.sealed_for is None else {"sealed-for": self.sealed_for})
 
     def record(self, topic: str, limit: int = MAX_LETTER_BYTES) -> Record:
         """The record that carries the letter to `topic`: the original as it was when it fits
@@ -129,11 +137,12 @@ class DeadLetter:
                 headers=[(name, raw) for name, raw in headers if not name.startswith(PREFIX)],
                 timestamp=int(own["timestamp"]) if own.get("timestamp") else None)
             known = {"topic", "partition", "offset", "timestamp", "service", "error", "attempts",
-                     "at"}
+                     "at", "sealed-for"}
             return cls(origin, service=own["service"], error=own["error"],
                        attempts=int(own.get("attempts", "1")),
                        at=datetime.fromisoformat(own["at"]),
-                       extra={name: value for name, value in own.items() if name not in known})
+                       extra={name: value for name, value in own.items() if name not in known},
+                       sealed_for=own.get("sealed-for"))
         except (KeyError, ValueError) as error:
             raise ValueError(f"not a dead letter: {error!r}") from error
 

@@ -5,12 +5,9 @@ In memory (POPO) by default, as the unit tests use it; on PostgreSQL with the en
 """
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import orjson
 import psycopg
 import structlog
 from eventsourcing import persistence
@@ -20,17 +17,22 @@ from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
     JSONTranscoder,
+    Mapper,
     ProcessRecorder,
     Recording,
+    StoredEvent,
     Transcoder,
-    Transcoding,
     UUIDAsHex,
 )
+from eventsourcing.popo import POPOProcessRecorder
 from eventsourcing.utils import EnvType
 from psycopg_pool import PoolTimeout
 
 import services.domain  # the aggregates, and the topics of earlier layouts
+from services.adapters.eventsourcing_internals import CompiledJSONTranscoder, KeysHook
+from services.adapters.personal_data import KeyRing, MasterKeys, MemoryKeys, SealingMapper
 from services.adapters.snapshots import SnapshotStore, register_state_transcodings, snapshot_of
+from services.settings import DEV_MASTER_KEY
 
 log = structlog.get_logger(__name__)
 
@@ -45,96 +47,23 @@ def register_transcodings(transcoder: JSONTranscoder) -> None:
     register_state_transcodings(transcoder)
 
 
-class CompiledJSONTranscoder(JSONTranscoder):
-    """eventsourcing's JSON transcoder with orjson doing the JSON: the same bytes (compact, UTF-8,
-    registered types as `{"_type_": name, "_data_": encoded}`), in half the time to encode.
+class KeyedPOPORecorder(POPOProcessRecorder):
+    """The in-memory process recorder, storing the data keys of what it stores as the
+    PostgreSQL one does (in memory, no transaction to share)."""
 
-    It reads everything the library's transcoder wrote, and the library's transcoder reads
-    everything it writes (`tests/unit/test_relay_publication.py`). A transcoding marked `plain`
-    promises JSON as its encoding (no registered type inside): it is stored, and handed back to
-    its `decode`, as it is, without a walk through it."""
+    keys: KeysHook | None = None
 
-    FAST_ENCODERS: dict[type, Callable[[Any], str]] = {
-        datetime: datetime.isoformat, Decimal: Decimal.__str__}
-    """What the library's own transcodings of these types do, without their method call."""
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        if self.keys is not None:
+            self.keys.store(None, stored_events)
+        inserted = super().insert_events(stored_events, **kwargs)
+        if self.keys is not None:
+            self.keys.stored(stored_events)
+        return inserted
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.encoders: dict[type, tuple[str, Callable[[Any], Any]]] = {}
-        self.plain_names: set[str] = set()
 
-    def register(self, transcoding: Transcoding) -> None:
-        super().register(transcoding)
-        fast = self.FAST_ENCODERS.get(transcoding.type)
-        library = type(transcoding) in (DatetimeAsISO, DecimalAsStr)
-        self.encoders[transcoding.type] = (
-            transcoding.name, fast if fast is not None and library else transcoding.encode)
-        if getattr(transcoding, "plain", False):
-            self.plain_names.add(transcoding.name)
-
-    def encode(self, obj: Any) -> bytes:
-        if type(obj) is not dict:
-            return orjson.dumps(self._typed(obj))
-        encoders = self.encoders
-        state = {}
-        for name, value in obj.items():  # an event's state: most values are plain already
-            kind = type(value)
-            if kind is str or value is None or kind is int or kind is bool:
-                state[name] = value
-            elif (encoder := encoders.get(kind)) is not None:
-                state[name] = {"_type_": encoder[0],
-                               "_data_": self._encoded(encoder[0], encoder[1](value))}
-            else:
-                state[name] = self._typed(value)
-        return orjson.dumps(state)
-
-    def decode(self, data: bytes) -> Any:
-        return self._untyped(orjson.loads(data))
-
-    def plain(self, data: bytes) -> Any:
-        """The stored state as JSON carries it: registered types as their encoded data
-        (decimals and date-times as strings, UUIDs as canonical text), none built."""
-        return self._plain(orjson.loads(data))
-
-    def _typed(self, value: Any) -> Any:
-        kind = type(value)
-        if kind is str or value is None or kind is int or kind is bool or kind is float:
-            return value
-        encoder = self.encoders.get(kind)
-        if encoder is not None:
-            return {"_type_": encoder[0], "_data_": self._encoded(encoder[0], encoder[1](value))}
-        if kind is dict:
-            return {key: self._typed(item) for key, item in value.items()}
-        if kind is list or kind is tuple:
-            return [self._typed(item) for item in value]
-        return self._encode_obj(value)  # a subclass of a registered type: the library's error
-
-    def _encoded(self, name: str, data: Any) -> Any:
-        """What a transcoding encoded, with the registered types it may hold typed in turn."""
-        return data if type(data) is str or name in self.plain_names else self._typed(data)
-
-    def _untyped(self, value: Any) -> Any:
-        if type(value) is dict:
-            if len(value) == 2 and "_type_" in value and "_data_" in value:
-                data = value["_data_"]  # decoded inside out, as the library's object hook does
-                if (type(data) is dict or type(data) is list) and (
-                        value["_type_"] not in self.plain_names):
-                    value["_data_"] = self._untyped(data)
-                return self._decode_obj(value)
-            return {key: self._untyped(item) for key, item in value.items()}
-        if type(value) is list:
-            return [self._untyped(item) for item in value]
-        return value
-
-    def _plain(self, value: Any) -> Any:
-        if type(value) is dict:
-            if len(value) == 2 and "_type_" in value and "_data_" in value:
-                data = value["_data_"]
-                return str(UUID(data)) if value["_type_"] == UUIDAsHex.name else data
-            return {key: self._plain(item) for key, item in value.items()}
-        if type(value) is list:
-            return [self._plain(item) for item in value]
-        return value
+IN_MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+"""The environment of an event store in memory."""
 
 
 SNAPSHOTTED: tuple[type[Aggregate], ...] = (services.domain.Customer,)
@@ -156,13 +85,25 @@ class EventStore(Application[UUID]):
     recorder: ProcessRecorder
     snapshots: SnapshotStore | None
 
-    def __init__(self, env: EnvType | None = None, *, snapshot_interval: int = 0) -> None:
+    def __init__(self, env: EnvType | None = None, *, snapshot_interval: int = 0,
+                 keyring: KeyRing | None = None) -> None:
         self.snapshot_interval = snapshot_interval
+        self.keyring = keyring if keyring is not None else KeyRing(
+            MemoryKeys(), MasterKeys([bytes.fromhex(DEV_MASTER_KEY)]))
         super().__init__(env)
+        if hasattr(self.recorder, "keys"):
+            self.recorder.keys = self.keyring  # stored with the events sealed with them
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """The library's mapper, sealing personal fields with each customer's key."""
+        return SealingMapper(self.construct_transcoder(), self.keyring)
 
     def construct_recorder(self) -> ProcessRecorder:
-        """A recorder of events that also tracks the positions they were caused by."""
-        return self.factory.process_recorder()
+        """A recorder of events that also tracks the positions they were caused by (and stores
+        the data keys of what it stores: the PostgreSQL one is chosen by the environment, the
+        in-memory one here)."""
+        recorder = self.factory.process_recorder()
+        return KeyedPOPORecorder() if type(recorder) is POPOProcessRecorder else recorder
 
     def construct_snapshot_store(self) -> SnapshotStore:
         """The library's snapshot store (table `loyalty_snapshots`), ignoring stale snapshots."""

@@ -1,23 +1,10 @@
-"""The event store on PostgreSQL: eventsourcing's environment from our settings, and the one
-module that reaches into eventsourcing's PostgreSQL internals.
+"""The event store on PostgreSQL: eventsourcing's environment from our settings, and the
+queries that read its tables directly.
 
-Everything else uses the library's public API. What is here buys measured speed or does what
-the public API cannot, and depends on eventsourcing 9.5.6 (pinned in constraints.txt); check it
-whenever that pin moves:
+The recorders that reach into eventsourcing's internals are in
+`services.adapters.eventsourcing_internals`; what is here uses the library's public attributes
+(its datastore, its table names) to read its tables:
 
-- `ColumnarProcessRecorder` overrides the recorder's private `_insert_events` and
-  `_insert_stored_events`: the library sends a batch as one array of a composite type, which
-  psycopg dumps as text in Python at about 0.1 ms an event, the largest cost of a processor
-  batch (cProfile of 500-item batches); four arrays of plain types carry the same rows in the
-  same single statement, under the same table lock, with the same NOTIFY. It also records the
-  positions of several Kafka partitions (`trackings=[...]`) in the transaction of the events,
-  where the library takes one. `ColumnarAggregateRecorder` does the same for the snapshots'
-  table, through `ColumnarFactory` (the library's factory with it as its aggregate recorder
-  class): a customer's snapshot is megabytes, which the composite type has psycopg escape as
-  text and PostgreSQL parse back: 150 ms to insert a 2 MB snapshot, 50 ms as a `bytea`.
-- `TrackingView` is a tracking recorder whose position the caller reads and writes on its own
-  transaction (the library's examples of views do this in their subclasses, through the same
-  protected methods), so that rows and position are written together.
 - `select_newer_events` reads the events table directly: one query brings every aggregate of a
   batch up to date (see `services.adapters.prefetch`), where the public `select_events` would
   take one query per aggregate, some 1,500 per 500-item batch. `select_latest_snapshots` reads
@@ -29,26 +16,22 @@ whenever that pin moves:
   of a topic, which the public `max_tracking_id` (one exact name) cannot list.
 """
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import Notification, StoredEvent, Tracking
-from eventsourcing.postgres import (
-    PostgresAggregateRecorder,
-    PostgresDatastore,
-    PostgresFactory,
-    PostgresProcessRecorder,
-    PostgresTrackingRecorder,
-)
-from psycopg import Cursor
-from psycopg.rows import DictRow, tuple_row
+import structlog
+from eventsourcing.persistence import Notification, StoredEvent
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from services.settings import Settings
 
+log = structlog.get_logger(__name__)
+
+INTERNALS = "services.adapters.eventsourcing_internals"
 CONNECT_TIMEOUT_SECONDS = 5
 """How long a connection (new, or from the pool) is waited for. The library tries each
 statement ten times, so a database that went away is reported (and waited for with backoff,
@@ -64,7 +47,7 @@ def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[
     """
     dsn = urlsplit(settings.postgres_dsn)
     return {
-        "PERSISTENCE_MODULE": f"{__name__}:ColumnarFactory",
+        "PERSISTENCE_MODULE": f"{INTERNALS}:ColumnarFactory",
         "POSTGRES_DBNAME": dsn.path.lstrip("/") or "loyalty",
         "POSTGRES_HOST": dsn.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(dsn.port or 5432),
@@ -75,69 +58,9 @@ def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[
         "POSTGRES_LOCK_TIMEOUT": "10",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
         "CREATE_TABLE": "y" if create_tables else "n",
-        "PROCESS_RECORDER_TOPIC": f"{__name__}:ColumnarProcessRecorder",
+        "PROCESS_RECORDER_TOPIC": f"{INTERNALS}:ColumnarProcessRecorder",
         "IS_SNAPSHOTTING_ENABLED": "y" if create_tables or settings.snapshot_interval > 0 else "n",
     }
-
-
-class ColumnarAggregateRecorder(PostgresAggregateRecorder):
-    """eventsourcing's PostgreSQL aggregate recorder, the snapshots' one, inserting its rows as
-    four column arrays (see the module's docstring)."""
-
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        self.insert_events_statement = SQL(
-            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[])"
-        ).format(schema=Identifier(datastore.schema), table=Identifier(self.events_table_name))
-
-    def _insert_stored_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
-    ) -> None:
-        curs.execute(self.insert_events_statement, columns_of(stored_events))
-
-
-class ColumnarFactory(PostgresFactory):
-    """eventsourcing's PostgreSQL infrastructure, whose aggregate recorders (the snapshots')
-    insert as column arrays."""
-
-    aggregate_recorder_class = ColumnarAggregateRecorder
-
-
-def columns_of(stored_events: Sequence[StoredEvent]) -> tuple[list[Any], ...]:
-    """The rows of these stored events as four columns (id, version, topic, state)."""
-    return ([event.originator_id for event in stored_events],
-            [event.originator_version for event in stored_events],
-            [event.topic for event in stored_events],
-            [event.state for event in stored_events])
-
-
-class ColumnarProcessRecorder(PostgresProcessRecorder):
-    """eventsourcing's PostgreSQL process recorder, inserting events as four column arrays,
-    with the positions of several upstream partitions at once (see the module's docstring)."""
-
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        self.insert_events_statement = SQL(
-            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
-            "RETURNING notification_id"
-        ).format(schema=Identifier(datastore.schema), table=Identifier(self.events_table_name))
-
-    def _insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        """Also records `trackings`: the positions of several partitions, in one transaction."""
-        for tracking in kwargs.get("trackings", ()):
-            self._insert_tracking(curs, tracking=tracking)
-        super()._insert_events(curs, stored_events, **kwargs)
-
-    def _insert_stored_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
-    ) -> None:
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        curs.execute(self.insert_events_statement, columns_of(stored_events))
 
 
 def select_newer_events(recorder: Any, known: Mapping[UUID, int]) -> list[StoredEvent]:
@@ -168,19 +91,6 @@ def select_latest_snapshots(recorder: Any, aggregate_ids: Collection[UUID]) -> l
           conn.cursor(row_factory=tuple_row) as cursor):
         cursor.execute(query, ([str(aggregate_id) for aggregate_id in aggregate_ids],))
         return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in cursor.fetchall()]
-
-
-class TrackingView(PostgresTrackingRecorder):
-    """A tracking recorder (a view, in eventsourcing's terms) whose subclass writes its rows and
-    its position in one transaction of its own making."""
-
-    def position_on(self, cursor: Cursor[DictRow], name: str) -> int:
-        """The position tracked under `name`, read on `cursor` (0: none yet)."""
-        return self._max_tracking_id(name, cursor) or 0
-
-    def track_on(self, cursor: Cursor[DictRow], tracking: Tracking) -> None:
-        """Records a position on `cursor`, within the caller's transaction."""
-        self._insert_tracking(cursor, tracking)
 
 
 SHARE_LOCK_TIMEOUT_SECONDS = 30
@@ -215,11 +125,36 @@ def tracked_names(recorder: Any, prefix: str) -> dict[str, int]:
 
 
 def postgres_event_store(settings: Settings, *, create_tables: bool = False) -> Any:
-    """The event store on PostgreSQL (its tables are made by `loyalty prepare`)."""
+    """The event store on PostgreSQL (its tables, the data keys' among them, are made by
+    `loyalty prepare`), sealing personal data with keys wrapped by the settings' master key.
+    The store's index key names the phone and e-mail indexes (`services.domain.ids`) from
+    now on."""
     from services.adapters.event_store import EventStore
+    from services.adapters.personal_data import (
+        KEYS_DDL,
+        KeyRing,
+        MasterKeys,
+        PostgresKeys,
+        index_key,
+    )
+    from services.domain import ids
 
+    keys, masters = PostgresKeys(settings.postgres_dsn), MasterKeys(settings.master_keys())
+    if create_tables:
+        with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+            for statement in KEYS_DDL:
+                conn.execute(statement)
+            with conn.cursor() as cursor:
+                ids.use_index_key(index_key(keys, masters, cursor))
+    else:
+        try:
+            ids.use_index_key(index_key(keys, masters))
+        except (LookupError, psycopg.Error) as error:
+            log.warning("no index key yet: phones and e-mails cannot be looked up until "
+                        "`loyalty prepare` made it", error=str(error))
     return EventStore(env=event_store_env(settings, create_tables=create_tables),
-                      snapshot_interval=settings.snapshot_interval)
+                      snapshot_interval=settings.snapshot_interval,
+                      keyring=KeyRing(keys, masters))
 
 
 SERVICE_SCHEMAS = ("public", "read_models")

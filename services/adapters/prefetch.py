@@ -76,6 +76,7 @@ class PrefetchedLoader:
     def __init__(self, store: EventStore, cache: AggregateCache,
                  items: Sequence[Command | SettlePoints]) -> None:
         self.store = store
+        store.keyring.refresh(customer_ids(items))  # an erasure elsewhere is seen at once
         self.aggregates: dict[UUID, Aggregate | None] = {
             aggregate_id: cache.get(aggregate_id) for aggregate_id in needed_ids(items)}
         self.aggregates.update(latest_snapshots(

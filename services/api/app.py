@@ -17,6 +17,7 @@ from services.api.auth import ApiKeys
 from services.api.contracts import contracts_router
 from services.api.docs import install_docs
 from services.api.errors import described, install_error_handlers
+from services.api.export import export_router
 from services.api.gateway import gateway_router
 from services.api.history import History, history_router
 from services.api.login_limits import PostgresHits
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(history_router(settings))
+    app.include_router(export_router(settings))
     app.include_router(gateway_router(settings))
     app.include_router(window_router(settings), responses=described(422))
     app.include_router(contracts_router(settings))

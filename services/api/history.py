@@ -31,7 +31,7 @@ EventType = Literal[
     "CustomerCreated", "PhoneChanged", "EmailChanged", "PointsAccrued", "MessageQueued",
     "MessageShown", "CustomerActivated", "CustomerBlocked", "CustomerAuthorized", "LinksRevoked",
     "PointsActivated", "PointsReversed", "PointsSpent", "SpendCancelled", "PointsExpired",
-    "DebtRepaid",
+    "DebtRepaid", "CustomerErased",
 ]
 """The names of the published event types (`events.PUBLISHED`), for the OpenAPI document."""
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
@@ -79,6 +79,7 @@ class History:
         and events are decoded one at a time until the page is full."""
         store = self.store()
         customer_id = ids.customer_id(programme, uniq_id)
+        store.keyring.refresh([customer_id])  # the key as it is now: erased, perhaps
         position = after if wanted.since is None else max(after, store.last_version_where(
             customer_id, lambda event: event.timestamp < wanted.since))
         found: list[Any] = []
@@ -104,6 +105,7 @@ class History:
         then the events after the snapshot up to it (`EventStore.load`)."""
         store = self.store()
         customer_id = ids.customer_id(programme, uniq_id)
+        store.keyring.refresh([customer_id])  # the key as it is now: erased, perhaps
         version = store.last_version_where(customer_id, lambda event: event.timestamp <= instant)
         found = None if version == 0 else store.load(customer_id, version)
         return found if isinstance(found, Customer) else None

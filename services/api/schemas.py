@@ -60,7 +60,8 @@ class Message(Body):
 
     message_id: str = Field(description="The message's id.",
                             examples=["63c9532b-938c-5ca9-9a38-2e2b3e3007b8"])
-    text: str = Field(description="The message's text.", examples=["Message for customer"])
+    text: str | None = Field(description="The message's text; null once the customer was "
+                                         "erased.", examples=["Message for customer"])
     shows_left: int = Field(description="How many more times it will be shown.", examples=[2])
     show_till: datetime | None = Field(description="It is not shown after this instant; null: "
                                                    "no limit.",
@@ -105,6 +106,9 @@ class Customer(Body):
                                           examples=["2026-03-02T09:15:00.120000+00:00"])
     blocked_at: datetime | None = Field(description="When the current block began; null: not "
                                                     "blocked.", examples=[None])
+    erased_at: datetime | None = Field(None, description="When the customer's personal data "
+                                       "was erased (eraseCustomer); null: never.",
+                                       examples=[None])
     messages: list[Message] = Field(description="The customer's information messages.",
                                     examples=[[{"messageId": "63c9532b-938c-5ca9-9a38-"
                                                              "2e2b3e3007b8",
@@ -120,7 +124,8 @@ class Customer(Body):
             pending=points(row.pending), debt=points(row.debt),
             expiries=[ExpiryEntry(date=e.date, amount=points(e.amount)) for e in expiries],
             created_at=row.created_at, activated_at=row.activated_at,
-            blocked_at=row.blocked_at, messages=[Message.of(m) for m in messages],
+            blocked_at=row.blocked_at, erased_at=row.erased_at,
+            messages=[Message.of(m) for m in messages],
         )
 
     @classmethod
@@ -139,7 +144,7 @@ class Customer(Body):
             expiries=[ExpiryEntry(date=day, amount=points(amount))
                       for day, amount in sorted(schedule.items())],
             created_at=customer.created_on, activated_at=customer.activated_on,
-            blocked_at=customer.blocked_on,
+            blocked_at=customer.blocked_on, erased_at=getattr(customer, "erased_on", None),
             messages=[Message(message_id=m.message_id, text=m.text, shows_left=m.shows_left,
                               show_till=m.show_till) for m in customer.messages.values()],
         )

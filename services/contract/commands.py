@@ -35,15 +35,19 @@ class CommandType(StrEnum):
     REVERSE_BONUS = "reverseBonus"
     SPEND_BONUS = "spendBonus"
     CANCEL_SPEND = "cancelSpend"
+    ERASE_CUSTOMER = "eraseCustomer"
     SETTLE_POINTS = "settlePoints"
     """Internal: the service's clock (never accepted from an organiser)."""
 
 
 class Contract(BaseModel):
-    """Base of every message on the wire: camelCase JSON, immutable in memory."""
+    """Base of every message on the wire: camelCase JSON, immutable in memory. Its validation
+    errors never repeat the values they refuse (a phone, an address), since they end in logs
+    and dead letters."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore",
+        hide_input_in_errors=True,
     )
 
     def to_json(self) -> bytes:
@@ -62,7 +66,7 @@ def _described(schema: dict[str, Any], part: type) -> None:
 
 for _part in domain.PAYLOADS:  # the parts of an item travel in camelCase, like the rest
     _part.__pydantic_config__ = ConfigDict(  # type: ignore[union-attr]
-        alias_generator=to_camel, populate_by_name=True,
+        alias_generator=to_camel, populate_by_name=True, hide_input_in_errors=True,
         json_schema_extra=_described)
 
 

@@ -62,6 +62,9 @@ BUILT_IN = (
     Declaration(CommandType.SPEND_BONUS, "spend", domain.SpendBonus, "Spend active points."),
     Declaration(CommandType.CANCEL_SPEND, "cancel", domain.CancelSpend,
                 "Give back all or part of a spend."),
+    Declaration(CommandType.ERASE_CUSTOMER, "customers", domain.EraseCustomer,
+                "Erase customers' personal data (phone, e-mail, messages); their points and "
+                "operations stay (docs/privacy.md)."),
 )
 
 DECLARATIONS: dict[str, Declaration] = {declaration.name: declaration

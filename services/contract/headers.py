@@ -100,6 +100,11 @@ class DeadLetterHeaders(Headers):
                                          description="Truncated: the original headers' size.")
     headers_sha256: str | None = Field(None, pattern="^[0-9a-f]{64}$", examples=["0" * 64],
                                        description="Truncated: the original headers' SHA-256.")
+    sealed_for: str | None = Field(
+        None, pattern="^[0-9a-f-]{36}$", examples=["8eaa3137-8d03-5e42-8342-6b074b80575e"],
+        description="Present when the value and the error are sealed with this customer's "
+                    "data key (an item of a known customer): erasing the customer makes them "
+                    "unreadable (docs/privacy.md).")
 
 
 def headers_schema(model: type[Headers]) -> dict[str, Any]:

@@ -76,7 +76,8 @@ class ShownMessage(Contract):
 
     message_id: str = Field(description="The message's id.",
                             examples=["63c9532b-938c-5ca9-9a38-2e2b3e3007b8"])
-    text: str = Field(description="The message's text.", examples=["Message for customer"])
+    text: str | None = Field(description="The message's text; null once the customer was "
+                                         "erased.", examples=["Message for customer"])
     shows_left: int = Field(description="How many more times it will be shown.", examples=[2])
 
 

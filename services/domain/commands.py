@@ -173,6 +173,12 @@ class RevokeLinks(Item):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EraseCustomer(Item):
+    """Erase the customer's personal data (phone, e-mail, messages); points and operations
+    stay with the pseudonymous customer (docs/privacy.md)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReverseBonus(Item):
     """Take back all or part of an accrual, e.g. on a refund."""
 
@@ -213,5 +219,5 @@ class PointsPolicy:
 
 
 Command = (AddBonus | BlockCustomer | ActivateCustomer | AuthorizeCustomer | RevokeLinks
-           | ReverseBonus | SpendBonus | CancelSpend)
+           | ReverseBonus | SpendBonus | CancelSpend | EraseCustomer)
 """Every organiser's command stage 2 answers."""

@@ -18,6 +18,7 @@ from events.customer import (
     CustomerAuthorized,
     CustomerBlocked,
     CustomerCreated,
+    CustomerErased,
     DebtRepaid,
     EmailChanged,
     LinksRevoked,
@@ -93,7 +94,12 @@ class QueuedMessage:
 
 
 class Customer(Aggregate):
-    """A customer of one programme: status, phone, e-mail, balance and queued messages."""
+    """A customer of one programme: status, phone, e-mail, balance and queued messages.
+
+    `class_version` is the layout of its state in snapshots (`services.adapters.snapshots`):
+    2 added `erased_on`; snapshots of another version are not read, the events are."""
+
+    class_version = 2
 
     def __init__(self, programme: str, uniq_id: str, status: str, phone: str | None = None,
                  email: str | None = None) -> None:
@@ -106,6 +112,7 @@ class Customer(Aggregate):
         self.messages: dict[str, QueuedMessage] = {}
         self.activated_on: datetime | None = None
         self.blocked_on: datetime | None = None
+        self.erased_on: datetime | None = None
         self.link_version = 0
 
     @classmethod
@@ -310,6 +317,16 @@ class Customer(Aggregate):
         """Every login link issued so far stops working."""
         self.trigger_event(LinksRevoked, guid=guid, link_version=self.link_version + 1)
 
+    def erase(self, guid: str) -> None:
+        """Forgets who the customer is: phone, e-mail and messages go, every login link stops
+        working, and the store destroys the key of what it stored about them. The points and
+        the status stay. A customer erased since it last held anything personal is left as
+        it is."""
+        if self.erased_on is not None and self.phone is None and self.email is None \
+                and not self.messages:
+            return
+        self.trigger_event(CustomerErased, guid=guid, link_version=self.link_version + 1)
+
     def authorize(self, guid: str, method: str | None, now: datetime,
                   limits: Limits = DEFAULT_LIMITS, link_version: int | None = None,
                   link_expires_at: datetime | None = None) -> Rejection | list[ShownMessage]:
@@ -379,8 +396,8 @@ class Customer(Aggregate):
                     if message.show_till is not None and message.show_till < event.timestamp:
                         del self.messages[message_id]
                 self.messages[event.message_id] = QueuedMessage(
-                    event.message_id, event.text, event.show_count, event.show_till,
-                    event.show_count)
+                    event.message_id, event.text or "", event.show_count, event.show_till,
+                    event.show_count)  # no text: erased (and the erasure follows)
             case MessageShown():
                 if event.shows_left <= 0:
                     self.messages.pop(event.message_id, None)  # shown for the last time
@@ -394,6 +411,11 @@ class Customer(Aggregate):
                 self.blocked_on = None
             case LinksRevoked():
                 self.link_version = event.link_version
+            case CustomerErased():
+                self.phone = self.email = None
+                self.messages.clear()
+                self.link_version = event.link_version
+                self.erased_on = event.timestamp
             case CustomerBlocked():
                 self.status = CustomerStatus.BLOCKED
                 self.blocked_on = event.timestamp

@@ -1,10 +1,12 @@
-"""blockCustomers, activateCustomers, authorizeCustomer and revokeLinks: one item each."""
+"""blockCustomers, activateCustomers, authorizeCustomer, revokeLinks and eraseCustomer: one item
+each."""
 
 from services.domain.answers import Handled, Rejection, rejected, succeeded
 from services.domain.commands import (
     ActivateCustomer,
     AuthorizeCustomer,
     BlockCustomer,
+    EraseCustomer,
     RevokeLinks,
 )
 from services.domain.customer import ActivationCause
@@ -53,4 +55,21 @@ def revoke_links(aggregates: IdentityMap, item: RevokeLinks, _: Context) -> Hand
     if customer is None:
         return rejected(item, Rejection.CUSTOMER_NOT_FOUND)
     customer.revoke_links(item.guid)
+    return succeeded(item, customer.id, customer.uniq_id)
+
+
+@handles(EraseCustomer)
+def erase_customer(aggregates: IdentityMap, item: EraseCustomer, _: Context) -> Handled:
+    """Forgets who the customer is (`Customer.erase`), after letting go of its phone and
+    address, so that another customer may take them."""
+    customer = aggregates.customer(item.programme, item.uniq_id)
+    if customer is None:
+        return rejected(item, Rejection.CUSTOMER_NOT_FOUND)
+    if customer.phone is not None and (phone := aggregates.phone(item.programme,
+                                                                 customer.phone)) is not None:
+        phone.release(customer.id)
+    if customer.email is not None and (email := aggregates.email(item.programme,
+                                                                 customer.email)) is not None:
+        email.remove_holder(customer.id)
+    customer.erase(item.guid)
     return succeeded(item, customer.id, customer.uniq_id)

@@ -25,13 +25,14 @@ import structlog
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from services.adapters.dead_letters import Origin, describe
+from services.adapters.dead_letters import DeadLetter, Origin, describe
 from services.adapters.event_store import EventStore, is_unavailable
+from services.adapters.personal_data import sealed_letter
 from services.adapters.positions import Position, incarnations_prefix, tracking_name
 from services.adapters.postgres import tracked_names
 from services.adapters.prefetch import AggregateCache, PrefetchedLoader
 from services.contract.mapping import salvaged_identity
-from services.domain import Answer, Loader, UnitOfWork
+from services.domain import Answer, Loader, UnitOfWork, ids
 from services.domain.commands import DEFAULT_LIMITS, Command, Item, Limits, SettlePoints
 from services.domain.unit_of_work import Policies, default_policies
 
@@ -174,6 +175,22 @@ class ItemProcessor:
             except IntegrityError:
                 continue
         raise RuntimeError(f"the failure of {record.position} kept conflicting")
+
+    def dead_letter(self, poisoned: Poisoned) -> DeadLetter:
+        """The dead letter of a given-up item: sealed with its customer's data key when the
+        item says who the customer is (its key stored now, if it is new), so that erasing the
+        customer reaches the letter too."""
+        record = poisoned.record
+        letter = DeadLetter(record.origin, "processor", poisoned.error, poisoned.attempts)
+        item = record.item if isinstance(record.item, Item) else salvaged_identity(
+            record.origin.value)
+        if item is None:
+            return letter
+        letter = sealed_letter(letter, self.store.keyring, ids.customer_id(item.programme,
+                                                                    item.uniq_id))
+        if self.store.keyring.pending:
+            self.store.events.put([])  # the key made for the letter, stored before it is sent
+        return letter
 
     def skip(self, position: Position) -> None:
         """Stores a position past a record that could not even be read (a corrupt batch)."""

@@ -194,7 +194,7 @@ class ItemConsumer:
         origin = poisoned.record.origin
         log.error("item dead-lettered", origin=str(origin), error=poisoned.error,
                   attempts=poisoned.attempts)
-        letter = DeadLetter(origin, "processor", poisoned.error, poisoned.attempts)
+        letter = await asyncio.to_thread(self.processor.dead_letter, poisoned)
         record = letter.record(self.settings.dead_letter_topic)
         await send_reliably(dead_letters, record.topic, record.value, key=record.key,
                             headers=record.headers)

@@ -44,10 +44,12 @@ from events.customer import CustomerCreated
 from events.outcomes import ANSWERS, ItemProcessed
 from events.published import published_form
 from services.adapters.dead_letters import DeadLetter, Origin, describe
-from services.adapters.event_store import CompiledJSONTranscoder, EventStore, is_unavailable
+from services.adapters.event_store import EventStore, is_unavailable
+from services.adapters.eventsourcing_internals import CompiledJSONTranscoder
 from services.adapters.following import topics_of
 from services.adapters.kafka import Record
 from services.adapters.metrics import ServiceMetrics
+from services.adapters.personal_data import omit_state
 from services.contract.mapping import result_json, result_of
 from services.contract.topics import item_key
 from services.domain.outcomes import answer_of
@@ -121,7 +123,9 @@ class Relay:
     def records(self, batch: Sequence[Notification]
                 ) -> list[tuple[Notification, Publication]]:
         """The records that publish a batch of stored events, in the batch's order, each with
-        the stored event it publishes."""
+        the stored event it publishes. The data keys are read afresh for every batch, so that
+        nothing personal is published with the key of a customer erased meanwhile."""
+        self.store.keyring.clear()
         return [(notification, publication) for notification in batch
                 if (publication := self.record(notification)) is not None]
 
@@ -158,6 +162,8 @@ class Relay:
         if state.pop("class_version", 1) != getattr(event_class, "class_version", 1):
             return None
         if answers:
+            if state.get("messages"):
+                return None  # texts sealed with the customer's key: the mapper opens them
             programme = state.get("programme") or self.outcome_programme(
                 UUID(str(notification.originator_id)))
             commanded = state.get("command_timestamp")
@@ -166,7 +172,11 @@ class Relay:
         customer_id = UUID(str(notification.originator_id))
         if event_class is CustomerCreated:
             self.directory.learn(customer_id, state["programme"], state["uniq_id"])
-        data = {name: value for name, value in state.items() if name not in ENVELOPE}
+        personal = getattr(event_class, "personal", ())
+        if personal and self.settings.events_personal_data == "include":
+            return None  # sealed in the stored JSON: the mapper opens them
+        data = {name: value for name, value in state.items()
+                if name not in ENVELOPE and name not in personal}
         return Publication(self.event_record(event_class, customer_id,
                                              notification.originator_version,
                                              state["timestamp"], data))
@@ -183,9 +193,12 @@ class Relay:
         if isinstance(event, CustomerCreated):
             self.directory.learn(event.originator_id, event.programme, event.uniq_id)
         if isinstance(event, PUBLISHED):
+            data = data_of(event)
+            if self.settings.events_personal_data == "omit":
+                data = omit_state(data, getattr(type(event), "personal", ()))
             return Publication(self.event_record(
                 type(event), event.originator_id, event.originator_version,
-                event.timestamp.isoformat(), data_of(event)))
+                event.timestamp.isoformat(), data))
         return None
 
     def outcome_programme(self, outcome_id: UUID) -> str | None:

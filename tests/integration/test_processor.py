@@ -2,6 +2,7 @@
 applied is given up alone, and positions know the topic's incarnation."""
 
 import json
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -46,7 +47,7 @@ def test_an_item_whose_id_names_another_kind_of_aggregate_is_given_up_alone(
 ) -> None:
     squatter = PhoneIndex._create(
         PhoneClaimed, id=ids.customer_id("default", "victim"), programme="default",
-        phone="+79160000009", customer_id="nobody")
+        phone="+79160000009", customer_id=str(uuid.uuid4()))
     store.save(squatter)
     processor = ItemProcessor(store)
     first, victim, last = add("a", amount="1"), add("victim", amount="2"), add("b", amount="3")

@@ -23,6 +23,7 @@ from services.domain.commands import (
     Cancel,
     CancelSpend,
     Command,
+    EraseCustomer,
     Limits,
     Message,
     PointsPolicy,
@@ -186,6 +187,10 @@ def activate(uniq_id: str) -> ActivateCustomer:
 
 def revoke_links(uniq_id: str) -> RevokeLinks:
     return RevokeLinks(**identity(uniq_id, None, "default", "revokeLinks", None))
+
+
+def erase(uniq_id: str, programme: str = "default") -> EraseCustomer:
+    return EraseCustomer(**identity(uniq_id, None, programme, "eraseCustomer", None))
 
 
 def authorize(uniq_id: str, method: str = "link", *, link_version: int | None = None,

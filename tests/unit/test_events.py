@@ -177,8 +177,10 @@ def test_events_stored_by_the_first_layout_load_into_todays_aggregates() -> None
 
     ann = store.load(ids.customer_id("default", "c1"))
     dora = store.load(ids.customer_id("default", "c4"))
-    phone = store.load(ids.phone_id("default", "+79160000001"))
-    email = store.load(ids.email_id("default", "c4.new@example.com"))
+    # indexes stored by the first layout are named by the plain value until
+    # `loyalty privacy migrate` keys them (tests/integration/test_privacy_migration.py)
+    phone = store.load(ids.legacy_phone_id("default", "+79160000001"))
+    email = store.load(ids.legacy_email_id("default", "c4.new@example.com"))
 
     assert isinstance(ann, Customer) and isinstance(dora, Customer)
     assert (str(ann.status), ann.phone, ann.email, ann.balance) == (

@@ -98,8 +98,10 @@ def test_a_previous_secret_must_be_as_strong_as_the_secret() -> None:
 
     strong = "s" * 40
     weak = Settings(dev_mode=False, link_secret=strong, api_keys="k" * 30 + ":default",
+                    master_key="ab" * 32,
                     link_previous_secrets=f"{strong}x, short")
     assert any("LOYALTY_LINK_PREVIOUS_SECRETS" in problem for problem in weak.insecure())
     fine = Settings(dev_mode=False, link_secret=strong, api_keys="k" * 30 + ":default",
+                    master_key="ab" * 32,
                     link_previous_secrets=f"{strong}x")
     assert fine.insecure() == [] and fine.previous_link_secrets() == [f"{strong}x"]

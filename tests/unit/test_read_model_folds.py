@@ -7,7 +7,7 @@ import pytest
 
 from projections.view import READ_MODELS, changes_of, folds_of
 from services.domain.commands import Message
-from tests.support.domain import World, add, block, every_event
+from tests.support.domain import World, add, block, erase, every_event
 
 
 def every_kind_of_event() -> list[object]:
@@ -17,6 +17,7 @@ def every_kind_of_event() -> list[object]:
     world.apply(resent, resent)
     world.apply(dataclasses.replace(resent, fingerprint="other content"))
     world.apply(block("u3"), add("u3", amount="2"))
+    world.apply(erase("u3"))
     notifications = world.store.recorder.select_notifications(1, 10_000)
     return [world.store.mapper.to_domain_event(n) for n in notifications]
 

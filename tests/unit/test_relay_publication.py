@@ -11,13 +11,14 @@ from eventsourcing.persistence import JSONTranscoder
 from events import PUBLISHED
 from events.customer import PointsAccrued
 from events.outcomes import ANSWERS, ItemProcessed
-from services.adapters.event_store import CompiledJSONTranscoder, register_transcodings
+from services.adapters.event_store import register_transcodings
+from services.adapters.eventsourcing_internals import CompiledJSONTranscoder
 from services.adapters.kafka import Record
 from services.adapters.metrics import ServiceMetrics
 from services.domain.commands import Message
 from services.relay.publisher import Publication, Relay
 from services.settings import Settings
-from tests.support.domain import World, add, block, every_event
+from tests.support.domain import World, add, block, erase, every_event
 
 RESULT = Record("results", b"guid", b"{}")
 
@@ -37,7 +38,8 @@ def test_a_current_event_published_from_its_stored_json_is_the_one_loaded_and_pu
     resent = add("u3", amount="1.5", message=Message(text="Привет \u2028 \x07 \"hi\""))
     world.apply(resent, resent)  # an item sent twice
     world.apply(dataclasses.replace(resent, fingerprint="other content"))  # a reused guid
-    world.apply(block("u3"), add("u3", amount="2"))  # a rejection
+    world.apply(block("u3"), add("u3", amount="2"))
+    world.apply(erase("u3"))  # a rejection
     relay = relay_of(world)
 
     published_types = set()
@@ -45,7 +47,10 @@ def test_a_current_event_published_from_its_stored_json_is_the_one_loaded_and_pu
         event = world.store.mapper.to_domain_event(notification)
         from_state = relay.published_from_state(notification)
         if isinstance(event, (*PUBLISHED, *ANSWERS)):
-            assert from_state == relay.publication(event), type(event).__name__
+            if getattr(event, "messages", None):  # texts sealed in the stored JSON
+                assert from_state is None, "the mapper opens them; the stored JSON cannot"
+            else:
+                assert from_state == relay.publication(event), type(event).__name__
             published_types.add(type(event))
         else:
             assert from_state is None

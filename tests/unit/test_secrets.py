@@ -31,10 +31,23 @@ def test_the_development_key_exists_only_in_development_mode() -> None:
     assert ApiKeys.of(Settings()).programme_of(DEV_API_KEY) is None
 
 
+MASTER_KEY = "9f" * 32
+
+
 def test_production_settings_of_its_own_are_secure() -> None:
-    assert Settings(link_secret=SECRET, api_keys=f"{KEY}:bank").insecure() == []
+    assert Settings(link_secret=SECRET, api_keys=f"{KEY}:bank",
+                    master_key=MASTER_KEY).insecure() == []
     digest = hashlib.sha256(b"short").hexdigest()
-    assert Settings(link_secret=SECRET, api_keys=f"sha256:{digest}:bank").insecure() == []
+    assert Settings(link_secret=SECRET, api_keys=f"sha256:{digest}:bank",
+                    master_key=MASTER_KEY).insecure() == []
+
+
+def test_the_development_master_key_is_refused_and_a_key_must_be_32_bytes() -> None:
+    problems = Settings(link_secret=SECRET, api_keys=f"{KEY}:bank").insecure()
+    assert problems == ["LOYALTY_MASTER_KEY is the development key: set a key of your own "
+                        "(`openssl rand -hex 32`)"]
+    with pytest.raises(ValueError, match="64 hex digits"):
+        Settings(master_key="00" * 16)
 
 
 @pytest.mark.parametrize(("settings", "complaint"), [
@@ -62,14 +75,16 @@ def test_development_mode_accepts_the_development_secrets() -> None:
 
 
 def test_a_weak_key_is_named_by_its_programme_never_by_itself() -> None:
-    problems = Settings(link_secret=SECRET, api_keys="short-key:bank").insecure()
+    problems = Settings(link_secret=SECRET, api_keys="short-key:bank",
+                        master_key=MASTER_KEY).insecure()
     assert len(problems) == 1 and "'bank'" in problems[0]
     assert "short-key" not in problems[0]
 
 
 def test_the_api_refuses_to_start_with_a_weak_key_outside_development_mode() -> None:
     env = {"PATH": "/usr/bin:/bin", "LOYALTY_HTTP_PORT": "1", "LOYALTY_LOG_JSON": "false",
-           "LOYALTY_LINK_SECRET": SECRET, "LOYALTY_API_KEYS": "bank-key-1:bank"}
+           "LOYALTY_LINK_SECRET": SECRET, "LOYALTY_API_KEYS": "bank-key-1:bank",
+           "LOYALTY_MASTER_KEY": MASTER_KEY}
     started = subprocess.run([sys.executable, "-m", "services.cli", "api"], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=60)
 

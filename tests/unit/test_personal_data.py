@@ -1,0 +1,143 @@
+"""Personal fields are sealed per customer: readable with that customer's key alone, unreadable
+once it is destroyed, whatever else is known; the master key wraps every data key and may be
+rotated."""
+
+import dataclasses
+import os
+import uuid
+
+import pytest
+
+from events.customer import CustomerCreated, EmailChanged, MessageQueued
+from events.indexes import PhoneClaimed
+from events.outcomes import ItemProcessed
+from services.adapters.personal_data import (
+    KeyRing,
+    MasterKeys,
+    MemoryKeys,
+    is_sealed,
+    omit_state,
+    open_state,
+    seal_state,
+)
+
+ANN, BOB = uuid.uuid4(), uuid.uuid4()
+MASTER = os.urandom(32)
+
+
+def ring(keys: MemoryKeys | None = None, *masters: bytes) -> KeyRing:
+    return KeyRing(keys if keys is not None else MemoryKeys(), MasterKeys(masters or (MASTER,)))
+
+
+def stored(keyring: KeyRing) -> None:
+    """What the store does once the events that use the pending keys are committed."""
+    keyring.table.insert(None, keyring.pending_rows(list(keyring.pending)))
+    keyring.committed(list(keyring.pending))
+
+
+def test_a_sealed_field_reads_back_with_its_customers_key_only() -> None:
+    keyring = ring()
+    token = keyring.seal(ANN, "+79161234567")
+
+    assert is_sealed(token) and "79161234567" not in token
+    assert keyring.open(ANN, token) == "+79161234567"
+    assert keyring.open(BOB, token) is None, "a token moved to another customer reads as nothing"
+    assert keyring.seal(ANN, "+79161234567") != token, "a fresh nonce every time"
+
+
+def test_an_erased_key_leaves_every_token_unreadable_and_a_new_key_reads_only_its_own() -> None:
+    keys = MemoryKeys()
+    keyring = ring(keys)
+    old = keyring.seal(ANN, "ann@example.org")
+    stored(keyring)
+    keys.erase(None, [ANN])
+
+    after = ring(keys)  # another process, or the same one after the erasure's commit
+    assert after.open(ANN, old) is None
+    new = after.seal(ANN, "ann@new.example.org")
+    stored(after)
+    assert keys.rows[ANN].generation == 2
+    assert ring(keys).open(ANN, new) == "ann@new.example.org"
+    assert ring(keys).open(ANN, old) is None
+
+
+def test_a_key_wrapped_by_a_previous_master_key_still_opens() -> None:
+    keys = MemoryKeys()
+    first = ring(keys)
+    token = first.seal(ANN, "+79160000001")
+    stored(first)
+
+    rotated = ring(keys, os.urandom(32), MASTER)
+    assert rotated.open(ANN, token) == "+79160000001"
+    with pytest.raises(LookupError, match="not configured"):
+        ring(keys, os.urandom(32)).open(ANN, token)
+
+
+def test_the_stored_key_is_wrapped_not_plain() -> None:
+    keys = MemoryKeys()
+    keyring = ring(keys)
+    keyring.seal(ANN, "x")
+    secret = keyring.pending[ANN].secret
+    stored(keyring)
+
+    wrapped = keys.rows[ANN].wrapped
+    assert wrapped is not None and secret not in wrapped
+
+
+def test_each_event_seals_what_its_class_declares_personal() -> None:
+    keyring = ring()
+    created = {"originator_id": ANN, "phone": "+79161234567", "email": "a@b.org",
+               "programme": "p", "uniq_id": "u1"}
+    sealed = seal_state(created, CustomerCreated.personal, CustomerCreated.personal_subject,
+                        keyring)
+    assert created["phone"] == "+79161234567", "the event itself is left as it is"
+    assert is_sealed(sealed["phone"]) and is_sealed(sealed["email"])
+    assert sealed["uniq_id"] == "u1" and sealed["programme"] == "p"
+    open_state(sealed, CustomerCreated.personal, CustomerCreated.personal_subject, keyring)
+    assert sealed == created
+
+    changed = seal_state({"originator_id": ANN, "email": "n@b.org", "previous": "a@b.org"},
+                         EmailChanged.personal, EmailChanged.personal_subject, keyring)
+    assert is_sealed(changed["email"]) and is_sealed(changed["previous"])
+
+    outcome = {"originator_id": uuid.uuid4(), "customer_id": str(BOB), "messages": [
+        {"message_id": "m1", "text": "Hello Bob", "shows_left": 0}]}
+    sealed_outcome = seal_state(outcome, ItemProcessed.personal,
+                                ItemProcessed.personal_subject, keyring)
+    assert is_sealed(sealed_outcome["messages"][0]["text"])
+    assert sealed_outcome["messages"][0]["message_id"] == "m1"
+
+    claim = seal_state({"originator_id": uuid.uuid4(), "customer_id": str(ANN),
+                        "phone": "+79161234567"}, PhoneClaimed.personal,
+                       PhoneClaimed.personal_subject, keyring)
+    assert keyring.open(ANN, claim["phone"]) == "+79161234567", "the claimant's key seals it"
+
+
+def test_published_events_leave_personal_fields_out() -> None:
+    state = {"message_id": "m", "text": "hi", "show_count": 1}
+    assert omit_state(state, MessageQueued.personal) == {"message_id": "m", "show_count": 1}
+    shown = {"messages": [{"message_id": "m", "text": "hi"}], "login": "u"}
+    assert omit_state(shown, ItemProcessed.personal) == {"messages": [{"message_id": "m"}],
+                                                         "login": "u"}
+
+
+def test_a_dead_letter_of_a_known_customer_is_sealed_and_erased_with_it() -> None:
+    from services.adapters.dead_letters import DeadLetter, Origin
+    from services.adapters.personal_data import opened_letter, sealed_letter
+
+    keys = MemoryKeys()
+    keyring = ring(keys)
+    item = b'{"uniqId": "ann", "phone": "+79161234567"}'
+    letter = DeadLetter(Origin("loyalty.items", 0, 7, b"k", item), "processor",
+                        "TypeError: no phone +79161234567 here")
+    sealed = sealed_letter(letter, keyring, ANN)
+    stored(keyring)
+    record = sealed.record("loyalty.deadletter")
+
+    assert b"79161234567" not in (record.value or b"")
+    assert all(b"79161234567" not in raw for _, raw in record.headers)
+    assert (b"loyalty.dlq.sealed-for" in [name.encode() for name, _ in record.headers])
+    read = DeadLetter.of(record.key, record.value, record.headers)
+    assert opened_letter(read, ring(keys)) == dataclasses.replace(letter, at=read.at)
+    keys.erase(None, [ANN])
+    assert opened_letter(read, ring(keys)) is None
