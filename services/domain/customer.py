@@ -1,8 +1,9 @@
-"""The customer aggregate: its methods check, then record events; `when` applies them.
+"""The customer aggregate: it decides every rule about one customer, one method per command;
+each method checks, then records events, and `when` applies them.
 
-Nothing here performs I/O: the use cases load aggregates, call these methods and hand every
-aggregate with pending events to one atomic save. The events are those of `events.customer`;
-the points' part of an operation is the wallet's (`services.domain.points`).
+Nothing here performs I/O: a use case loads the customer, calls one of these methods and hands
+every aggregate with pending events to one atomic save. The events are those of
+`events.customer`; the points' part of an operation is the wallet's (`services.domain.points`).
 """
 
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from services.domain import ids
 from services.domain.answers import Rejection, ShownMessage
 from services.domain.commands import (
     DEFAULT_LIMITS,
-    Accrual,
+    AddBonus,
     Cancel,
     Limits,
     Message,
@@ -36,7 +37,6 @@ from services.domain.commands import (
     Reversal,
     Spend,
 )
-from services.domain.errors import RuleViolationError
 from services.domain.points import WALLET_EVENTS, Wallet
 
 
@@ -92,13 +92,13 @@ class Customer(Aggregate):
         self.link_version = 0
 
     @classmethod
-    def register(cls, programme: str, uniq_id: str, status: CustomerStatus, guid: str,
-                 phone: str | None = None, email: str | None = None) -> "Customer":
-        """Creates the customer with this uniqId, `New` or `Active`, with its phone and e-mail
-        (their indexes are the caller's business)."""
-        return cls._create(CustomerCreated, id=ids.customer_id(programme, uniq_id),
-                           programme=programme, uniq_id=uniq_id, status=status.value, guid=guid,
-                           phone=phone, email=email)
+    def register(cls, item: AddBonus) -> "Customer":
+        """Creates the customer of the item's uniqId with the item's phone and e-mail (their
+        indexes are the use case's business): `Active` by addBonusExtQuick, `New` otherwise."""
+        status = CustomerStatus.ACTIVE if item.quick else CustomerStatus.NEW
+        return cls._create(CustomerCreated, id=ids.customer_id(item.programme, item.uniq_id),
+                           programme=item.programme, uniq_id=item.uniq_id, status=status.value,
+                           guid=item.guid, phone=item.phone, email=item.email)
 
     @property
     def balance(self) -> Decimal:
@@ -114,43 +114,35 @@ class Customer(Aggregate):
         """Whether the customer's address is `email`, compared case-insensitively."""
         return self.email is not None and self.email.lower() == email.lower()
 
-    def change_phone(self, phone: str) -> None:
-        """Replaces the phone (its uniqueness is the PhoneIndex's business)."""
-        self._require_unblocked()
-        if phone != self.phone:
-            self.trigger_event(PhoneChanged, phone=phone, previous=self.phone)
-
-    def change_email(self, email: str) -> None:
-        """Replaces the e-mail address unless it is the same one in another case."""
-        self._require_unblocked()
-        if not self.has_email(email):
-            self.trigger_event(EmailChanged, email=email, previous=self.email)
-
-    def refuses_bonus(self, accrual: Accrual | None, message: Message | None,
-                      limits: Limits, phone_taken: bool = False) -> Rejection | None:
-        """Why the customer takes no bonus item now (None: it takes it): blocked, a new phone
-        that another customer holds (its index says so: `phone_taken`), or holding as many open
-        lots, or waiting messages, as a customer may."""
+    def add_bonus(self, item: AddBonus, phone_holder: str | None, now: datetime,
+                  policy: PointsPolicy, limits: Limits) -> Rejection | None:
+        """Rule 3, then 5 and 6 of docs/rules.md, all or nothing: refused to a blocked customer,
+        when the item's phone is another customer's (`phone_holder`: the customer id its index
+        names), or when the customer holds as many open lots, or waiting messages, as it may.
+        Else the item's phone and e-mail replace the customer's (their indexes are the use
+        case's business), its points are accrued (a `New` customer becomes `Active`) and its
+        message is queued; addBonusExtQuick queues none."""
+        accrual = item.accrual if item.accrual is not None and item.accrual.amount > 0 else None
+        message = None if item.quick else item.message
         if self.is_blocked:
             return Rejection.CUSTOMER_BLOCKED
-        if phone_taken:
+        if phone_holder is not None and phone_holder != str(self.id):
             return Rejection.PHONE_BELONGS_TO_ANOTHER_CUSTOMER
-        if accrual is not None and accrual.amount > 0 \
-                and len(self.wallet.lots) >= limits.max_open_lots:
+        if accrual is not None and len(self.wallet.lots) >= limits.max_open_lots:
             return Rejection.TOO_MANY_LOTS
         if message is not None and len(self.messages) >= limits.max_queued_messages:
             return Rejection.MESSAGE_QUEUE_FULL
+        if item.phone is not None and item.phone != self.phone:
+            self.trigger_event(PhoneChanged, phone=item.phone, previous=self.phone)
+        if item.email is not None and not self.has_email(item.email):
+            self.trigger_event(EmailChanged, email=item.email, previous=self.email)
+        if accrual is not None:
+            self.wallet.accrue(self.trigger_event, item.guid, item.command_id, accrual, now,
+                               policy, limits)
+            self._activate_if_new(ActivationCause.ACCRUAL)
+        if message is not None:
+            self._queue_message(ids.message_id(self.programme, item.guid), item.guid, message)
         return None
-
-    def accrue(self, guid: str, command_id: str, accrual: Accrual, now: datetime,
-               policy: PointsPolicy, limits: Limits = DEFAULT_LIMITS) -> None:
-        """Adds the points of one item as a lot (`Wallet.accrue`); a `New` customer becomes
-        `Active` (source 3.3). (`refuses_bonus` decides first.)"""
-        self._require_unblocked()
-        if accrual.amount <= 0:
-            return
-        self.wallet.accrue(self.trigger_event, guid, command_id, accrual, now, policy, limits)
-        self._activate_if_new(ActivationCause.ACCRUAL)
 
     def settle(self, now: datetime) -> None:
         """Records what is due at `now`: pending lots become active (and repay debt first),
@@ -172,15 +164,6 @@ class Customer(Aggregate):
     def cancel_spend(self, guid: str, cancel: Cancel, now: datetime) -> Rejection | None:
         """Gives back all or part of a spend (`Wallet.cancel`), also to a blocked customer."""
         return self.wallet.cancel(self.trigger_event, guid, cancel, now)
-
-    def queue_message(self, message_id: str, guid: str, message: Message) -> None:
-        """Queues a message for the bonus window, shown `show_count` times (`refuses_bonus`
-        decides first)."""
-        self._require_unblocked()
-        if message_id not in self.messages:
-            self.trigger_event(MessageQueued, message_id=message_id, guid=guid,
-                               text=message.text, show_count=message.show_count,
-                               show_till=message.show_till)
 
     def block(self, reason: str | None) -> None:
         """Blocks a `New` or `Active` customer; blocking a blocked one changes nothing."""
@@ -227,9 +210,11 @@ class Customer(Aggregate):
         if self.status is CustomerStatus.NEW:
             self.activate(cause)
 
-    def _require_unblocked(self) -> None:
-        if self.is_blocked:
-            raise RuleViolationError(f"customer {self.uniq_id} is blocked")
+    def _queue_message(self, message_id: str, guid: str, message: Message) -> None:
+        if message_id not in self.messages:
+            self.trigger_event(MessageQueued, message_id=message_id, guid=guid,
+                               text=message.text, show_count=message.show_count,
+                               show_till=message.show_till)
 
     def when(self, event: Any) -> None:
         """Applies one of the customer's events to its state (events without effect: none)."""
