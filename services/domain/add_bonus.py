@@ -11,10 +11,10 @@ from typing import NamedTuple
 
 from eventsourcing.domain import Aggregate
 
-from services.domain.answers import Handled, Rejection, rejected, succeeded
+from services.domain.answers import Rejection
 from services.domain.commands import AddBonus
 from services.domain.customer import Customer
-from services.domain.handlers import Context, handles
+from services.domain.handlers import Context, Handled, handles
 from services.domain.identity_map import IdentityMap
 from services.domain.indexes import EmailIndex, PhoneIndex
 
@@ -27,15 +27,16 @@ class Contacts(NamedTuple):
 
 
 @handles(AddBonus)
-def add_bonus(aggregates: IdentityMap, item: AddBonus, context: Context) -> Handled:
+def add_bonus(found: Customer | None, item: AddBonus, context: Context) -> Handled:
     """Applies the item to its customer; for an unknown uniqId (rule 4), nobody when its phone
     is another customer's, else to the longest holder of its e-mail, else to a new customer."""
-    customer = aggregates.customer(item.programme, item.uniq_id)
+    aggregates = context.aggregates
     phone, email = aggregates.indexes(item.programme, item.phone, item.email)
     phone_holder = None if phone is None else phone.owner
+    customer = found
     if customer is None:
         if phone_holder is not None:
-            return rejected(item, Rejection.PHONE_BELONGS_TO_ANOTHER_CUSTOMER)
+            return Handled(None, Rejection.PHONE_BELONGS_TO_ANOTHER_CUSTOMER)
         longest = None if email is None else email.longest_holder
         customer = None if longest is None else aggregates.customer_by_id(longest)
     if customer is None:
@@ -47,9 +48,7 @@ def add_bonus(aggregates: IdentityMap, item: AddBonus, context: Context) -> Hand
     refused = customer.add_bonus(item, phone_holder, context.now, context.policy,
                                  context.limits)
     follow_contacts(aggregates, customer, before, phone, email)
-    if refused is not None:
-        return rejected(item, refused, customer.id, customer.uniq_id)
-    return succeeded(item, customer.id, customer.uniq_id)
+    return Handled(customer, refused)
 
 
 def follow_contacts(aggregates: IdentityMap, customer: Customer, before: Contacts,
