@@ -61,9 +61,9 @@ def follow_contacts(aggregates: IdentityMap, customer: Customer, before: Contact
                    customer.email if customer.email != before.email else None)
     if new == Contacts(None, None):
         return
-    previous_phone, previous_email = aggregates.indexes(
-        customer.programme, before.phone if new.phone else None,
-        before.email if new.email else None)
+    given_up = Contacts(before.phone if new.phone else None, before.email if new.email else None)
+    previous_phone, previous_email = (None, None) if given_up == Contacts(None, None) \
+        else aggregates.indexes(customer.programme, *given_up)
     moved: list[Aggregate] = []
     if new.phone is not None:
         moved.append(PhoneIndex.move(customer.id, customer.programme, new.phone, phone,
