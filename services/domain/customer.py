@@ -29,6 +29,7 @@ from services.domain import ids
 from services.domain.answers import Rejection, ShownMessage
 from services.domain.commands import (
     DEFAULT_LIMITS,
+    Accrual,
     AddBonus,
     Cancel,
     Limits,
@@ -124,18 +125,10 @@ class Customer(Aggregate):
         message is queued; addBonusExtQuick queues none."""
         accrual = item.accrual if item.accrual is not None and item.accrual.amount > 0 else None
         message = None if item.quick else item.message
-        if self.is_blocked:
-            return Rejection.CUSTOMER_BLOCKED
-        if phone_holder is not None and phone_holder != str(self.id):
-            return Rejection.PHONE_BELONGS_TO_ANOTHER_CUSTOMER
-        if accrual is not None and len(self.wallet.lots) >= limits.max_open_lots:
-            return Rejection.TOO_MANY_LOTS
-        if message is not None and len(self.messages) >= limits.max_queued_messages:
-            return Rejection.MESSAGE_QUEUE_FULL
-        if item.phone is not None and item.phone != self.phone:
-            self.trigger_event(PhoneChanged, phone=item.phone, previous=self.phone)
-        if item.email is not None and not self.has_email(item.email):
-            self.trigger_event(EmailChanged, email=item.email, previous=self.email)
+        refused = self._refuses_bonus(phone_holder, accrual, message, limits)
+        if refused is not None:
+            return refused
+        self._change_contacts(item.phone, item.email)
         if accrual is not None:
             self.wallet.accrue(self.trigger_event, item.guid, item.command_id, accrual, now,
                                policy, limits)
@@ -209,6 +202,26 @@ class Customer(Aggregate):
     def _activate_if_new(self, cause: ActivationCause) -> None:
         if self.status is CustomerStatus.NEW:
             self.activate(cause)
+
+    def _refuses_bonus(self, phone_holder: str | None, accrual: Accrual | None,
+                       message: Message | None, limits: Limits) -> Rejection | None:
+        if self.is_blocked:
+            return Rejection.CUSTOMER_BLOCKED
+        if phone_holder is not None and phone_holder != str(self.id):
+            return Rejection.PHONE_BELONGS_TO_ANOTHER_CUSTOMER
+        if accrual is not None and len(self.wallet.lots) >= limits.max_open_lots:
+            return Rejection.TOO_MANY_LOTS
+        if message is not None and len(self.messages) >= limits.max_queued_messages:
+            return Rejection.MESSAGE_QUEUE_FULL
+        return None
+
+    def _change_contacts(self, phone: str | None, email: str | None) -> None:
+        """A new phone replaces the customer's; so does a new address, unless it is the same
+        one in another case."""
+        if phone is not None and phone != self.phone:
+            self.trigger_event(PhoneChanged, phone=phone, previous=self.phone)
+        if email is not None and not self.has_email(email):
+            self.trigger_event(EmailChanged, email=email, previous=self.email)
 
     def _queue_message(self, message_id: str, guid: str, message: Message) -> None:
         if message_id not in self.messages:
