@@ -2,8 +2,19 @@
 
 It gives the customer's expiry schedule (`expiries`: remaining points by the date they expire)
 and tells the clock (`services.clock`) which customers have points due to become available or
-to expire. Statements run in the order of the events, so a cancel can give points back to a
-lot up to what was spent from it (the rest of a cancel clears debt, not a lot).
+to expire.
+
+A fold, not a second wallet: the wallet (`services.domain.points`) decides what an operation
+takes from which lot and records it, and each statement here adds or subtracts the amounts the
+event carries (an expiry's, a repayment's, a spend's allocations, a reversal's
+`from_remaining` and `to_debt`). One amount no event carries: how much of a cancel's share goes
+back to a lot's points rather than to the debt that the lot's reversed spent points became.
+`SpendCancelled` names the shares and the totals (`debt_cleared`, `credited`), not that split,
+and carrying it would be a new version of a published event. So `GIVEN_BACK` reads it off the
+row as `Lot.given_back` reads it off the lot: at most what was spent from it (the row keeps
+`spent` for that). Statements run in the order of the events, so the row's `spent` is the lot's
+when the cancel comes; tests/integration/test_lots_read_model.py holds every row equal to the
+wallet's lot.
 """
 
 from dataclasses import dataclass

@@ -27,8 +27,16 @@ from services.adapters.postgres import postgres_event_store
 from services.adapters.prefetch import AggregateCache, PrefetchedLoader
 from services.api.history import EventFilter, History
 from services.bench.harness import database_dsn
-from services.domain import Customer, CustomerStatus, ids
-from services.domain.commands import Accrual, Message, PointsPolicy, SettlePoints, Spend
+from services.domain import Customer, ids
+from services.domain.commands import (
+    Accrual,
+    AddBonus,
+    Limits,
+    Message,
+    PointsPolicy,
+    SettlePoints,
+    Spend,
+)
 from services.settings import Settings
 
 PROGRAMME, UNIQ_ID = "bench", "long-history"
@@ -49,7 +57,7 @@ class LongLife:
 
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
-        self.customer = Customer.register(PROGRAMME, UNIQ_ID, CustomerStatus.ACTIVE, "created")
+        self.customer = Customer.register(bonus(quick=True))
 
     def record(self, events: int) -> list[Any]:
         """Records rounds until at least `events` more events; returns them, collected."""
@@ -59,15 +67,16 @@ class LongLife:
         return list(self.customer.collect_events())
 
     def live_a_round(self) -> None:
-        customer, policy = self.customer, PointsPolicy()
+        customer, policy, limits = self.customer, PointsPolicy(), Limits()
         customer.spend(guid(), Spend(amount=3 * AMOUNT, event_id=guid(), event_date=self.now,
                                      merchant_name="Shop"), self.tick())  # refused at first
-        customer.accrue(guid(), guid(), self.accrual(expires_at=self.now + timedelta(
-            seconds=30)), self.tick(), policy)
+        customer.add_bonus(bonus(self.accrual(expires_at=self.now + timedelta(seconds=30))),
+                           None, self.tick(), policy, limits)
         for _ in range(3):
-            customer.accrue(guid(), guid(), self.accrual(), self.tick(), policy)
+            customer.add_bonus(bonus(self.accrual()), None, self.tick(), policy, limits)
         customer.authorize(guid(), "link", self.tick())
-        customer.queue_message(guid(), guid(), Message(text="Double points this weekend"))
+        customer.add_bonus(bonus(message=Message(text="Double points this weekend")), None,
+                           self.now, policy, limits)
 
     def accrual(self, expires_at: datetime | None = None) -> Accrual:
         return Accrual(amount=AMOUNT, event_id=guid(), event_date=self.now,
@@ -83,6 +92,14 @@ class LongLife:
 
 def guid() -> str:
     return str(uuid.uuid4())
+
+
+def bonus(accrual: Accrual | None = None, message: Message | None = None,
+          quick: bool = False) -> AddBonus:
+    """An item of the customer's programme bringing an accrual or a message."""
+    return AddBonus(programme=PROGRAMME, guid=guid(), uniq_id=UNIQ_ID, command_id=guid(),
+                    type_of_command="addCustomerPointMessage", fingerprint=guid(), quick=quick,
+                    accrual=accrual, message=message)
 
 
 @dataclass(frozen=True)

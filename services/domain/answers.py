@@ -2,8 +2,6 @@
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
-from uuid import UUID
 
 from services.domain.commands import AuthorizeCustomer, Item
 
@@ -55,25 +53,6 @@ class Answer:
     @property
     def status(self) -> str:
         return "Success" if self.rejection is None else "Error"
-
-
-class Handled(NamedTuple):
-    """What a use case did with one item: the customer acted on (if any) and the answer."""
-
-    customer_id: UUID | None
-    answer: Answer
-
-
-def succeeded(item: Item, customer_id: UUID, login: str,
-              messages: list[ShownMessage] | None = None) -> Handled:
-    """The item was applied to the customer `login`."""
-    return Handled(customer_id, answer(item, login, None, messages))
-
-
-def rejected(item: Item, rejection: Rejection, customer_id: UUID | None = None,
-             login: str | None = None) -> Handled:
-    """A rule refused the item; nothing changed."""
-    return Handled(customer_id, answer(item, login or item.uniq_id, rejection, None))
 
 
 def answer(item: Item, login: str, rejection: Rejection | None,

@@ -1,11 +1,13 @@
-"""The customer aggregate: its methods check, then record events; `when` applies them.
+"""The customer aggregate: it decides every rule about one customer, one method per command;
+each method checks, then records events, and `when` applies them.
 
-Nothing here performs I/O: the use cases load aggregates, call these methods and hand every
-aggregate with pending events to one atomic save. The events are those of `events.customer`.
+Nothing here performs I/O: a use case loads the customer, calls one of these methods and hands
+every aggregate with pending events to one atomic save. The events are those of
+`events.customer`; the points' part of an operation is the wallet's (`services.domain.points`).
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -13,31 +15,23 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from events.customer import (
-    POINTS_CHANGED,
     CustomerActivated,
     CustomerAuthorized,
     CustomerBlocked,
     CustomerCreated,
     CustomerErased,
-    DebtRepaid,
     EmailChanged,
     LinksRevoked,
-    LotsForgotten,
     MessageQueued,
     MessageShown,
     PhoneChanged,
-    PointsAccrued,
-    PointsActivated,
-    PointsExpired,
-    PointsReversed,
-    PointsSpent,
-    SpendCancelled,
 )
 from services.domain import ids
 from services.domain.answers import Rejection, ShownMessage
 from services.domain.commands import (
     DEFAULT_LIMITS,
     Accrual,
+    AddBonus,
     Cancel,
     Limits,
     Message,
@@ -45,17 +39,7 @@ from services.domain.commands import (
     Reversal,
     Spend,
 )
-from services.domain.errors import RuleViolationError
-from services.domain.points import (
-    ZERO,
-    Balances,
-    Lot,
-    ReversalSplit,
-    Wallet,
-    allocate_return,
-    allocate_spend,
-    split_reversal,
-)
+from services.domain.points import WALLET_EVENTS, Wallet
 
 
 class CustomerStatus(StrEnum):
@@ -116,18 +100,18 @@ class Customer(Aggregate):
         self.link_version = 0
 
     @classmethod
-    def register(cls, programme: str, uniq_id: str, status: CustomerStatus, guid: str,
-                 phone: str | None = None, email: str | None = None) -> "Customer":
-        """Creates the customer with this uniqId, `New` or `Active`, with its phone and e-mail
-        (their indexes are the caller's business)."""
-        return cls._create(CustomerCreated, id=ids.customer_id(programme, uniq_id),
-                           programme=programme, uniq_id=uniq_id, status=status.value, guid=guid,
-                           phone=phone, email=email)
+    def register(cls, item: AddBonus) -> "Customer":
+        """Creates the customer of the item's uniqId with the item's phone and e-mail (their
+        indexes are the use case's business): `Active` by addBonusExtQuick, `New` otherwise."""
+        status = CustomerStatus.ACTIVE if item.quick else CustomerStatus.NEW
+        return cls._create(CustomerCreated, id=ids.customer_id(item.programme, item.uniq_id),
+                           programme=item.programme, uniq_id=item.uniq_id, status=status.value,
+                           guid=item.guid, phone=item.phone, email=item.email)
 
     @property
     def balance(self) -> Decimal:
         """The active points: those that can be spent (docs/points.md)."""
-        return self.wallet.active
+        return self.wallet.balances.active
 
     @property
     def is_blocked(self) -> bool:
@@ -138,170 +122,48 @@ class Customer(Aggregate):
         """Whether the customer's address is `email`, compared case-insensitively."""
         return self.email is not None and self.email.lower() == email.lower()
 
-    def change_phone(self, phone: str) -> None:
-        """Replaces the phone (its uniqueness is the PhoneIndex's business)."""
-        self._require_unblocked()
-        if phone != self.phone:
-            self.trigger_event(PhoneChanged, phone=phone, previous=self.phone)
-
-    def change_email(self, email: str) -> None:
-        """Replaces the e-mail address unless it is the same one in another case."""
-        self._require_unblocked()
-        if not self.has_email(email):
-            self.trigger_event(EmailChanged, email=email, previous=self.email)
-
-    def refuses_bonus(self, accrual: Accrual | None, message: Message | None,
-                      limits: Limits, phone_taken: bool = False) -> Rejection | None:
-        """Why the customer takes no bonus item now (None: it takes it): blocked, a new phone
-        that another customer holds (its index says so: `phone_taken`), or holding as many open
-        lots, or waiting messages, as a customer may."""
-        if self.is_blocked:
-            return Rejection.CUSTOMER_BLOCKED
-        if phone_taken:
-            return Rejection.PHONE_BELONGS_TO_ANOTHER_CUSTOMER
-        if accrual is not None and accrual.amount > 0 \
-                and len(self.wallet.lots) >= limits.max_open_lots:
-            return Rejection.TOO_MANY_LOTS
-        if message is not None and len(self.messages) >= limits.max_queued_messages:
-            return Rejection.MESSAGE_QUEUE_FULL
+    def add_bonus(self, item: AddBonus, phone_holder: str | None, now: datetime,
+                  policy: PointsPolicy, limits: Limits) -> Rejection | None:
+        """Rule 3, then 5 and 6 of docs/rules.md, all or nothing: refused to a blocked customer,
+        when the item's phone is another customer's (`phone_holder`: the customer id its index
+        names), or when the customer holds as many open lots, or waiting messages, as it may.
+        Else the item's phone and e-mail replace the customer's (their indexes are the use
+        case's business), its points are accrued (a `New` customer becomes `Active`) and its
+        message is queued; addBonusExtQuick queues none."""
+        accrual = item.accrual if item.accrual is not None and item.accrual.amount > 0 else None
+        message = None if item.quick else item.message
+        refused = self._refuses_bonus(phone_holder, accrual, message, limits)
+        if refused is not None:
+            return refused
+        self._change_contacts(item.phone, item.email)
+        if accrual is not None:
+            self.wallet.accrue(self.trigger_event, item.guid, item.command_id, accrual, now,
+                               policy, limits)
+            self._activate_if_new(ActivationCause.ACCRUAL)
+        if message is not None:
+            self._queue_message(ids.message_id(self.programme, item.guid), item.guid, message)
         return None
-
-    def accrue(self, guid: str, command_id: str, accrual: Accrual, now: datetime,
-               policy: PointsPolicy, limits: Limits = DEFAULT_LIMITS) -> None:
-        """Adds the points of one item as a lot (pending until `available_from`, expiring at
-        `expires_at`, the programme's defaults where the item names none), repays debt from
-        them when they are active; a `New` customer becomes `Active` (source 3.3). The oldest
-        closed lots and spends beyond `limits` are forgotten. (`refuses_bonus` decides first.)"""
-        self._require_unblocked()
-        if accrual.amount <= 0:
-            return
-        self.settle(now)
-        self._forget_beyond(limits)
-        available_from, expires_at = lot_dates(accrual, policy)
-        available = available_from is None or available_from <= now
-        amount = accrual.amount
-        self.trigger_event(
-            PointsAccrued, guid=guid, command_id=command_id, amount=amount,
-            balance=self.balance + (amount if available else ZERO), event_id=accrual.event_id,
-            event_date=accrual.event_date, event_type=accrual.event_type, info=accrual.info,
-            operation_type=accrual.operation_type, operation_amount=accrual.operation_amount,
-            merchant_name=accrual.merchant_name, bank_product=accrual.bank_product,
-            mcc=accrual.mcc, available=available, available_from=available_from,
-            expires_at=expires_at,
-            **self.wallet.after(active=amount if available else ZERO,
-                                pending=ZERO if available else amount),
-        )
-        if available:
-            self._repay_debt(self.wallet.lots[guid])
-        self._activate_if_new(ActivationCause.ACCRUAL)
 
     def settle(self, now: datetime) -> None:
         """Records what is due at `now`: pending lots become active (and repay debt first),
         lots past their expiry lose their remaining points."""
-        for _, kind, lot in self.wallet.due(now):
-            if kind == "activate" and lot.is_due_to_activate(now):
-                self.trigger_event(PointsActivated, lot_guid=lot.guid, amount=lot.remaining,
-                                   **self.wallet.after(active=lot.remaining,
-                                                       pending=-lot.remaining))
-                self._repay_debt(lot)
-            elif kind == "expire" and lot.is_due_to_expire(now):
-                self._expire(lot, lot.remaining)
+        self.wallet.settle(self.trigger_event, now)
 
     def reverse(self, guid: str, reversal: Reversal, now: datetime) -> Rejection | None:
-        """Takes back all (no amount) or part of an accrual: its remaining points, then its
-        expired part, then its spent part, which becomes debt (also of a blocked customer).
-        Refused when there is no such accrual (or it was forgotten), or when it has less left
-        than the amount."""
-        lot = self.wallet.lot(reversal.original_guid)
-        if lot is None or lot.credit:
-            return Rejection.ORIGINAL_NOT_FOUND
-        amount = lot.reversible if reversal.amount is None else reversal.amount
-        if not 0 < amount <= lot.reversible:
-            return Rejection.EXCEEDS_ORIGINAL
-        self.settle(now)
-        split = split_reversal(lot, amount)
-        taken = -split.from_remaining
-        self.trigger_event(
-            PointsReversed, guid=guid, original_guid=lot.guid, amount=amount,
-            from_remaining=split.from_remaining, from_expired=split.from_expired,
-            to_debt=split.to_debt, event_id=reversal.event_id, event_date=reversal.event_date,
-            reason=reversal.reason,
-            **self.wallet.after(active=ZERO if lot.pending else taken,
-                                pending=taken if lot.pending else ZERO, debt=split.to_debt))
-        return None
+        """Takes back all or part of an accrual (`Wallet.reverse`), also of a blocked
+        customer."""
+        return self.wallet.reverse(self.trigger_event, guid, reversal, now)
 
     def spend(self, guid: str, spend: Spend, now: datetime,
               limits: Limits = DEFAULT_LIMITS) -> Rejection | None:
-        """Spends active points, all or nothing, from the lots that expire soonest first
-        (points due to become active may be spent, expired ones may not). Refused to a blocked
-        customer, while there is debt, when the active points do not cover it, or when it would
-        take from more lots than one spend may."""
+        """Spends active points (`Wallet.spend`); refused to a blocked customer."""
         if self.is_blocked:
             return Rejection.CUSTOMER_BLOCKED
-        self.settle(now)
-        taken = allocate_spend(list(self.wallet.lots.values()), spend.amount, now)
-        if self.wallet.debt > 0 or not taken:
-            return Rejection.INSUFFICIENT_POINTS
-        if len(taken) > limits.max_allocations:
-            return Rejection.TOO_MANY_ALLOCATIONS
-        self._forget_beyond(limits)
-        self.trigger_event(
-            PointsSpent, guid=guid, amount=spend.amount,
-            allocations=[{"lot_guid": lot, "amount": share} for lot, share in taken],
-            event_id=spend.event_id, event_date=spend.event_date,
-            merchant_name=spend.merchant_name, info=spend.info,
-            **self.wallet.after(active=-spend.amount))
-        return None
+        return self.wallet.spend(self.trigger_event, guid, spend, now, limits)
 
     def cancel_spend(self, guid: str, cancel: Cancel, now: datetime) -> Rejection | None:
-        """Gives back all (no amount) or part of a spend to the lots it took them from (also to
-        a blocked customer); those of a lot that expired meanwhile expire again at once.
-        Refused when there is no such spend (or it was forgotten), or when it has less left to
-        give back than the amount."""
-        spent = self.wallet.spends.get(cancel.original_guid)
-        if spent is None:
-            return Rejection.ORIGINAL_NOT_FOUND
-        amount = spent.cancellable if cancel.amount is None else cancel.amount
-        if not 0 < amount <= spent.cancellable:
-            return Rejection.EXCEEDS_ORIGINAL
-        self.settle(now)
-        shares = allocate_return(spent.allocations, amount)
-        active, pending, cleared, credited = self.wallet.returned(shares)
-        self.trigger_event(
-            SpendCancelled, guid=guid, original_guid=spent.guid, amount=amount,
-            allocations=[{"lot_guid": lot, "amount": share} for lot, share in shares],
-            debt_cleared=cleared, credited=credited,
-            **self.wallet.after(active=active + credited, pending=pending, debt=-cleared))
-        for lot_guid, _ in shares:
-            lot = self.wallet.lot(lot_guid)
-            if lot is not None and lot.lapsed and lot.remaining > 0:
-                self._expire(lot, lot.remaining)
-        return None
-
-    def _expire(self, lot: Lot, amount: Decimal) -> None:
-        self.trigger_event(PointsExpired, lot_guid=lot.guid, amount=amount,
-                           **self.wallet.after(active=ZERO if lot.pending else -amount,
-                                               pending=-amount if lot.pending else ZERO))
-
-    def _repay_debt(self, lot: Lot) -> None:
-        repaid = min(self.wallet.debt, lot.remaining)
-        if repaid > 0:
-            self.trigger_event(DebtRepaid, lot_guid=lot.guid, amount=repaid,
-                               **self.wallet.after(active=-repaid, debt=-repaid))
-
-    def _forget_beyond(self, limits: Limits) -> None:
-        lots, spends = self.wallet.forgettable(limits.max_closed_lots, limits.max_spends)
-        if lots or spends:
-            self.trigger_event(LotsForgotten, lot_guids=lots, spend_guids=spends)
-
-    def queue_message(self, message_id: str, guid: str, message: Message) -> None:
-        """Queues a message for the bonus window, shown `show_count` times (`refuses_bonus`
-        decides first)."""
-        self._require_unblocked()
-        if message_id not in self.messages:
-            self.trigger_event(MessageQueued, message_id=message_id, guid=guid,
-                               text=message.text, show_count=message.show_count,
-                               show_till=message.show_till)
+        """Gives back all or part of a spend (`Wallet.cancel`), also to a blocked customer."""
+        return self.wallet.cancel(self.trigger_event, guid, cancel, now)
 
     def block(self, reason: str | None) -> None:
         """Blocks a `New` or `Active` customer; blocking a blocked one changes nothing."""
@@ -358,9 +220,31 @@ class Customer(Aggregate):
         if self.status is CustomerStatus.NEW:
             self.activate(cause)
 
-    def _require_unblocked(self) -> None:
+    def _refuses_bonus(self, phone_holder: str | None, accrual: Accrual | None,
+                       message: Message | None, limits: Limits) -> Rejection | None:
         if self.is_blocked:
-            raise RuleViolationError(f"customer {self.uniq_id} is blocked")
+            return Rejection.CUSTOMER_BLOCKED
+        if phone_holder is not None and phone_holder != str(self.id):
+            return Rejection.PHONE_BELONGS_TO_ANOTHER_CUSTOMER
+        if accrual is not None and len(self.wallet.lots) >= limits.max_open_lots:
+            return Rejection.TOO_MANY_LOTS
+        if message is not None and len(self.messages) >= limits.max_queued_messages:
+            return Rejection.MESSAGE_QUEUE_FULL
+        return None
+
+    def _change_contacts(self, phone: str | None, email: str | None) -> None:
+        """A new phone replaces the customer's; so does a new address, unless it is the same
+        one in another case."""
+        if phone is not None and phone != self.phone:
+            self.trigger_event(PhoneChanged, phone=phone, previous=self.phone)
+        if email is not None and not self.has_email(email):
+            self.trigger_event(EmailChanged, email=email, previous=self.email)
+
+    def _queue_message(self, message_id: str, guid: str, message: Message) -> None:
+        if message_id not in self.messages:
+            self.trigger_event(MessageQueued, message_id=message_id, guid=guid,
+                               text=message.text, show_count=message.show_count,
+                               show_till=message.show_till)
 
     def when(self, event: Any) -> None:
         """Applies one of the customer's events to its state (events without effect: none)."""
@@ -372,25 +256,6 @@ class Customer(Aggregate):
                 self.phone = event.phone
             case EmailChanged():
                 self.email = event.email
-            case PointsAccrued():
-                self.wallet.apply_accrued(event.guid, event.amount, event.event_date,
-                                          event.available, event.available_from,
-                                          event.expires_at)
-            case PointsActivated():
-                self.wallet.apply_activated(event.lot_guid)
-            case PointsExpired():
-                self.wallet.apply_expired(event.lot_guid, event.amount)
-            case DebtRepaid():
-                self.wallet.apply_repaid(event.lot_guid, event.amount)
-            case PointsReversed():
-                self.wallet.apply_reversed(event.original_guid, event.amount, ReversalSplit(
-                    event.from_remaining, event.from_expired, event.to_debt))
-            case PointsSpent():
-                self.wallet.apply_spent(event.guid, event.amount, shares_of(event.allocations))
-            case SpendCancelled():
-                self.wallet.apply_cancelled(event.guid, event.original_guid,
-                                            shares_of(event.allocations), event.credited,
-                                            event.timestamp)
             case MessageQueued():
                 for message_id, message in list(self.messages.items()):  # never shown again
                     if message.show_till is not None and message.show_till < event.timestamp:
@@ -403,8 +268,6 @@ class Customer(Aggregate):
                     self.messages.pop(event.message_id, None)  # shown for the last time
                 elif event.message_id in self.messages:
                     self.messages[event.message_id].shows_left = event.shows_left
-            case LotsForgotten():
-                self.wallet.apply_forgotten(event.lot_guids, event.spend_guids)
             case CustomerActivated():
                 self.status = CustomerStatus.ACTIVE
                 self.activated_on = event.timestamp
@@ -419,22 +282,6 @@ class Customer(Aggregate):
             case CustomerBlocked():
                 self.status = CustomerStatus.BLOCKED
                 self.blocked_on = event.timestamp
-        if isinstance(event, POINTS_CHANGED):  # every change of points says where they stand
-            self.wallet.balances = Balances(event.active, event.pending, event.debt)
+            case _ if isinstance(event, WALLET_EVENTS):
+                self.wallet.apply(event)
 
-
-def lot_dates(accrual: Accrual, policy: PointsPolicy) -> tuple[datetime | None, datetime | None]:
-    """When an accrual's points become available and when they expire: the item's dates, else
-    the programme's defaults (pending days after the event's date; validity days after that)."""
-    available_from = accrual.available_from
-    if available_from is None and policy.pending_days > 0:
-        available_from = accrual.event_date + timedelta(days=policy.pending_days)
-    expires_at = accrual.expires_at
-    if expires_at is None and policy.validity_days is not None:
-        start = available_from or accrual.event_date
-        expires_at = start + timedelta(days=policy.validity_days)
-    return available_from, expires_at
-
-
-def shares_of(allocations: list[Any]) -> list[tuple[str, Decimal]]:
-    return [(allocation["lot_guid"], allocation["amount"]) for allocation in allocations]

@@ -37,9 +37,10 @@ class IdentityMap:
             raise TypeError(f"aggregate {aggregate_id} is a {type(found).__name__}, not {kind}")
         return found
 
-    def add(self, aggregate: Aggregate) -> None:
-        """Remembers an aggregate created in this unit of work."""
-        self._aggregates[aggregate.id] = aggregate
+    def add(self, *aggregates: Aggregate) -> None:
+        """Remembers aggregates created in this unit of work."""
+        for aggregate in aggregates:
+            self._aggregates[aggregate.id] = aggregate
 
     def pending(self) -> list[Aggregate]:
         """Every remembered aggregate with events not saved yet."""
@@ -53,13 +54,12 @@ class IdentityMap:
         """The customer with this aggregate id, if any."""
         return self.get(customer_id, Customer)
 
-    def phone(self, programme: str, phone: str) -> PhoneIndex | None:
-        """The index of this E.164 phone, if anybody ever held it."""
-        return self.get(ids.phone_id(programme, phone), PhoneIndex)
-
-    def email(self, programme: str, email: str) -> EmailIndex | None:
-        """The index of this address (any case), if anybody ever held it."""
-        return self.get(ids.email_id(programme, email), EmailIndex)
+    def indexes(self, programme: str, phone: str | None,
+                email: str | None) -> tuple[PhoneIndex | None, EmailIndex | None]:
+        """The indexes of an E.164 phone and of an address (any case); None for one not given,
+        or that nobody ever held."""
+        return (None if phone is None else self.get(ids.phone_id(programme, phone), PhoneIndex),
+                None if email is None else self.get(ids.email_id(programme, email), EmailIndex))
 
     def outcome(self, programme: str, guid: str) -> ItemOutcome | None:
         """The outcome of the item with this guid, if it was processed."""

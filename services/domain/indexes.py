@@ -46,6 +46,19 @@ class PhoneIndex(Aggregate):
         if self.owner == str(customer):
             self.trigger_event(PhoneReleased, customer_id=str(customer))
 
+    @classmethod
+    def move(cls, customer: UUID, programme: str, phone: str, index: "PhoneIndex | None",
+             previous: "PhoneIndex | None") -> "PhoneIndex":
+        """`customer` takes `phone` (`index`: its index; None when nobody held it before) and
+        lets its previous phone go (`previous`: that one's index): the index of `phone`,
+        created if need be."""
+        if previous is not None:
+            previous.release(customer)
+        if index is None:
+            return cls.first_claim(programme, phone, customer)
+        index.claim(customer)
+        return index
+
     def when(self, event: Any) -> None:
         """Applies one of the index's events to its state."""
         match event:
@@ -84,6 +97,19 @@ class EmailIndex(Aggregate):
         """Records that `customer` no longer holds the address."""
         if str(customer) in self.holders:
             self.trigger_event(EmailHolderRemoved, customer_id=str(customer))
+
+    @classmethod
+    def move(cls, customer: UUID, programme: str, email: str, index: "EmailIndex | None",
+             previous: "EmailIndex | None") -> "EmailIndex":
+        """`customer` takes the address `email` (`index`: its index; None when nobody held it
+        before) and lets its previous one go (`previous`: that one's index): the index of
+        `email`, created if need be."""
+        if previous is not None:
+            previous.remove_holder(customer)
+        if index is None:
+            return cls.first_holder(programme, email, customer)
+        index.add_holder(customer)
+        return index
 
     def when(self, event: Any) -> None:
         """Applies one of the index's events to its state."""

@@ -1,8 +1,10 @@
 """A customer's points as lots (docs/points.md): every accrual is a lot, and every debit says which
 lots it drew from, so reversals, expiry and audits are exact.
 
-Pure values and functions: the customer aggregate asks them what an operation would take from
-which lot, records that as an event, and applies the event to its lots.
+The wallet holds the points rules, once. Each operation (`accrue`, `settle`, `reverse`, `spend`,
+`cancel`) decides what it takes from which lot and records it as an event of the customer
+through `record`, the customer's `trigger_event`; `apply` is the one place where those events
+change the lots, when they are recorded and when the customer is loaded again. No I/O.
 
 A lot's points are always accounted for: `amount = remaining + spent + expired + reversed`,
 where `remaining` can still be used (active or pending), `spent` went to spends or to repay
@@ -17,11 +19,35 @@ bounds are forgotten (`Limits`): an accrual or a spend that old can no longer be
 cancelled.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
+
+from events.customer import (
+    POINTS_CHANGED,
+    DebtRepaid,
+    LotsForgotten,
+    PointsAccrued,
+    PointsActivated,
+    PointsExpired,
+    PointsReversed,
+    PointsSpent,
+    SpendCancelled,
+)
+from services.domain import commands
+from services.domain.answers import Rejection
+from services.domain.commands import Accrual, Cancel, Limits, PointsPolicy, Reversal
 
 ZERO = Decimal(0)
+
+Record = Callable[..., None]
+"""Records one event of the customer (its `trigger_event`, with the event's class and
+attributes); the event is applied at once, so the next decision sees what it did."""
+
+WALLET_EVENTS = (*POINTS_CHANGED, LotsForgotten)
+"""The customer's events that `Wallet.apply` applies."""
 
 
 @dataclass
@@ -61,6 +87,11 @@ class Lot:
     def reversible(self) -> Decimal:
         """Points of the accrual not yet reversed (a credit is no accrual: none)."""
         return ZERO if self.credit else self.amount - self.reversed
+
+    def given_back(self, share: Decimal) -> Decimal:
+        """What of a cancel's `share` goes back to the lot's points: at most what was spent from
+        it; the rest had been reversed into debt."""
+        return min(share, self.spent)
 
     @property
     def closed(self) -> bool:
@@ -122,6 +153,19 @@ def allocate_return(spent_from: list[tuple[str, Decimal]], amount: Decimal,
     return given
 
 
+def lot_dates(accrual: Accrual, policy: PointsPolicy) -> tuple[datetime | None, datetime | None]:
+    """When an accrual's points become available and when they expire: the item's dates, else
+    the programme's defaults (pending days after the event's date; validity days after that)."""
+    available_from = accrual.available_from
+    if available_from is None and policy.pending_days > 0:
+        available_from = accrual.event_date + timedelta(days=policy.pending_days)
+    expires_at = accrual.expires_at
+    if expires_at is None and policy.validity_days is not None:
+        start = available_from or accrual.event_date
+        expires_at = start + timedelta(days=policy.validity_days)
+    return available_from, expires_at
+
+
 @dataclass
 class Spend:
     """A spend, and what of it is still not given back, per lot."""
@@ -155,9 +199,6 @@ class Balances:
     pending: Decimal = ZERO
     debt: Decimal = ZERO
 
-    def of(self) -> dict[str, Decimal]:
-        return {"active": self.active, "pending": self.pending, "debt": self.debt}
-
 
 @dataclass
 class Wallet:
@@ -176,42 +217,145 @@ class Wallet:
         forgotten."""
         return self.lots.get(guid) or self.closed.get(guid)
 
-    def forgettable(self, max_closed_lots: int, max_spends: int) -> tuple[list[str], list[str]]:
-        """The oldest closed lots and spends beyond these bounds (forget them to stay within)."""
-        lots = list(self.closed)[:max(0, len(self.closed) - max_closed_lots)]
-        spends = list(self.spends)[:max(0, len(self.spends) - max_spends)]
-        return lots, spends
+    def accrue(self, record: Record, guid: str, command_id: str, accrual: Accrual,
+               now: datetime, policy: PointsPolicy, limits: Limits) -> None:
+        """Adds the points of one accrual (amount > 0) as a lot, pending until `available_from`
+        and expiring at `expires_at` (the programme's defaults where the item names none), after
+        recording what is due at `now` and forgetting the oldest closed lots and spends beyond
+        `limits`; points active at once repay debt first."""
+        self.settle(record, now)
+        self._forget_beyond(record, limits)
+        available_from, expires_at = lot_dates(accrual, policy)
+        available = available_from is None or available_from <= now
+        after = self._after_lot(not available, accrual.amount)
+        record(PointsAccrued, guid=guid, command_id=command_id, amount=accrual.amount,
+               balance=after["active"], event_id=accrual.event_id,
+               event_date=accrual.event_date, event_type=accrual.event_type, info=accrual.info,
+               operation_type=accrual.operation_type,
+               operation_amount=accrual.operation_amount, merchant_name=accrual.merchant_name,
+               bank_product=accrual.bank_product, mcc=accrual.mcc, available=available,
+               available_from=available_from, expires_at=expires_at, **after)
+        if available:
+            self._repay_debt(record, self.lots[guid])
 
-    def apply_forgotten(self, lot_guids: list[str], spend_guids: list[str]) -> None:
-        for guid in lot_guids:
-            self.closed.pop(guid, None)
-        for guid in spend_guids:
-            self.spends.pop(guid, None)
+    def settle(self, record: Record, now: datetime) -> None:
+        """Records what is due at `now`, in time order: pending lots become active (and repay
+        debt first), lots past their expiry lose their remaining points."""
+        for _, kind, lot in self._due(now):
+            if kind == "activate" and lot.is_due_to_activate(now):  # not expired meanwhile
+                record(PointsActivated, lot_guid=lot.guid, amount=lot.remaining,
+                       **self._after(active=lot.remaining, pending=-lot.remaining))
+                self._repay_debt(record, lot)
+            elif kind == "expire" and lot.is_due_to_expire(now):
+                self._expire(record, lot)
 
-    def _file(self, lot: Lot) -> None:
-        """Keeps a lot among the open or the closed ones, as its points say."""
-        if lot.closed:
-            self.lots.pop(lot.guid, None)
-            self.closed[lot.guid] = lot
-        else:
-            self.closed.pop(lot.guid, None)
-            self.lots[lot.guid] = lot
+    def reverse(self, record: Record, guid: str, reversal: Reversal,
+                now: datetime) -> Rejection | None:
+        """Takes back all (no amount) or part of an accrual: its remaining points, then its
+        expired part, then its spent part, which becomes debt. Refused when there is no such
+        accrual (or it was forgotten), or when it has less left than the amount."""
+        lot = self.lot(reversal.original_guid)
+        if lot is None or lot.credit:
+            return Rejection.ORIGINAL_NOT_FOUND
+        amount = lot.reversible if reversal.amount is None else reversal.amount
+        if not 0 < amount <= lot.reversible:
+            return Rejection.EXCEEDS_ORIGINAL
+        self.settle(record, now)
+        split = split_reversal(lot, amount)
+        record(PointsReversed, guid=guid, original_guid=lot.guid, amount=amount,
+               from_remaining=split.from_remaining, from_expired=split.from_expired,
+               to_debt=split.to_debt, event_id=reversal.event_id,
+               event_date=reversal.event_date, reason=reversal.reason,
+               **self._after_lot(lot.pending, -split.from_remaining, debt=split.to_debt))
+        return None
 
-    @property
-    def active(self) -> Decimal:
-        return self.balances.active
+    def spend(self, record: Record, guid: str, spend: commands.Spend, now: datetime,
+              limits: Limits) -> Rejection | None:
+        """Spends active points, all or nothing, from the lots that expire soonest first
+        (points due to become active may be spent, expired ones may not). Refused while there
+        is debt, when the active points do not cover it, or when it would take from more lots
+        than one spend may."""
+        self.settle(record, now)
+        taken = allocate_spend(list(self.lots.values()), spend.amount, now)
+        if self.balances.debt > 0 or not taken:
+            return Rejection.INSUFFICIENT_POINTS
+        if len(taken) > limits.max_allocations:
+            return Rejection.TOO_MANY_ALLOCATIONS
+        self._forget_beyond(record, limits)
+        record(PointsSpent, guid=guid, amount=spend.amount, allocations=allocations(taken),
+               event_id=spend.event_id, event_date=spend.event_date,
+               merchant_name=spend.merchant_name, info=spend.info,
+               **self._after(active=-spend.amount))
+        return None
 
-    @property
-    def debt(self) -> Decimal:
-        return self.balances.debt
+    def cancel(self, record: Record, guid: str, cancel: Cancel,
+               now: datetime) -> Rejection | None:
+        """Gives back all (no amount) or part of a spend to the lots it took them from; those of
+        a lot that expired meanwhile expire again at once. Refused when there is no such spend
+        (or it was forgotten), or when it has less left to give back than the amount."""
+        spent = self.spends.get(cancel.original_guid)
+        if spent is None:
+            return Rejection.ORIGINAL_NOT_FOUND
+        amount = spent.cancellable if cancel.amount is None else cancel.amount
+        if not 0 < amount <= spent.cancellable:
+            return Rejection.EXCEEDS_ORIGINAL
+        self.settle(record, now)
+        shares = allocate_return(spent.allocations, amount)
+        active, pending, cleared, credited = self._returned(shares)
+        record(SpendCancelled, guid=guid, original_guid=spent.guid, amount=amount,
+               allocations=allocations(shares), debt_cleared=cleared, credited=credited,
+               **self._after(active=active + credited, pending=pending, debt=-cleared))
+        for lot_guid, _ in shares:
+            lot = self.lot(lot_guid)
+            if lot is not None and lot.lapsed and lot.remaining > 0:
+                self._expire(record, lot)
+        return None
 
-    def after(self, *, active: Decimal = ZERO, pending: Decimal = ZERO,
-              debt: Decimal = ZERO) -> dict[str, Decimal]:
-        """The balances after changes by these amounts, as an event's attributes."""
-        now = self.balances
-        return Balances(now.active + active, now.pending + pending, now.debt + debt).of()
+    def apply(self, event: Any) -> None:
+        """Applies one of the customer's points events (`WALLET_EVENTS`) to the lots, the
+        spends and the balances."""
+        match event:
+            case PointsAccrued():
+                self.lots[event.guid] = Lot(
+                    event.guid, event.amount, event.event_date, event.available_from,
+                    event.expires_at, remaining=event.amount, pending=not event.available)
+            case PointsActivated():
+                lot = self.lots[event.lot_guid]
+                lot.pending = False
+                self._file(lot)
+            case PointsExpired():
+                lot = self._known(event.lot_guid)
+                lot.remaining -= event.amount
+                lot.expired += event.amount
+                lot.lapsed = True
+                self._file(lot)
+            case DebtRepaid():
+                self._take(event.lot_guid, event.amount)
+            case PointsReversed():
+                lot = self._known(event.original_guid)
+                lot.remaining -= event.from_remaining
+                lot.expired -= event.from_expired
+                lot.spent -= event.to_debt
+                lot.reversed += event.amount
+                lot.reversed_spent += event.to_debt
+                self._file(lot)
+            case PointsSpent():
+                taken = shares_of(event.allocations)
+                for lot_guid, share in taken:
+                    self._take(lot_guid, share)
+                self.spends[event.guid] = Spend(event.guid, event.amount, taken)
+            case SpendCancelled():
+                self._give_back(event.guid, event.original_guid,
+                                shares_of(event.allocations), event.credited, event.timestamp)
+            case LotsForgotten():
+                for guid in event.lot_guids:
+                    self.closed.pop(guid, None)
+                for guid in event.spend_guids:
+                    self.spends.pop(guid, None)
+        if isinstance(event, POINTS_CHANGED):  # every change of points says where they stand
+            self.balances = Balances(event.active, event.pending, event.debt)
 
-    def due(self, now: datetime) -> list[tuple[datetime, str, Lot]]:
+    def _due(self, now: datetime) -> list[tuple[datetime, str, Lot]]:
         """Activations and expiries due at `now`, in time order (an activation before an
         expiry at the same instant)."""
         due: list[tuple[datetime, str, Lot]] = []
@@ -223,8 +367,8 @@ class Wallet:
                 due.append((lot.expires_at, "expire", lot))
         return sorted(due, key=lambda entry: (entry[0], entry[1] == "expire", entry[2].guid))
 
-    def returned(self, shares: list[tuple[str, Decimal]]) -> tuple[Decimal, Decimal, Decimal,
-                                                                   Decimal]:
+    def _returned(self, shares: list[tuple[str, Decimal]]) -> tuple[Decimal, Decimal, Decimal,
+                                                                    Decimal]:
         """What giving these shares back to their lots does: (to active, to pending, debt
         cleared, credited). A lot's spent points go back to it; the rest had been reversed into
         debt: it clears the debt, and what the debt no longer holds (repaid meanwhile from
@@ -232,7 +376,7 @@ class Wallet:
         active = pending = charged = ZERO
         for lot_guid, share in shares:
             lot = self.lot(lot_guid)
-            back = ZERO if lot is None else min(share, lot.spent)  # forgotten: as debt
+            back = ZERO if lot is None else lot.given_back(share)  # forgotten: as debt
             if lot is not None and lot.pending:
                 pending += back
             else:
@@ -241,51 +385,51 @@ class Wallet:
         cleared = min(charged, self.balances.debt)
         return active, pending, cleared, charged - cleared
 
-    def apply_accrued(self, guid: str, amount: Decimal, event_date: datetime,
-                      available: bool, available_from: datetime | None,
-                      expires_at: datetime | None) -> None:
-        self.lots[guid] = Lot(guid, amount, event_date, available_from, expires_at,
-                              remaining=amount, pending=not available)
+    def _expire(self, record: Record, lot: Lot) -> None:
+        record(PointsExpired, lot_guid=lot.guid, amount=lot.remaining,
+               **self._after_lot(lot.pending, -lot.remaining))
 
-    def apply_activated(self, lot_guid: str) -> None:
-        lot = self.lots[lot_guid]
-        lot.pending = False
-        self._file(lot)
+    def _repay_debt(self, record: Record, lot: Lot) -> None:
+        repaid = min(self.balances.debt, lot.remaining)
+        if repaid > 0:
+            record(DebtRepaid, lot_guid=lot.guid, amount=repaid,
+                   **self._after(active=-repaid, debt=-repaid))
 
-    def apply_expired(self, lot_guid: str, amount: Decimal) -> None:
-        lot = self._known(lot_guid)
-        lot.remaining -= amount
-        lot.expired += amount
-        lot.lapsed = True
-        self._file(lot)
+    def _forget_beyond(self, record: Record, limits: Limits) -> None:
+        """Forgets the oldest closed lots and spends beyond the bounds."""
+        lots = list(self.closed)[:max(0, len(self.closed) - limits.max_closed_lots)]
+        spends = list(self.spends)[:max(0, len(self.spends) - limits.max_spends)]
+        if lots or spends:
+            record(LotsForgotten, lot_guids=lots, spend_guids=spends)
 
-    def apply_repaid(self, lot_guid: str, amount: Decimal) -> None:
+    def _after(self, *, active: Decimal = ZERO, pending: Decimal = ZERO,
+               debt: Decimal = ZERO) -> dict[str, Decimal]:
+        """The balances after changes by these amounts, as an event's attributes."""
+        now = self.balances
+        return {"active": now.active + active, "pending": now.pending + pending,
+                "debt": now.debt + debt}
+
+    def _after_lot(self, pending: bool, points: Decimal,
+                   debt: Decimal = ZERO) -> dict[str, Decimal]:
+        """The balances after a lot gains (or loses) `points`: pending ones while the lot is
+        pending, else active ones."""
+        if pending:
+            return self._after(pending=points, debt=debt)
+        return self._after(active=points, debt=debt)
+
+    def _take(self, lot_guid: str, amount: Decimal) -> None:
         lot = self.lots[lot_guid]
         lot.remaining -= amount
         lot.spent += amount
         self._file(lot)
 
-    def apply_reversed(self, lot_guid: str, amount: Decimal, split: ReversalSplit) -> None:
-        lot = self._known(lot_guid)
-        lot.remaining -= split.from_remaining
-        lot.expired -= split.from_expired
-        lot.spent -= split.to_debt
-        lot.reversed += amount
-        lot.reversed_spent += split.to_debt
-        self._file(lot)
-
-    def apply_spent(self, guid: str, amount: Decimal, taken: list[tuple[str, Decimal]]) -> None:
-        for lot_guid, share in taken:
-            self.apply_repaid(lot_guid, share)
-        self.spends[guid] = Spend(guid, amount, list(taken))
-
-    def apply_cancelled(self, guid: str, spend_guid: str, shares: list[tuple[str, Decimal]],
-                        credited: Decimal, at: datetime) -> None:
+    def _give_back(self, guid: str, spend_guid: str, shares: list[tuple[str, Decimal]],
+                   credited: Decimal, at: datetime) -> None:
         for lot_guid, share in shares:
             lot = self.lot(lot_guid)
             if lot is None:
                 continue  # forgotten: its share went to the debt or the credit
-            back = min(share, lot.spent)
+            back = lot.given_back(share)
             lot.spent -= back
             lot.remaining += back
             lot.reversed_spent -= share - back
@@ -295,8 +439,27 @@ class Wallet:
             self.lots[guid] = Lot(guid, credited, at, None, None, remaining=credited,
                                   credit=True)
 
+    def _file(self, lot: Lot) -> None:
+        """Keeps a lot among the open or the closed ones, as its points say."""
+        if lot.closed:
+            self.lots.pop(lot.guid, None)
+            self.closed[lot.guid] = lot
+        else:
+            self.closed.pop(lot.guid, None)
+            self.lots[lot.guid] = lot
+
     def _known(self, lot_guid: str) -> Lot:
         lot = self.lot(lot_guid)
         if lot is None:
             raise KeyError(lot_guid)
         return lot
+
+
+def allocations(shares: list[tuple[str, Decimal]]) -> list[dict[str, Any]]:
+    """Shares of lots as an event's `allocations`."""
+    return [{"lot_guid": lot, "amount": share} for lot, share in shares]
+
+
+def shares_of(allocations: list[Any]) -> list[tuple[str, Decimal]]:
+    """An event's `allocations` as shares of lots."""
+    return [(allocation["lot_guid"], allocation["amount"]) for allocation in allocations]

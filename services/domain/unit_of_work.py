@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from eventsourcing.domain import Aggregate
 
-from services.domain import add_bonus, customer_status, lifecycle  # noqa: F401  (handlers)
-from services.domain.answers import Answer, Handled, Rejection, answer
+from services.domain import add_bonus  # noqa: F401  (registers its use case)
+from services.domain.answers import Answer, Rejection, answer
 from services.domain.commands import (
     DEFAULT_LIMITS,
     Command,
@@ -21,7 +21,6 @@ from services.domain.commands import (
 )
 from services.domain.handlers import HANDLERS, Context
 from services.domain.identity_map import IdentityMap, Loader
-from services.domain.lifecycle import settle_points
 from services.domain.outcomes import ItemOutcome
 
 Clock = Callable[[], datetime]
@@ -29,9 +28,13 @@ Policies = Callable[[str], PointsPolicy]
 """A programme's name -> its points policy."""
 
 
+NO_POLICY = PointsPolicy()
+"""Points available at once, for ever."""
+
+
 def default_policies(_: str) -> PointsPolicy:
     """No programme has a policy of its own: points are available at once, for ever."""
-    return PointsPolicy()
+    return NO_POLICY
 
 
 def utc_now() -> datetime:
@@ -68,7 +71,9 @@ class UnitOfWork:
 
     def settle(self, command: SettlePoints) -> None:
         """The service's clock: records what is due for one customer (answered by no one)."""
-        settle_points(self._aggregates, command)
+        customer = self._aggregates.customer(command.programme, command.uniq_id)
+        if customer is not None:
+            customer.settle(command.at)
 
     def fail(self, item: Item, position: str) -> Answer | None:
         """Records the `PROCESSING_FAILED` answer of an item that could not be applied, unless
@@ -84,10 +89,14 @@ class UnitOfWork:
         return self._aggregates.pending()
 
     def _process(self, item: Command, position: str) -> Answer:
-        customer_id, given = self._decide(item)
+        """Load, call, save: finds the item's customer (rule 2: by uniqId), lets the item's use
+        case handle it, and records the answer in the item's outcome."""
+        found = self._aggregates.customer(item.programme, item.uniq_id)
+        context = Context(self._clock(), self._policies(item.programme), self._limits,
+                          self._aggregates)
+        customer, refused, shown = HANDLERS[type(item)](found, item, context)
+        login, customer_id = (item.uniq_id, None) if customer is None \
+            else (customer.uniq_id, customer.id)
+        given = answer(item, login, refused, shown)
         self._aggregates.add(ItemOutcome.record(item, position, customer_id, given))
         return given
-
-    def _decide(self, item: Command) -> Handled:
-        context = Context(self._clock(), self._policies(item.programme), self._limits)
-        return HANDLERS[type(item)](self._aggregates, item, context)

@@ -19,11 +19,9 @@ from services.contract.declarations import Declaration, declaring
 from services.contract.mapping import command_of, result_of
 from services.contract.schemas import command_schema, item_schemas
 from services.contract.validation import ValidationRules, validate_command
-from services.domain import Rejection, UnitOfWork
-from services.domain.answers import Handled, rejected, succeeded
+from services.domain import Customer, Rejection, UnitOfWork
 from services.domain.commands import Item
-from services.domain.handlers import HANDLERS, Context, handles
-from services.domain.identity_map import IdentityMap
+from services.domain.handlers import HANDLERS, Context, Handled, handles
 from services.domain.kinds import text
 from tests.support.domain import World, earn
 
@@ -53,11 +51,10 @@ class NoteCustomer(Item):
     note: Annotated[str, text(20), "What to note"]
 
 
-def note_customer(aggregates: IdentityMap, item: NoteCustomer, _: Context) -> Handled:
-    customer = aggregates.customer(item.programme, item.uniq_id)
+def note_customer(customer: Customer | None, _: NoteCustomer, __: Context) -> Handled:
     if customer is None:
-        return rejected(item, Rejection.CUSTOMER_NOT_FOUND)
-    return succeeded(item, customer.id, customer.uniq_id)
+        return Handled(None, Rejection.CUSTOMER_NOT_FOUND)
+    return Handled(customer)
 
 
 @pytest.fixture

@@ -6,47 +6,59 @@ from decimal import Decimal
 import pytest
 
 from services.domain import Customer, CustomerStatus, EmailIndex, PhoneIndex, Rejection, ids
-from services.domain.commands import Accrual, Limits, Message, PointsPolicy, Spend
+from services.domain.commands import Limits, Message, PointsPolicy, Spend
 from services.domain.errors import RuleViolationError
+from tests.support.domain import PHONE_A, add
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 
 
 def blocked_customer() -> Customer:
-    customer = Customer.register("default", "u1", CustomerStatus.ACTIVE, "g1")
+    customer = Customer.register(add("u1", quick=True))
     customer.block("fraud")
     return customer
 
 
 def test_a_customer_id_is_its_deterministic_id() -> None:
-    customer = Customer.register("default", "u1", CustomerStatus.NEW, "g1")
+    customer = Customer.register(add("u1"))
 
     assert customer.id == ids.customer_id("default", "u1")
+    assert customer.status is CustomerStatus.NEW
     assert [type(e).__name__ for e in customer.collect_events()] == ["CustomerCreated"]
 
 
 def test_a_blocked_customer_refuses_accruals_contacts_messages_logins_and_spends() -> None:
     customer = blocked_customer()
-    accrual = Accrual(amount=Decimal(1), event_id="e", event_date=NOW, event_type="manual")
+    customer.collect_events()
+    item = add("u1", phone=PHONE_A, email="x@example.com", amount="1",
+               message=Message(text="x"))
 
-    assert customer.refuses_bonus(accrual, Message(text="x"), Limits()) \
+    assert customer.add_bonus(item, None, NOW, PointsPolicy(), Limits()) \
         is Rejection.CUSTOMER_BLOCKED
     assert customer.authorize("g2", "link", NOW) is Rejection.CUSTOMER_BLOCKED
     assert customer.spend("g3", Spend(amount=Decimal(1), event_id="o", event_date=NOW),
                           NOW) is Rejection.CUSTOMER_BLOCKED
-    with pytest.raises(RuleViolationError):  # asked anyway: a bug of its use case
-        customer.accrue("g2", "c", accrual, NOW, PointsPolicy())
-    with pytest.raises(RuleViolationError):
-        customer.change_phone("+79161234567")
-    with pytest.raises(RuleViolationError):
-        customer.change_email("x@example.com")
-    with pytest.raises(RuleViolationError):
-        customer.queue_message("m", "g2", Message(text="x"))
-    assert customer.balance == 0
+    assert customer.collect_events() == []
+    assert (customer.balance, customer.phone, customer.email, customer.messages) == (
+        0, None, None, {})
+
+
+def test_a_customer_takes_no_bonus_item_whose_phone_another_customer_holds() -> None:
+    customer = Customer.register(add("u1", quick=True))
+    customer.collect_events()
+    item = add("u1", phone=PHONE_A, amount="1")
+
+    holder = str(ids.customer_id("default", "u2"))
+    assert customer.add_bonus(item, holder, NOW, PointsPolicy(), Limits()) \
+        is Rejection.PHONE_BELONGS_TO_ANOTHER_CUSTOMER
+    assert customer.collect_events() == []
+    assert customer.add_bonus(item, str(customer.id), NOW, PointsPolicy(), Limits()) is None
+    assert [type(e).__name__ for e in customer.collect_events()] == [
+        "PhoneChanged", "PointsAccrued"]
 
 
 def test_a_customer_refuses_a_login_through_a_link_older_than_its_links() -> None:
-    customer = Customer.register("default", "u1", CustomerStatus.NEW, "g1")
+    customer = Customer.register(add("u1"))
     customer.revoke_links("g2")
 
     assert customer.authorize("g3", "link", NOW, link_version=0) is Rejection.LINK_REVOKED

@@ -89,7 +89,7 @@ def test_the_oldest_closed_lots_beyond_the_bound_are_forgotten_and_cannot_be_rev
     assert "LotsForgotten" in world.event_names("u1")
     assert_error(world.one(reverse("u1", "a0")), Rejection.ORIGINAL_NOT_FOUND, "u1")
     assert_success(world.one(reverse("u1", "a3")), "u1")
-    assert customer(world).wallet.debt == 1
+    assert customer(world).wallet.balances.debt == 1
 
 
 def test_a_cancel_of_a_spend_whose_lots_were_forgotten_gives_the_points_back() -> None:

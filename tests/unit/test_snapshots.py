@@ -15,9 +15,9 @@ from eventsourcing.persistence import JSONTranscoder, StoredEvent
 from services import bootstrap
 from services.adapters.event_store import EventStore, register_transcodings
 from services.adapters.snapshots import STATE_TYPES, snapshot_of
-from services.domain import Customer, CustomerStatus, ids
+from services.domain import Customer, ids
 from services.domain.commands import Limits
-from tests.support.domain import World, earn, every_event, spend
+from tests.support.domain import World, add, earn, every_event, spend
 from tests.support.state import state_of, typed
 
 CUSTOMER = ids.customer_id("default", "u1")
@@ -171,7 +171,7 @@ def test_the_layout_of_a_customer_snapshot_changes_only_with_its_class_version()
     of its dataclasses, or what an event does to them) and old snapshots would be misread.
     Raise `Customer.class_version` with such a change (snapshots of the old version are then
     ignored), and pin the new layout here."""
-    customer = Customer.register("default", "u1", CustomerStatus.NEW, "g1")
+    customer = Customer.register(add("u1"))
     own = [name for name in vars(customer) if not name.startswith("_")]
     layout = {"Customer": own} | {
         name: [f"{field.name}: {type_name(field.type)}" for field in dataclasses.fields(cls)]
