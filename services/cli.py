@@ -147,8 +147,8 @@ def api() -> None:
 
 def main() -> None:
     from projections.cli import commands as projections_commands
-    from services.bench.cli import commands as bench_commands
     from services.dead_letter_commands import commands as dead_letter_commands
+    from tools.bench.cli import commands as bench_commands
 
     cli.add_typer(projections_commands, name="projections", help="Read models: run or rebuild.")
     cli.add_typer(bench_commands, name="bench")

@@ -12,8 +12,8 @@ import time
 from aiokafka import AIOKafkaConsumer
 
 from services.adapters.kafka import client_options
-from services.bench.workload import BenchCommand
 from services.settings import Settings
+from tools.bench.workload import BenchCommand
 
 ERROR_STATUS = b'"status":"Error"'
 

@@ -15,8 +15,8 @@ from psycopg import sql
 
 from services.adapters.kafka import admin_client, stable_members
 from services.adapters.kafka_access import start_diagnosed
-from services.bench.procfs import peak_mib
 from services.settings import Settings
+from tools.bench.procfs import peak_mib
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {

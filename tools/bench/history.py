@@ -26,10 +26,10 @@ from services.adapters.event_store import EventStore
 from services.adapters.postgres import postgres_event_store
 from services.adapters.prefetch import AggregateCache, PrefetchedLoader
 from services.api.history import EventFilter, History
-from services.bench.harness import database_dsn
 from services.domain import Customer, CustomerStatus, ids
 from services.domain.commands import Accrual, Message, PointsPolicy, SettlePoints, Spend
 from services.settings import Settings
+from tools.bench.harness import database_dsn
 
 PROGRAMME, UNIQ_ID = "bench", "long-history"
 CUSTOMER = ids.customer_id(PROGRAMME, UNIQ_ID)
