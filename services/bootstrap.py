@@ -17,6 +17,7 @@ from services.adapters.health import Watchdog
 from services.adapters.kafka_topics import TopicsError, ensure_topics
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.postgres import grant_to_services, postgres_event_store, role_of
+from services.contract.rules import ValidationRules
 from services.domain.commands import Limits, PointsPolicy
 from services.settings import Settings
 
@@ -94,9 +95,24 @@ def intake(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "
     from services.intake.consumer import CommandConsumer
     from services.intake.worker import CommandValidator
 
-    validator = CommandValidator(settings, Publisher(settings, measured), measured)
+    validator = CommandValidator(settings, validation_rules(settings),
+                                 Publisher(settings, measured), measured)
     return CommandConsumer(settings, validator, lambda: consumer(settings, settings.intake_group),
                            watched)
+
+
+def validation_rules(settings: Settings) -> ValidationRules:
+    """The limits and enumerations of stage 1, as the settings configure them."""
+    return ValidationRules(
+        max_items=settings.max_items_per_command,
+        max_bytes=settings.max_command_bytes,
+        phone_region=settings.phone_default_region,
+        event_types=tuple(settings.event_types),
+        operation_types=tuple(settings.operation_types),
+        programmes=frozenset(settings.programmes),
+        max_decimal_digits=settings.max_decimal_digits,
+        max_decimal_exponent=settings.max_decimal_exponent,
+    )
 
 
 def points_policies(settings: Settings) -> Callable[[str], PointsPolicy]:
@@ -157,7 +173,7 @@ def api(settings: Settings) -> "FastAPI":
     """The HTTP application: read API, command gateway, bonus window."""
     from services.api.app import create_app
 
-    return create_app(settings)
+    return create_app(settings, validation_rules(settings))
 
 
 def stop_on_signals() -> asyncio.Event:

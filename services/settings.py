@@ -21,11 +21,10 @@ from pydantic.alias_generators import to_camel
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.contract import topics
+from services.contract.rules import DEFAULT_EVENT_TYPES, DEFAULT_OPERATION_TYPES
 
-DEFAULT_EVENT_TYPES = ("operation", "action", "registration", "manual")
 DEV_API_KEY = "dev-key"
 DEV_LINK_SECRET = "development-link-secret-do-not-use-in-production"
-DEFAULT_OPERATION_TYPES = ("purchase", "payment", "transfer", "withdrawal", "refund")
 
 
 class PointsPolicySetting(BaseModel):

@@ -24,6 +24,7 @@ from services.api.metrics import ApiMetrics
 from services.api.read_store import read_pool
 from services.api.window import window_router
 from services.api.window_reads import ReadModelWindow
+from services.contract.rules import ValidationRules
 from services.settings import DEV_API_KEY, Settings
 
 log = structlog.get_logger(__name__)
@@ -35,7 +36,7 @@ ROUTERS: tuple[APIRouter, ...] = (
 """Every router of the application: adding one is one line."""
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, rules: ValidationRules) -> FastAPI:
     """The FastAPI application for these settings (OpenAPI at /openapi.json, browsable at
     /docs and /redoc with assets served by the application itself: no CDN)."""
 
@@ -73,9 +74,9 @@ def create_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(history_router(settings))
-    app.include_router(gateway_router(settings))
+    app.include_router(gateway_router(settings, rules))
     app.include_router(window_router(settings), responses=described(422))
-    app.include_router(contracts_router(settings))
+    app.include_router(contracts_router(rules))
     return app
 
 

@@ -63,9 +63,8 @@ def too_large(limit: int) -> JSONResponse:
     return JSONResponse({"results": [], "error": error.model_dump(mode="json")}, 413)
 
 
-def gateway_router(settings: Settings) -> APIRouter:
+def gateway_router(settings: Settings, rules: ValidationRules) -> APIRouter:
     """`POST /v1/commands`, with the application's one Kafka producer."""
-    rules = ValidationRules.from_settings(settings)
     limit = settings.max_command_bytes
     router = APIRouter(prefix="/v1", tags=["commands"], lifespan=pipeline_lifespan(settings))
     responses = {**STAGE1_ANSWER, **described(401, 403),

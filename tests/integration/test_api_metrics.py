@@ -13,7 +13,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from projections.verify import Scope, verify_read_models
 from projections.writer import writer_of
 from services import bootstrap
-from services.api.app import create_app
 from services.settings import Settings
 from tests.conftest import scratch_database
 from tests.support.workload import PROGRAMMES, record, workload
@@ -61,7 +60,7 @@ def counted(client: TestClient, timeout: float = 10) -> Samples:
 
 def test_a_scrape_reports_the_read_models_and_counts_in_the_background(
         settings: Settings) -> None:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(bootstrap.api(settings)) as client:
         found = counted(client)
         metrics = client.app.state.metrics  # type: ignore[attr-defined]
         counted_at = metrics.counted_at

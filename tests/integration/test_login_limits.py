@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from projections.migrations import migrate
 from services import bootstrap
-from services.api.app import create_app
 from services.api.links import LinkSigner
 from services.api.login_limits import TABLE, PostgresHits
 from services.api.read_store import read_pool
@@ -50,7 +49,7 @@ def instances(settings: Settings, world: World) -> Iterator[tuple[TestClient, Te
     with psycopg.connect(settings.postgres_owner_dsn, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {TABLE}")
     pipeline = FakePipeline(world)
-    apps = [create_app(settings), create_app(settings)]
+    apps = [bootstrap.api(settings), bootstrap.api(settings)]
     for app in apps:
         app.state.pipeline = pipeline
         app.state.window_reads = WorldReads(world)

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 
 from projections.writer import writer_of
 from services import bootstrap
-from services.api.app import create_app
 from services.settings import Settings
 from tests.conftest import scratch_database
 from tests.support.domain import NOW, World, cancel, earn, spend
@@ -59,7 +58,7 @@ def settings(postgres_server_dsn: str) -> Iterator[Settings]:
 
 @pytest.fixture(scope="module")
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(bootstrap.api(settings)) as client:
         yield client
 
 

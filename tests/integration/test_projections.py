@@ -30,7 +30,6 @@ from services import bootstrap
 from services.adapters.event_store import EventStore
 from services.adapters.kafka import producer
 from services.adapters.kafka_topics import ensure_topics
-from services.api.app import create_app
 from services.domain.ids import customer_id
 from services.settings import Settings
 from tests.conftest import scratch_database
@@ -201,7 +200,7 @@ def test_a_key_reads_only_its_programme(settings: Settings) -> None:
         ).fetchone()
     assert alpha_customer and beta_only
     alpha_item, beta_item = "alpha-g0", "beta-g1"
-    with TestClient(create_app(settings)) as client:
+    with TestClient(bootstrap.api(settings)) as client:
         alpha, beta = {"X-Api-Key": "key-a"}, {"X-Api-Key": "key-b"}
         assert client.get(f"/v1/customers/{alpha_customer[0]}", headers=alpha).status_code == 200
         assert client.get(f"/v1/customers/{beta_only[0]}", headers=alpha).status_code == 404
@@ -220,7 +219,7 @@ def test_a_key_reads_only_its_programme(settings: Settings) -> None:
 
 def test_pages_of_operations_add_up_to_count_and_sum(settings: Settings) -> None:
     project(settings)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(bootstrap.api(settings)) as client:
         seen: list[dict[str, Any]] = []
         body: dict[str, Any] = {"limit": 7, "timeField": "eventDate"}
         while True:
@@ -251,7 +250,7 @@ def test_pending_items_never_hide_a_final_outcome(settings: Settings) -> None:
         for batch in (items, [PendingItem("alpha", "alpha-new", "u2", "c9")]):
             statement = pending_statement(batch)
             conn.execute(statement.query, statement.params)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(bootstrap.api(settings)) as client:
         key = {"X-Api-Key": "key-a"}
         assert client.get("/v1/items/alpha-g0", headers=key).json()["status"] != "pending"
         assert client.get("/v1/items/alpha-new", headers=key).json()["status"] == "pending"
@@ -289,7 +288,7 @@ def test_pending_items_come_from_validation_results_on_kafka(
 
     project(settings)
     asyncio.run(publish_and_follow())
-    with TestClient(create_app(settings)) as client:
+    with TestClient(bootstrap.api(settings)) as client:
         item = client.get("/v1/items/beta-kafka", headers={"X-Api-Key": "key-b"}).json()
         assert (item["status"], item["login"], item["commandId"]) == ("pending", "u1", "k1")
         assert client.get("/v1/items/beta-kafka", headers={"X-Api-Key": "key-a"}).status_code \

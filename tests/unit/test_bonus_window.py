@@ -16,8 +16,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from services import bootstrap
 from services.api import window
-from services.api.app import create_app
 from services.api.links import LinkSigner
 from services.domain.commands import Message
 from services.settings import Settings
@@ -41,7 +41,7 @@ def pipeline(world: World) -> FakePipeline:
 
 @pytest.fixture
 def client(pipeline: FakePipeline) -> Iterator[TestClient]:
-    app = create_app(SETTINGS)
+    app = bootstrap.api(SETTINGS)
     app.state.pipeline = pipeline
     app.state.window_reads = WorldReads(pipeline.world)
     app.state.login_hits = MemoryHits()

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from services import bootstrap
 from services.api import pipeline as pipeline_module
-from services.api.app import create_app
 from services.api.pipeline import PipelineClient, PipelineUnavailableError
 from services.settings import Settings
 
@@ -41,7 +41,7 @@ def pipeline() -> FakePipeline:
 
 @pytest.fixture
 def client(pipeline: FakePipeline) -> Iterator[TestClient]:
-    app = create_app(Settings(max_command_bytes=LIMIT, api_keys="k1:bank,dev-key:default"))
+    app = bootstrap.api(Settings(max_command_bytes=LIMIT, api_keys="k1:bank,dev-key:default"))
     app.state.pipeline = pipeline
     app.state.window_reads = NoCustomers()
     yield TestClient(app)
@@ -145,7 +145,7 @@ def test_a_command_kafka_does_not_acknowledge_in_time_is_a_503_that_says_what_ma
     stub = StubProducer(starts)
     monkeypatch.setattr(pipeline_module, "producer", lambda _: stub)
     monkeypatch.setattr(pipeline_module, "SEND_TIMEOUT_SECONDS", 0.05)
-    app = create_app(settings)
+    app = bootstrap.api(settings)
     app.state.pipeline = PipelineClient(settings)
     raw = json.dumps({"typeOfCommand": "addBonusExtQuick", "add": [ITEM]}).encode()
 
