@@ -8,7 +8,7 @@ the caller, and passed down.
 import asyncio
 import signal
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -22,6 +22,8 @@ from services.domain.commands import Limits, PointsPolicy
 from services.settings import Settings
 
 if TYPE_CHECKING:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient
     from fastapi import FastAPI
 
     from services.clock.ticks import Clock
@@ -90,13 +92,14 @@ def watchdog(service: str, settings: Settings) -> Watchdog:
 
 def intake(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "CommandConsumer":
     """Stage 1: the consumer of commands and what validates and answers them."""
-    from services.adapters.kafka import consumer
+    from services.adapters.kafka import consumer, producer
     from services.adapters.publishing import Publisher
     from services.intake.consumer import CommandConsumer
     from services.intake.worker import CommandValidator
 
     validator = CommandValidator(settings, validation_rules(settings),
-                                 Publisher(settings, measured), measured)
+                                 Publisher(settings, measured, lambda: producer(settings)),
+                                 measured)
     return CommandConsumer(settings, validator, lambda: consumer(settings, settings.intake_group),
                            watched)
 
@@ -135,18 +138,28 @@ def limits(settings: Settings) -> Limits:
 
 def processor(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "ItemConsumer":
     """Stage 2: the consumer of items and the processor that applies them to the store."""
+    from services.adapters.kafka import consumer, producer
     from services.processor.batches import ItemProcessor
-    from services.processor.consumer import ItemConsumer
+    from services.processor.consumer import INCARNATION_CHECK_SECONDS, ItemConsumer
 
     applying = ItemProcessor(event_store(settings), points_policies(settings), limits(settings))
-    return ItemConsumer(settings, applying, measured, watched)
+    return ItemConsumer(
+        settings, applying, measured, watched,
+        consumer=lambda: consumer(
+            settings, settings.processor_group, auto_offset_reset="none",
+            metadata_max_age_ms=int(INCARNATION_CHECK_SECONDS * 1000)),
+        dead_letters=lambda: producer(settings))
 
 
 def clock(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "Clock":
     """The service's clock: settles points due to become available or to expire."""
+    from psycopg import AsyncConnection
+
+    from services.adapters.kafka import producer
     from services.clock.ticks import Clock
 
-    return Clock(settings, measured, watched)
+    return Clock(settings, measured, watched, producer=lambda: producer(settings),
+                 connect=lambda: AsyncConnection.connect(settings.postgres_dsn))
 
 
 def relay(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "RelayService":
@@ -156,13 +169,15 @@ def relay(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "R
     from projections.schema import POSITION_CHANNEL
     from projections.writer import read_models_view
     from services.adapters.following import Wakeups
+    from services.adapters.kafka import producer
     from services.adapters.publishing import Publisher
     from services.relay.publisher import Relay
     from services.relay.service import FOLLOWER_NAME, RelayService
 
     read_models = read_models_view(settings)
     return RelayService(
-        Relay(settings, event_store(settings), measured), Publisher(settings, measured),
+        Relay(settings, event_store(settings), measured),
+        Publisher(settings, measured, lambda: producer(settings)),
         bound=read_models.position, wakeups=Wakeups(settings.postgres_dsn, POSITION_CHANNEL),
         watchdog=watched,
         heartbeat=Heartbeat(settings.postgres_dsn, FOLLOWER_NAME, settings.stuck_after_seconds),
@@ -174,6 +189,29 @@ def api(settings: Settings) -> "FastAPI":
     from services.api.app import create_app
 
     return create_app(settings, validation_rules(settings))
+
+
+def kafka_producer(settings: Settings, **options: Any) -> "AIOKafkaProducer":
+    """A producer for a command or a tool (`loyalty deadletter replay`, the benchmark): acks
+    from every in-sync replica, idempotent. Make it in the event loop that uses it."""
+    from services.adapters.kafka import producer
+
+    return producer(settings, **options)
+
+
+def kafka_reader(settings: Settings, **options: Any) -> "AIOKafkaConsumer":
+    """A consumer outside any group for a command or a tool that reads topics through (the
+    dead letters, the benchmark's results). Make it in the event loop that uses it."""
+    from services.adapters.kafka import reader
+
+    return reader(settings, **options)
+
+
+def kafka_admin(settings: Settings, **options: Any) -> "AIOKafkaAdminClient":
+    """An admin client for a tool (the benchmark's topics)."""
+    from services.adapters.kafka import admin_client
+
+    return admin_client(settings, **options)
 
 
 def stop_on_signals() -> asyncio.Event:

@@ -11,8 +11,7 @@ import structlog
 
 from services import bootstrap
 from services.adapters.health import Watchdog, serve_probes, watch
-from services.adapters.kafka import admin_client, backoff
-from services.adapters.kafka_access import KafkaAccessError, start_diagnosed
+from services.adapters.kafka import backoff, check_access
 from services.adapters.kafka_codecs import bound_batches
 from services.adapters.kafka_topics import TopicsNotCreatedError, ensure_topics
 from services.adapters.metrics import ServiceMetrics, report_group_lag
@@ -47,15 +46,7 @@ async def topics_checked(settings: Settings) -> None:
 async def kafka_checked(settings: Settings) -> None:
     """For a service that starts without Kafka (projections, api): refuses to start when the
     brokers refuse it (`KafkaAccessError`); a broker that does not answer yet is only logged."""
-    admin = admin_client(settings, request_timeout_ms=CHECK_TIMEOUT_MS)
-    try:
-        await start_diagnosed(admin, settings)
-    except KafkaAccessError:
-        raise
-    except Exception as error:
-        log.warning("kafka does not answer yet; starting without it", error=repr(error))
-    finally:
-        await admin.close()
+    await check_access(settings, CHECK_TIMEOUT_MS)
 
 
 def observed(service: str, settings: Settings) -> tuple[ServiceMetrics, Watchdog]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
-from services.adapters.kafka import producer
+from services import bootstrap
 from services.settings import Settings
 from tools.bench.ceilings import POSTGRES_METHOD, kafka_round_trip, postgres_insert
 from tools.bench.figures import Ceilings, Latency, PipelineFigures, Usage
@@ -78,7 +78,7 @@ async def measure_pipeline(environment: BenchEnvironment, services: Services,
     """Warm-up, throughput, projection lag, then latency at the offered load."""
     follower = ResultsFollower(environment.kafka, environment.topic("results"))
     following = asyncio.create_task(follower.run())
-    kafka: AIOKafkaProducer = producer(environment.kafka)
+    kafka: AIOKafkaProducer = bootstrap.kafka_producer(environment.kafka)
     await kafka.start()
     commands_topic = environment.topic("commands")
     try:
