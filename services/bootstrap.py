@@ -6,6 +6,7 @@ the caller, and passed down.
 """
 
 import asyncio
+import os
 import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
     from aiokafka.admin import AIOKafkaAdminClient
     from fastapi import FastAPI
 
+    from projections.migrations import Migration
+    from projections.pending import PendingItems
+    from projections.service import ProjectionsService
+    from projections.view import ReadModelView
+    from projections.writer import ReadModelFollower, ReadModelWriter
     from services.clock.ticks import Clock
     from services.intake.consumer import CommandConsumer
     from services.processor.consumer import ItemConsumer
@@ -59,15 +65,13 @@ def prepare(settings: Settings) -> None:
     release's version (`projections.migrations`; as the tables' owner), and lets the services'
     role use them: every service can start. Refuses (`TopicsError`, before anything else)
     when a topic exists with another layout than the settings say."""
-    from projections.writer import create_tables
-
     differing = asyncio.run(ensure_topics(settings))
     if differing:
         raise TopicsError("topics differ from the settings; change the topics or the settings "
                           "(LOYALTY_TOPIC_*), then prepare again:\n" + "\n".join(differing))
     owner = as_owner(settings)
     event_store(owner, create_tables=True).close()
-    create_tables(owner)
+    create_read_model_tables(owner)
     grant_services(settings)
     log.info("topics, event store and read models ready")
 
@@ -167,7 +171,6 @@ def relay(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "R
     models' position, woken when their writer moves it."""
     from projections.progress import Heartbeat
     from projections.schema import POSITION_CHANNEL
-    from projections.writer import read_models_view
     from services.adapters.following import Wakeups
     from services.adapters.kafka import producer
     from services.adapters.publishing import Publisher
@@ -182,6 +185,105 @@ def relay(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "R
         watchdog=watched,
         heartbeat=Heartbeat(settings.postgres_dsn, FOLLOWER_NAME, settings.stuck_after_seconds),
         closing=[read_models.datastore])
+
+
+def read_models_view(settings: Settings, *, create_tables: bool = False) -> "ReadModelView":
+    """The read models' view (a tracking recorder, with a pool of its own) in the read-model
+    schema, built through eventsourcing's public factory as its own ProjectionRunner builds a
+    view; `create_tables`: its tracking table too (as the tables' owner)."""
+    from eventsourcing.persistence import InfrastructureFactory
+    from eventsourcing.utils import Environment
+
+    from projections.schema import PROJECTION_NAME
+    from projections.view import ReadModelView
+    from projections.writer import projection_env
+
+    env = projection_env(settings, create_tables=create_tables)
+    named = Environment(PROJECTION_NAME, {**os.environ, **env})
+    return InfrastructureFactory[ReadModelView].construct(env=named).tracking_recorder(
+        ReadModelView)
+
+
+def read_models_writer(settings: Settings, metrics: ServiceMetrics | None = None, *,
+                       create_tables: bool = False) -> "ReadModelWriter":
+    """The read models' writer on the event store of `settings` (that first brings the read
+    models' schema to this release's version when `create_tables`, as their owner)."""
+    from projections.migrations import migrate
+    from projections.writer import ReadModelWriter
+
+    if create_tables:
+        migrate(settings.postgres_dsn)
+    view = read_models_view(settings, create_tables=create_tables)
+    return ReadModelWriter(event_store(settings), view, metrics=metrics)
+
+
+def create_read_model_tables(settings: Settings) -> "list[Migration]":
+    """Brings the read models' schema to this release's version and creates their tracking
+    table when missing, as the tables' owner; returns the migrations applied."""
+    from projections.migrations import migrate
+
+    applied = migrate(settings.postgres_dsn)
+    read_models_view(settings, create_tables=True).datastore.close()
+    return applied
+
+
+def rebuild_read_models(settings: Settings, progress: Callable[[int, int], None] | None = None,
+                        ) -> int:
+    """`loyalty projections rebuild` (`settings` as the tables' owner): the read models
+    emptied and folded again from the whole event store; returns the head reached."""
+    from projections.writer import rebuild
+
+    create_read_model_tables(settings)
+    return rebuild(settings.postgres_dsn, lambda: read_models_writer(settings), progress)
+
+
+def read_models_follower(settings: Settings, watched: Watchdog,
+                         measured: ServiceMetrics | None = None) -> "ReadModelFollower":
+    """What keeps the read models up to date: their writer (made again after a failure),
+    woken by the event store's notifications, beating in `read_models.followers`."""
+    from projections.progress import Heartbeat
+    from projections.writer import FOLLOWER_NAME, ReadModelFollower
+    from services.adapters.following import Wakeups
+
+    return ReadModelFollower(
+        lambda: read_models_writer(settings, measured),
+        Wakeups(settings.postgres_dsn, channel=events_channel(settings)),
+        Heartbeat(settings.postgres_dsn, FOLLOWER_NAME, settings.stuck_after_seconds),
+        watched, measured)
+
+
+def events_channel(settings: Settings) -> str:
+    """The notification channel eventsourcing signals on when it stores events."""
+    store = event_store(settings)
+    try:
+        recorder: Any = store.recorder  # PostgreSQL's: the library's type does not say it
+        return str(recorder.channel_name)
+    finally:
+        store.close()
+
+
+def pending_items(settings: Settings) -> "PendingItems":
+    """The pending items' consumer: accepted items, from the validation results on Kafka."""
+    from psycopg import AsyncConnection
+
+    from projections.pending import PendingItems
+    from services.adapters.kafka import consumer
+
+    return PendingItems(lambda: consumer(settings, settings.projections_group),
+                        settings.results_topics(),
+                        lambda: AsyncConnection.connect(settings.postgres_dsn))
+
+
+def projections(settings: Settings, measured: ServiceMetrics, watched: Watchdog,
+                ) -> "ProjectionsService":
+    """The read models' service: their follower, the pending items, the results' lag."""
+    from projections.service import ProjectionsService
+    from services.adapters.metrics import report_group_lag
+
+    return ProjectionsService(
+        read_models_follower(settings, watched, measured), pending_items(settings),
+        lambda: report_group_lag(measured, settings, settings.projections_group,
+                                 settings.results_topics()))
 
 
 def api(settings: Settings) -> "FastAPI":

@@ -146,8 +146,8 @@ def api() -> None:
 
 
 def main() -> None:
-    from projections.cli import commands as projections_commands
     from services.dead_letter_commands import commands as dead_letter_commands
+    from services.projection_commands import commands as projections_commands
     from tools.bench.cli import commands as bench_commands
 
     cli.add_typer(projections_commands, name="projections", help="Read models: run or rebuild.")

@@ -134,14 +134,14 @@ async def _clock(settings: Settings) -> None:
 
 def projections(settings: Settings) -> None:
     """Follows the event store and the validation results until SIGINT or SIGTERM."""
-    from projections.service import run_projections
-
     configure_logging(settings, "projections")
     asyncio.run(kafka_checked(settings))
     measured, watched = observed("projections", settings)
 
     async def until_stopped() -> None:
-        await run_projections(settings, measured, watched, bootstrap.stop_on_signals())
+        stop = bootstrap.stop_on_signals()
+        service = await asyncio.to_thread(bootstrap.projections, settings, measured, watched)
+        await service.run(stop)
 
     asyncio.run(until_stopped())
 

@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from projections.verify import Scope, verify_read_models
-from projections.writer import writer_of
 from services import bootstrap
 from services.settings import Settings
 from tests.conftest import scratch_database
@@ -31,10 +30,10 @@ def settings(postgres_server_dsn: str) -> Iterator[Settings]:
         store = bootstrap.event_store(config, create_tables=True)
         record(store, workload()[:120])
         store.close()
-        writer = writer_of(config, create_tables=True)
+        writer = bootstrap.read_models_writer(config, create_tables=True)
         writer.catch_up()
         writer.close()
-        verify_read_models(config, Scope())
+        verify_read_models(bootstrap.read_models_writer(config), Scope())
         yield config
 
 

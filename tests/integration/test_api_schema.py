@@ -9,7 +9,6 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.schemas import APIOperation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from projections.writer import writer_of
 from services import bootstrap
 from services.settings import DEV_API_KEY, Settings
 from tests.conftest import scratch_database
@@ -29,7 +28,7 @@ def api_settings(postgres_server_dsn: str) -> Iterator[Settings]:
         record(store, [item.model_copy(update={"programme": "default"})
                        for item in workload()[:200]])
         store.close()
-        writer = writer_of(config, create_tables=True)
+        writer = bootstrap.read_models_writer(config, create_tables=True)
         writer.catch_up()
         writer.close()
         yield config

@@ -22,10 +22,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from projections.item_outcomes import PendingItem, pending_statement
-from projections.pending import follow_validation_results, pending_items
+from projections.pending import pending_items
 from projections.schema import QUARANTINE, SCHEMA, TRACKING_TABLE
 from projections.view import EVENT_TABLES
-from projections.writer import clear_read_models, create_tables, rebuild, writer_of
+from projections.writer import clear_read_models
 from services import bootstrap
 from services.adapters.event_store import EventStore
 from services.adapters.kafka import producer
@@ -60,7 +60,7 @@ def store(settings: Settings) -> Iterator[EventStore]:
 
 def project(settings: Settings) -> None:
     """Brings the read models up to the event store's head."""
-    writer = writer_of(settings, create_tables=True)
+    writer = bootstrap.read_models_writer(settings, create_tables=True)
     try:
         writer.catch_up()
     finally:
@@ -150,18 +150,18 @@ def position(settings: Settings) -> int:
 FOLLOWER = """
 import threading
 import projections.writer
+from services import bootstrap
 from services.adapters.health import Watchdog
 from services.settings import Settings
 projections.writer.STEP_LIMIT = 20  # many small transactions: a kill lands mid-stream
-follow = projections.writer.follow
-follow(Settings(), threading.Event(), Watchdog("projections", 60))
+bootstrap.read_models_follower(Settings(), Watchdog("projections", 60)).follow(threading.Event())
 """
 
 
 def test_a_killed_projection_resumes_to_what_a_rebuild_builds(
     settings: Settings, store: EventStore
 ) -> None:
-    create_tables(settings)  # as `loyalty prepare` does before the services start
+    bootstrap.create_read_model_tables(settings)  # as `loyalty prepare` does, before services
     clear_read_models(settings.postgres_dsn)
     head = store.recorder.max_notification_id() or 0
     env = {**os.environ, "LOYALTY_POSTGRES_DSN": settings.postgres_dsn, "LOYALTY_LOG_JSON": "0"}
@@ -180,7 +180,7 @@ def test_a_killed_projection_resumes_to_what_a_rebuild_builds(
     resumed = read_model(settings)
     assert position(settings) == head
 
-    assert rebuild(settings) == head
+    assert bootstrap.rebuild_read_models(settings) == head
     rebuilt = read_model(settings)
     for table in EVENT_TABLES:
         assert resumed[table] == rebuilt[table], table
@@ -271,7 +271,7 @@ def test_pending_items_come_from_validation_results_on_kafka(
         async with producer(kafka) as publisher:
             await publisher.send_and_wait(kafka.results_topic, value, key=b"k1")
         stop = asyncio.Event()
-        follower = asyncio.create_task(follow_validation_results(kafka, stop))
+        follower = asyncio.create_task(bootstrap.pending_items(kafka).follow(stop))
         await asyncio.to_thread(wait_until_pending, "beta-kafka")
         stop.set()
         await follower
