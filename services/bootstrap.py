@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from projections.service import ProjectionsService
     from projections.view import ReadModelView
     from projections.writer import ReadModelFollower, ReadModelWriter
+    from services.api.login_limits import HitCounter
+    from services.api.pipeline import Pipeline
+    from services.api.window_reads import WindowReads
     from services.clock.ticks import Clock
     from services.intake.consumer import CommandConsumer
     from services.processor.consumer import ItemConsumer
@@ -286,11 +289,38 @@ def projections(settings: Settings, measured: ServiceMetrics, watched: Watchdog,
                                  settings.results_topics()))
 
 
-def api(settings: Settings) -> "FastAPI":
-    """The HTTP application: read API, command gateway, bonus window."""
-    from services.api.app import create_app
+def api(settings: Settings, *, pipeline: "Pipeline | None" = None,
+        window_reads: "WindowReads | None" = None,
+        login_hits: "HitCounter | None" = None) -> "FastAPI":
+    """The HTTP application (read API, command gateway, bonus window) with what it uses: a
+    pool of read-model connections per start, the event store for customers' histories, a
+    Kafka producer for the pipeline. Tests give fakes for the pipeline and the window's reads
+    and hit counter; nothing connects before the application starts."""
+    from fastapi import FastAPI
 
-    return create_app(settings, validation_rules(settings))
+    from services.adapters.kafka import producer
+    from services.adapters.pools import PoolPerStart, read_pool
+    from services.api.app import APPLICATION, install, lifespan
+    from services.api.auth import ApiKeys
+    from services.api.history import History
+    from services.api.login_limits import PostgresHits
+    from services.api.metrics import ApiMetrics
+    from services.api.pipeline import PipelineClient
+    from services.api.resources import ApiResources
+    from services.api.window_reads import ReadModelWindow
+
+    read_models = PoolPerStart(lambda: read_pool(settings))
+    resources = ApiResources(
+        read_models=read_models,
+        history=History(lambda: event_store(settings)),
+        pipeline=pipeline or PipelineClient(settings, lambda: producer(settings)),
+        window_reads=window_reads or ReadModelWindow(read_models),
+        login_hits=login_hits or PostgresHits(read_models),
+        keys=ApiKeys.of(settings),
+        metrics=ApiMetrics(count_every=settings.metrics_count_seconds),
+        stuck_after=settings.stuck_after_seconds)
+    app = FastAPI(**APPLICATION, lifespan=lifespan(resources))
+    return install(app, settings, resources, validation_rules(settings))
 
 
 def kafka_producer(settings: Settings, **options: Any) -> "AIOKafkaProducer":

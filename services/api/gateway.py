@@ -23,12 +23,7 @@ from services.api.auth import Programme
 from services.api.bodies import read_capped
 from services.api.command_schema import COMMAND_ID, STAGE1_ANSWER, request_body
 from services.api.errors import described, error_response
-from services.api.pipeline import (
-    PipelineUnavailableError,
-    UnacknowledgedError,
-    Upstream,
-    pipeline_lifespan,
-)
+from services.api.pipeline import PipelineUnavailableError, UnacknowledgedError, Upstream
 from services.contract.errors import ErrorCode
 from services.contract.results import CommandError, ValidationResult
 from services.contract.validation import ValidationRules, validate_command
@@ -66,7 +61,7 @@ def too_large(limit: int) -> JSONResponse:
 def gateway_router(settings: Settings, rules: ValidationRules) -> APIRouter:
     """`POST /v1/commands`, with the application's one Kafka producer."""
     limit = settings.max_command_bytes
-    router = APIRouter(prefix="/v1", tags=["commands"], lifespan=pipeline_lifespan(settings))
+    router = APIRouter(prefix="/v1", tags=["commands"])
     responses = {**STAGE1_ANSWER, **described(401, 403),
                  503: {**described(503)[503], "headers": COMMAND_ID}}
 

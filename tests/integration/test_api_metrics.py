@@ -61,7 +61,7 @@ def test_a_scrape_reports_the_read_models_and_counts_in_the_background(
         settings: Settings) -> None:
     with TestClient(bootstrap.api(settings)) as client:
         found = counted(client)
-        metrics = client.app.state.metrics  # type: ignore[attr-defined]
+        metrics = client.app.state.resources.metrics  # type: ignore[attr-defined]
         counted_at = metrics.counted_at
         for _ in range(3):
             client.get("/metrics")

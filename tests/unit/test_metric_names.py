@@ -54,7 +54,8 @@ def expositions() -> dict[str, str]:
             report(watchdog, metrics)
             app = probes_app(watchdog, metrics)
         found[service] = scraped(app)
-    found["api"] = generate_latest(bootstrap.api(settings).state.metrics.registry).decode()
+    api_metrics = bootstrap.api(settings).state.resources.metrics
+    found["api"] = generate_latest(api_metrics.registry).decode()
     return found
 
 
