@@ -1,8 +1,16 @@
 """The composition root: every service is built here from `Settings`, and nowhere else.
 
-Entry points (`services.cli`, the `loyalty` command) and the tests build what they run through
-these functions; nothing connects to a server at import time, and settings are read once, by
-the caller, and passed down.
+Here, and only here (with the adapters' factories it calls), are made every Kafka client, every
+connection pool, every event store and the FastAPI application, and each service is handed
+what it uses: a client, or the factory of one where the service must make it in its event loop
+(aiokafka's rule) or again after a failure; a pool, or a pool per start; an event store, or the
+factory of one where a follower starts over. `tests/unit/test_composition_root.py` holds every
+other module to that.
+
+Entry points (`services.run`, the `loyalty` commands, the tools) and the tests build what they
+run through these functions, the tests with fakes where no server is wanted
+(`api(settings, pipeline=...)`); nothing connects to a server at import time, and settings are
+read once, by the caller, and passed down.
 """
 
 import asyncio
@@ -313,9 +321,10 @@ def api(settings: Settings, *, pipeline: "Pipeline | None" = None,
     resources = ApiResources(
         read_models=read_models,
         history=History(lambda: event_store(settings)),
-        pipeline=pipeline or PipelineClient(settings, lambda: producer(settings)),
-        window_reads=window_reads or ReadModelWindow(read_models),
-        login_hits=login_hits or PostgresHits(read_models),
+        pipeline=PipelineClient(settings, lambda: producer(settings))
+        if pipeline is None else pipeline,
+        window_reads=ReadModelWindow(read_models) if window_reads is None else window_reads,
+        login_hits=PostgresHits(read_models) if login_hits is None else login_hits,
         keys=ApiKeys.of(settings),
         metrics=ApiMetrics(count_every=settings.metrics_count_seconds),
         stuck_after=settings.stuck_after_seconds)
