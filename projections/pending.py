@@ -10,6 +10,7 @@ redelivery changes nothing.
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -18,9 +19,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from projections.item_outcomes import PendingItem, pending_statement
 from services.adapters.backoff import backoff
-from services.adapters.kafka import client_options
 from services.contract.topics import PROGRAMME_HEADER
-from services.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -60,40 +59,50 @@ async def store(conn: psycopg.AsyncConnection[Any], items: list[PendingItem]) ->
         await conn.execute(statement.query, statement.params_without_nul())
 
 
-async def follow_validation_results(settings: Settings, stop: asyncio.Event) -> None:
-    """Records pending items from the results topic until `stop` is set."""
-    failures = 0
-    while not stop.is_set():
+Connect = Callable[[], Awaitable[psycopg.AsyncConnection[Any]]]
+"""Opens a connection to the read models."""
+
+
+class PendingItems:
+    """Records pending items from the results topics until stopped: a consumer session
+    (`consumer`, subscribed to `topics`) writes through a connection of its own (`connect`);
+    a session that fails is started again, with backoff, with a new consumer and connection."""
+
+    def __init__(self, consumer: Callable[[], AIOKafkaConsumer], topics: Sequence[str],
+                 connect: Connect) -> None:
+        self.consumer = consumer
+        """Makes the consumer (of the projections' group); called in the event loop."""
+        self.topics = topics
+        self.connect = connect
+
+    async def follow(self, stop: asyncio.Event) -> None:
+        """Records pending items until `stop` is set."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                await self.consume(stop)
+                failures = 0
+            except Exception:
+                wait = backoff(failures, first=1.0, longest=30.0)
+                failures += 1
+                log.exception("pending items consumer failed; restarting",
+                              retry_seconds=round(wait, 2))
+                await asyncio.sleep(wait)
+
+    async def consume(self, stop: asyncio.Event) -> None:
+        """One consumer session: batches of records, written, then committed."""
+        consumer = self.consumer()
+        consumer.subscribe(list(self.topics))
+        await consumer.start()
         try:
-            await consume(settings, stop)
-            failures = 0
-        except Exception:
-            wait = backoff(failures, first=1.0, longest=30.0)
-            failures += 1
-            log.exception("pending items consumer failed; restarting",
-                          retry_seconds=round(wait, 2))
-            await asyncio.sleep(wait)
-
-
-async def consume(settings: Settings, stop: asyncio.Event) -> None:
-    """One consumer session: batches of records, written, then committed."""
-    consumer = AIOKafkaConsumer(
-        *settings.results_topics(),
-        **client_options(settings),
-        group_id=settings.projections_group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        async with await psycopg.AsyncConnection.connect(settings.postgres_dsn) as conn:
-            while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=1000)
-                items = [item for records in batches.values()
-                         for record in records for item in record_items(record)]
-                if items:
-                    await store(conn, items)
-                if batches:
-                    await consumer.commit()
-    finally:
-        await consumer.stop()
+            async with await self.connect() as conn:
+                while not stop.is_set():
+                    batches = await consumer.getmany(timeout_ms=500, max_records=1000)
+                    items = [item for records in batches.values()
+                             for record in records for item in record_items(record)]
+                    if items:
+                        await store(conn, items)
+                    if batches:
+                        await consumer.commit()
+        finally:
+            await consumer.stop()

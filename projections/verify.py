@@ -30,9 +30,8 @@ from psycopg import sql
 from projections import bonus_operations, customers, item_outcomes, lots, messages
 from projections.schema import APPLICATION_NAME, QUARANTINE, VERIFICATIONS
 from projections.view import POSITION_LOCK, POSITION_LOCK_KEY, Folded, write_changes
-from projections.writer import ReadModelWriter, folded_topic, writer_of
+from projections.writer import ReadModelWriter, folded_topic
 from services.domain import ids
-from services.settings import Settings
 
 CHUNK = 200
 """Aggregates verified per transaction."""
@@ -103,11 +102,11 @@ OWNED = (
 )
 
 
-def verify_read_models(settings: Settings, scope: Scope,
-           progress: Callable[[int, int], None] | None = None) -> Report:
-    """Compares the read models with the event store over `scope`; records and returns the
-    report. `progress(done, total)` is told how many aggregates are done."""
-    writer = writer_of(settings)
+def verify_read_models(writer: ReadModelWriter, scope: Scope,
+                       progress: Callable[[int, int], None] | None = None) -> Report:
+    """Compares the read models with the event store (`writer`'s, closed at the end) over
+    `scope`; records and returns the report. `progress(done, total)` is told how many
+    aggregates are done."""
     report = Report(scope)
     try:
         chosen = aggregates_in(writer, scope)

@@ -6,23 +6,23 @@ committed), decodes and folds them, and writes their rows with the step's positi
 transaction (`projections.view.ReadModelView`). An event that cannot be decoded, folded or
 written is quarantined, never waited for.
 
-`follow` runs the writer until stopped, waking when the event store says it stored something;
-`rebuild` empties the read models and folds the whole store again. Everything here is synchronous
-(eventsourcing and psycopg block) and runs in threads of its own.
+`ReadModelFollower` runs the writer until stopped, waking when the event store says it stored
+something; `rebuild` empties the read models and folds the whole store again. Everything here is
+synchronous (eventsourcing and psycopg block) and runs in threads of its own. The writer's event
+store and view, the follower's wakeups and heartbeat are made by the composition root
+(`services.bootstrap.read_models_writer`, `read_models_follower`) and handed in.
 """
 
 import functools
-import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import psycopg
 import structlog
-from eventsourcing.persistence import InfrastructureFactory, Notification
-from eventsourcing.utils import Environment, resolve_topic
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import resolve_topic
 from psycopg import sql
 
-from projections.migrations import Migration, migrate
 from projections.progress import Heartbeat
 from projections.schema import APPLICATION_NAME, PROJECTION_NAME, SCHEMA, TRACKING_TABLE
 from projections.view import (
@@ -39,7 +39,7 @@ from services.adapters.event_store import EventStore, is_unavailable
 from services.adapters.following import EventLog, Step, Wakeups
 from services.adapters.health import Watchdog
 from services.adapters.metrics import ServiceMetrics
-from services.adapters.postgres import event_store_env, postgres_event_store
+from services.adapters.postgres import event_store_env
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -59,14 +59,6 @@ def projection_env(settings: Settings, *, create_tables: bool = False) -> dict[s
     """The event store's environment, with the view's tables in the read-model schema."""
     env = event_store_env(settings, create_tables=create_tables)
     return {**env, f"{PROJECTION_NAME.upper()}_POSTGRES_SCHEMA": SCHEMA}
-
-
-def view_of(env: Mapping[str, str]) -> ReadModelView:
-    """The read models' view (a tracking recorder) in the read-model schema, built through
-    eventsourcing's public factory as its own ProjectionRunner builds a view."""
-    named = Environment(PROJECTION_NAME, {**os.environ, **env})
-    return InfrastructureFactory[ReadModelView].construct(env=named).tracking_recorder(
-        ReadModelView)
 
 
 @functools.cache
@@ -159,70 +151,66 @@ class ReadModelWriter:
         self.store.close()
 
 
-def writer_of(settings: Settings, metrics: ServiceMetrics | None = None,
-              create_tables: bool = False) -> ReadModelWriter:
-    """The read models' writer on the event store of `settings` (that first brings the read
-    models' schema to the latest version when `create_tables`, as their owner)."""
-    if create_tables:
-        migrate(settings.postgres_dsn)
-    view = view_of(projection_env(settings, create_tables=create_tables))
-    return ReadModelWriter(postgres_event_store(settings), view, metrics=metrics)
+class ReadModelFollower:
+    """Keeps the read models up to date until stopped: a step whenever the event store has
+    stored something (`wakeups`, and at least every second), a heartbeat every few seconds. A
+    database that went away is waited for, with backoff, and the writer made again (`writer`)."""
 
+    def __init__(self, writer: Callable[[], ReadModelWriter], wakeups: Wakeups,
+                 heartbeat: Heartbeat, watchdog: Watchdog,
+                 metrics: ServiceMetrics | None = None) -> None:
+        self.writer = writer
+        self.wakeups = wakeups
+        self.heartbeat = heartbeat
+        self.watchdog = watchdog
+        self.metrics = metrics
 
-def follow(settings: Settings, stop: threading.Event, watchdog: Watchdog,
-           metrics: ServiceMetrics | None = None) -> None:
-    """Keeps the read models up to date until `stop` is set: a step whenever the event store
-    has stored something (and at least every second), a heartbeat every few seconds. A
-    database that went away is waited for, with backoff."""
-    failures = 0
-    writer: ReadModelWriter | None = None
-    wakeups = Wakeups(settings.postgres_dsn, channel=events_channel(settings))
-    heartbeat = Heartbeat(settings.postgres_dsn, FOLLOWER_NAME, settings.stuck_after_seconds)
-    try:
-        while not stop.is_set():
-            try:
-                writer = writer or writer_of(settings, metrics)
-                step = writer.step()
-                watchdog.turned()
-                if heartbeat.due(BEAT_SECONDS):
-                    head = writer.events.head()
-                    watchdog.progress(writer.position, head > writer.position)
-                    heartbeat.beat(writer.position, head, watchdog.seconds_since_progress())
-                watchdog.available(STORE)
-                failures = 0
-                if step is None or len(step.notifications) < writer.events.limit:
-                    wakeups.wait(IDLE_SECONDS)
-            except Exception as error:
-                wait = backoff(failures, first=1.0, longest=30.0)
-                failures += 1
-                if is_unavailable(error):
-                    watchdog.unavailable(STORE)
-                    log.warning("event store unavailable; waiting for it", error=repr(error),
-                                retry_seconds=round(wait, 2))
-                else:
-                    log.exception("read models not written; trying again",
-                                  retry_seconds=round(wait, 2))
-                if metrics is not None:
-                    metrics.error("projection")
-                if writer is not None:
-                    writer.close()
-                    writer = None
-                stop.wait(wait)
-    finally:
-        wakeups.close()
-        heartbeat.close()
-        if writer is not None:
-            writer.close()
+    def follow(self, stop: threading.Event) -> None:
+        """Follows until `stop` is set; closes the writer, the wakeups and the heartbeat."""
+        failures = 0
+        writer: ReadModelWriter | None = None
+        try:
+            while not stop.is_set():
+                try:
+                    writer = writer or self.writer()
+                    step = writer.step()
+                    self.beat(writer)
+                    failures = 0
+                    if step is None or len(step.notifications) < writer.events.limit:
+                        self.wakeups.wait(IDLE_SECONDS)
+                except Exception as error:
+                    wait = backoff(failures, first=1.0, longest=30.0)
+                    failures += 1
+                    self.failed(error, wait)
+                    if writer is not None:
+                        writer.close()
+                        writer = None
+                    stop.wait(wait)
+        finally:
+            self.wakeups.close()
+            self.heartbeat.close()
+            if writer is not None:
+                writer.close()
 
+    def beat(self, writer: ReadModelWriter) -> None:
+        """Tells the watchdog the writer turned, and records a heartbeat when one is due."""
+        self.watchdog.turned()
+        if self.heartbeat.due(BEAT_SECONDS):
+            head = writer.events.head()
+            self.watchdog.progress(writer.position, head > writer.position)
+            self.heartbeat.beat(writer.position, head, self.watchdog.seconds_since_progress())
+        self.watchdog.available(STORE)
 
-def events_channel(settings: Settings) -> str:
-    """The notification channel eventsourcing signals on when it stores events."""
-    store = postgres_event_store(settings)
-    try:
-        channel: str = store.recorder.channel_name
-        return channel
-    finally:
-        store.close()
+    def failed(self, error: Exception, wait: float) -> None:
+        if is_unavailable(error):
+            self.watchdog.unavailable(STORE)
+            log.warning("event store unavailable; waiting for it", error=repr(error),
+                        retry_seconds=round(wait, 2))
+        else:
+            log.exception("read models not written; trying again",
+                          retry_seconds=round(wait, 2))
+        if self.metrics is not None:
+            self.metrics.error("projection")
 
 
 def clear_read_models(dsn: str) -> None:
@@ -244,27 +232,16 @@ OnProgress = Callable[[int, int], None]
 """(position, head) -> None: told how far a rebuild has come."""
 
 
-def rebuild(settings: Settings, progress: OnProgress | None = None) -> int:
+def rebuild(dsn: str, writer: Callable[[], ReadModelWriter],
+            progress: OnProgress | None = None) -> int:
     """Empties the read models and folds the whole event store again, up to the head it had
-    when the rebuild started; returns that head. Run as the tables' owner. A running
-    projections service is not disturbed: it finds the position moved and follows on from it."""
-    create_tables(settings)
-    clear_read_models(settings.postgres_dsn)
-    writer = writer_of(settings)
+    when the rebuild started; returns that head. Run as the tables' owner (`dsn`), once their
+    schema is this release's (`services.bootstrap.rebuild_read_models` sees to both); the
+    writer is made once they are empty. A running projections service is not disturbed: it
+    finds the position moved and follows on from it."""
+    clear_read_models(dsn)
+    rebuilding = writer()
     try:
-        return writer.catch_up(progress=progress)
+        return rebuilding.catch_up(progress=progress)
     finally:
-        writer.close()
-
-
-def create_tables(settings: Settings) -> list[Migration]:
-    """Brings the read models' schema to the latest version and creates their tracking table
-    when missing, as the tables' owner; returns the migrations applied."""
-    applied = migrate(settings.postgres_dsn)
-    view_of(projection_env(settings, create_tables=True)).datastore.close()
-    return applied
-
-
-def read_models_view(settings: Settings) -> ReadModelView:
-    """The read models' view, for what follows them (the relay reads their position)."""
-    return view_of(projection_env(settings))
+        rebuilding.close()

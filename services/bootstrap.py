@@ -1,14 +1,23 @@
 """The composition root: every service is built here from `Settings`, and nowhere else.
 
-Entry points (`services.cli`, the `loyalty` command) and the tests build what they run through
-these functions; nothing connects to a server at import time, and settings are read once, by
-the caller, and passed down.
+Here, and only here (with the adapters' factories it calls), are made every Kafka client, every
+connection pool, every event store and the FastAPI application, and each service is handed
+what it uses: a client, or the factory of one where the service must make it in its event loop
+(aiokafka's rule) or again after a failure; a pool, or a pool per start; an event store, or the
+factory of one where a follower starts over. `tests/unit/test_composition_root.py` holds every
+other module to that.
+
+Entry points (`services.run`, the `loyalty` commands, the tools) and the tests build what they
+run through these functions, the tests with fakes where no server is wanted
+(`api(settings, pipeline=...)`); nothing connects to a server at import time, and settings are
+read once, by the caller, and passed down.
 """
 
 import asyncio
+import os
 import signal
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -18,12 +27,23 @@ from services.adapters.kafka_topics import TopicsError, ensure_topics
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.postgres import grant_to_services, postgres_event_store, role_of
 from services.adapters.privacy_migration import events_table_of, mark_new_store
+from services.contract.rules import ValidationRules
 from services.domain.commands import Limits, PointsPolicy
 from services.settings import Settings
 
 if TYPE_CHECKING:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient
     from fastapi import FastAPI
 
+    from projections.migrations import Migration
+    from projections.pending import PendingItems
+    from projections.service import ProjectionsService
+    from projections.view import ReadModelView
+    from projections.writer import ReadModelFollower, ReadModelWriter
+    from services.api.login_limits import HitCounter
+    from services.api.pipeline import Pipeline
+    from services.api.window_reads import WindowReads
     from services.clock.ticks import Clock
     from services.intake.consumer import CommandConsumer
     from services.processor.consumer import ItemConsumer
@@ -56,8 +76,6 @@ def prepare(settings: Settings) -> None:
     release's version (`projections.migrations`; as the tables' owner), and lets the services'
     role use them: every service can start. Refuses (`TopicsError`, before anything else)
     when a topic exists with another layout than the settings say."""
-    from projections.writer import create_tables
-
     differing = asyncio.run(ensure_topics(settings))
     if differing:
         raise TopicsError("topics differ from the settings; change the topics or the settings "
@@ -66,7 +84,7 @@ def prepare(settings: Settings) -> None:
     store = event_store(owner, create_tables=True)
     mark_new_store(owner.postgres_dsn, events_table_of(store))
     store.close()
-    create_tables(owner)
+    create_read_model_tables(owner)
     grant_services(settings)
     log.info("topics, event store and read models ready")
 
@@ -91,12 +109,14 @@ def watchdog(service: str, settings: Settings) -> Watchdog:
 
 def intake(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "CommandConsumer":
     """Stage 1: the consumer of commands and what validates and answers them."""
-    from services.adapters.kafka import consumer
+    from services.adapters.kafka import consumer, producer
     from services.adapters.publishing import Publisher
     from services.intake.consumer import CommandConsumer
     from services.intake.worker import CommandValidator
 
-    validator = CommandValidator(settings, Publisher(settings, measured), measured)
+    validator = CommandValidator(settings, validation_rules(settings),
+                                 Publisher(settings, measured, lambda: producer(settings)),
+                                 measured)
     return CommandConsumer(settings, validator, lambda: consumer(settings, settings.intake_group),
                            watched)
 
@@ -123,6 +143,18 @@ def refuse_unmigrated(settings: Settings) -> None:
             "the event store holds personal data an earlier release stored in the clear, or "
             "`loyalty prepare` has not run: run `loyalty prepare`, then, with the processor "
             "stopped, `loyalty privacy migrate` (docs/operations.md, \"Upgrading\")")
+def validation_rules(settings: Settings) -> ValidationRules:
+    """The limits and enumerations of stage 1, as the settings configure them."""
+    return ValidationRules(
+        max_items=settings.max_items_per_command,
+        max_bytes=settings.max_command_bytes,
+        phone_region=settings.phone_default_region,
+        event_types=tuple(settings.event_types),
+        operation_types=tuple(settings.operation_types),
+        programmes=frozenset(settings.programmes),
+        max_decimal_digits=settings.max_decimal_digits,
+        max_decimal_exponent=settings.max_decimal_exponent,
+    )
 
 
 def points_policies(settings: Settings) -> Callable[[str], PointsPolicy]:
@@ -145,8 +177,9 @@ def limits(settings: Settings) -> Limits:
 
 def processor(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "ItemConsumer":
     """Stage 2: the consumer of items and the processor that applies them to the store."""
+    from services.adapters.kafka import consumer, producer
     from services.processor.batches import ItemProcessor
-    from services.processor.consumer import ItemConsumer
+    from services.processor.consumer import INCARNATION_CHECK_SECONDS, ItemConsumer
 
     store = event_store(settings)
     try:
@@ -155,14 +188,23 @@ def processor(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -
         store.close()
         raise
     applying = ItemProcessor(store, points_policies(settings), limits(settings))
-    return ItemConsumer(settings, applying, measured, watched)
+    return ItemConsumer(
+        settings, applying, measured, watched,
+        consumer=lambda: consumer(
+            settings, settings.processor_group, auto_offset_reset="none",
+            metadata_max_age_ms=int(INCARNATION_CHECK_SECONDS * 1000)),
+        dead_letters=lambda: producer(settings))
 
 
 def clock(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "Clock":
     """The service's clock: settles points due to become available or to expire."""
+    from psycopg import AsyncConnection
+
+    from services.adapters.kafka import producer
     from services.clock.ticks import Clock
 
-    return Clock(settings, measured, watched)
+    return Clock(settings, measured, watched, producer=lambda: producer(settings),
+                 connect=lambda: AsyncConnection.connect(settings.postgres_dsn))
 
 
 def relay(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "RelayService":
@@ -170,26 +212,177 @@ def relay(settings: Settings, measured: ServiceMetrics, watched: Watchdog) -> "R
     models' position, woken when their writer moves it."""
     from projections.progress import Heartbeat
     from projections.schema import POSITION_CHANNEL
-    from projections.writer import read_models_view
     from services.adapters.following import Wakeups
+    from services.adapters.kafka import producer
     from services.adapters.publishing import Publisher
     from services.relay.publisher import Relay
     from services.relay.service import FOLLOWER_NAME, RelayService
 
     read_models = read_models_view(settings)
     return RelayService(
-        Relay(settings, event_store(settings), measured), Publisher(settings, measured),
+        Relay(settings, event_store(settings), measured),
+        Publisher(settings, measured, lambda: producer(settings)),
         bound=read_models.position, wakeups=Wakeups(settings.postgres_dsn, POSITION_CHANNEL),
         watchdog=watched,
         heartbeat=Heartbeat(settings.postgres_dsn, FOLLOWER_NAME, settings.stuck_after_seconds),
         closing=[read_models.datastore])
 
 
-def api(settings: Settings) -> "FastAPI":
-    """The HTTP application: read API, command gateway, bonus window."""
-    from services.api.app import create_app
+def read_models_view(settings: Settings, *, create_tables: bool = False) -> "ReadModelView":
+    """The read models' view (a tracking recorder, with a pool of its own) in the read-model
+    schema, built through eventsourcing's public factory as its own ProjectionRunner builds a
+    view; `create_tables`: its tracking table too (as the tables' owner)."""
+    from eventsourcing.persistence import InfrastructureFactory
+    from eventsourcing.utils import Environment
 
-    return create_app(settings)
+    from projections.schema import PROJECTION_NAME
+    from projections.view import ReadModelView
+    from projections.writer import projection_env
+
+    env = projection_env(settings, create_tables=create_tables)
+    named = Environment(PROJECTION_NAME, {**os.environ, **env})
+    return InfrastructureFactory[ReadModelView].construct(env=named).tracking_recorder(
+        ReadModelView)
+
+
+def read_models_writer(settings: Settings, metrics: ServiceMetrics | None = None, *,
+                       create_tables: bool = False) -> "ReadModelWriter":
+    """The read models' writer on the event store of `settings` (that first brings the read
+    models' schema to this release's version when `create_tables`, as their owner)."""
+    from projections.migrations import migrate
+    from projections.writer import ReadModelWriter
+
+    if create_tables:
+        migrate(settings.postgres_dsn)
+    view = read_models_view(settings, create_tables=create_tables)
+    return ReadModelWriter(event_store(settings), view, metrics=metrics)
+
+
+def create_read_model_tables(settings: Settings) -> "list[Migration]":
+    """Brings the read models' schema to this release's version and creates their tracking
+    table when missing, as the tables' owner; returns the migrations applied."""
+    from projections.migrations import migrate
+
+    applied = migrate(settings.postgres_dsn)
+    read_models_view(settings, create_tables=True).datastore.close()
+    return applied
+
+
+def rebuild_read_models(settings: Settings, progress: Callable[[int, int], None] | None = None,
+                        ) -> int:
+    """`loyalty projections rebuild` (`settings` as the tables' owner): the read models
+    emptied and folded again from the whole event store; returns the head reached."""
+    from projections.writer import rebuild
+
+    create_read_model_tables(settings)
+    return rebuild(settings.postgres_dsn, lambda: read_models_writer(settings), progress)
+
+
+def read_models_follower(settings: Settings, watched: Watchdog,
+                         measured: ServiceMetrics | None = None) -> "ReadModelFollower":
+    """What keeps the read models up to date: their writer (made again after a failure),
+    woken by the event store's notifications, beating in `read_models.followers`."""
+    from projections.progress import Heartbeat
+    from projections.writer import FOLLOWER_NAME, ReadModelFollower
+    from services.adapters.following import Wakeups
+
+    return ReadModelFollower(
+        lambda: read_models_writer(settings, measured),
+        Wakeups(settings.postgres_dsn, channel=events_channel(settings)),
+        Heartbeat(settings.postgres_dsn, FOLLOWER_NAME, settings.stuck_after_seconds),
+        watched, measured)
+
+
+def events_channel(settings: Settings) -> str:
+    """The notification channel eventsourcing signals on when it stores events."""
+    store = event_store(settings)
+    try:
+        recorder: Any = store.recorder  # PostgreSQL's: the library's type does not say it
+        return str(recorder.channel_name)
+    finally:
+        store.close()
+
+
+def pending_items(settings: Settings) -> "PendingItems":
+    """The pending items' consumer: accepted items, from the validation results on Kafka."""
+    from psycopg import AsyncConnection
+
+    from projections.pending import PendingItems
+    from services.adapters.kafka import consumer
+
+    return PendingItems(lambda: consumer(settings, settings.projections_group),
+                        settings.results_topics(),
+                        lambda: AsyncConnection.connect(settings.postgres_dsn))
+
+
+def projections(settings: Settings, measured: ServiceMetrics, watched: Watchdog,
+                ) -> "ProjectionsService":
+    """The read models' service: their follower, the pending items, the results' lag."""
+    from projections.service import ProjectionsService
+    from services.adapters.metrics import report_group_lag
+
+    return ProjectionsService(
+        read_models_follower(settings, watched, measured), pending_items(settings),
+        lambda: report_group_lag(measured, settings, settings.projections_group,
+                                 settings.results_topics()))
+
+
+def api(settings: Settings, *, pipeline: "Pipeline | None" = None,
+        window_reads: "WindowReads | None" = None,
+        login_hits: "HitCounter | None" = None) -> "FastAPI":
+    """The HTTP application (read API, command gateway, bonus window) with what it uses: a
+    pool of read-model connections per start, the event store for customers' histories, a
+    Kafka producer for the pipeline. Tests give fakes for the pipeline and the window's reads
+    and hit counter; nothing connects before the application starts."""
+    from fastapi import FastAPI
+
+    from services.adapters.kafka import producer
+    from services.adapters.pools import PoolPerStart, read_pool
+    from services.api.app import APPLICATION, install, lifespan
+    from services.api.auth import ApiKeys
+    from services.api.history import History
+    from services.api.login_limits import PostgresHits
+    from services.api.metrics import ApiMetrics
+    from services.api.pipeline import PipelineClient
+    from services.api.resources import ApiResources
+    from services.api.window_reads import ReadModelWindow
+
+    read_models = PoolPerStart(lambda: read_pool(settings))
+    resources = ApiResources(
+        read_models=read_models,
+        history=History(lambda: event_store(settings)),
+        pipeline=PipelineClient(settings, lambda: producer(settings))
+        if pipeline is None else pipeline,
+        window_reads=ReadModelWindow(read_models) if window_reads is None else window_reads,
+        login_hits=PostgresHits(read_models) if login_hits is None else login_hits,
+        keys=ApiKeys.of(settings),
+        metrics=ApiMetrics(count_every=settings.metrics_count_seconds),
+        stuck_after=settings.stuck_after_seconds)
+    app = FastAPI(**APPLICATION, lifespan=lifespan(resources))
+    return install(app, settings, resources, validation_rules(settings))
+
+
+def kafka_producer(settings: Settings, **options: Any) -> "AIOKafkaProducer":
+    """A producer for a command or a tool (`loyalty deadletter replay`, the benchmark): acks
+    from every in-sync replica, idempotent. Make it in the event loop that uses it."""
+    from services.adapters.kafka import producer
+
+    return producer(settings, **options)
+
+
+def kafka_reader(settings: Settings, **options: Any) -> "AIOKafkaConsumer":
+    """A consumer outside any group for a command or a tool that reads topics through (the
+    dead letters, the benchmark's results). Make it in the event loop that uses it."""
+    from services.adapters.kafka import reader
+
+    return reader(settings, **options)
+
+
+def kafka_admin(settings: Settings, **options: Any) -> "AIOKafkaAdminClient":
+    """An admin client for a tool (the benchmark's topics)."""
+    from services.adapters.kafka import admin_client
+
+    return admin_client(settings, **options)
 
 
 def stop_on_signals() -> asyncio.Event:

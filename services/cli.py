@@ -45,20 +45,29 @@ def deploy_script(name: str, action: str) -> None:
 
 @cli.command()
 def up() -> None:
-    """Start Kafka (KRaft, 127.0.0.1:9092) and PostgreSQL (127.0.0.1:5432); harmless twice."""
+    """Start Kafka (KRaft, 127.0.0.1:9092) and PostgreSQL (127.0.0.1:5432) for local work and
+    prepare them; harmless twice."""
     deploy_script("postgres.sh", "start")
     deploy_script("kafka.sh", "start")
-    prepare()
+    # Local servers are a development set-up: the development master key is accepted here
+    # (a store prepared with it is re-wrapped later by `loyalty privacy rotate-master-key`).
+    prepare_with(Settings(), refuse_insecure=False)
 
 
 @cli.command()
 def prepare() -> None:
     """Create the topics and the database tables (idempotent); `up` does it too."""
+    prepare_with(Settings(), refuse_insecure=True)
+
+
+def prepare_with(settings: Settings, *, refuse_insecure: bool) -> None:
     from services.bootstrap import prepare as prepare_everything
     from services.logs import configure_logging
+    from services.run import refuse_if_insecure
 
-    settings = Settings()
     configure_logging(settings, "prepare")
+    if refuse_insecure:
+        refuse_if_insecure(settings, settings.insecure_master_key())  # it wraps the index key
     prepare_everything(settings)
 
 
@@ -147,10 +156,10 @@ def api() -> None:
 
 
 def main() -> None:
-    from projections.cli import commands as projections_commands
-    from services.bench.cli import commands as bench_commands
     from services.dead_letter_commands import commands as dead_letter_commands
     from services.privacy_commands import commands as privacy_commands
+    from services.projection_commands import commands as projections_commands
+    from tools.bench.cli import commands as bench_commands
 
     cli.add_typer(projections_commands, name="projections", help="Read models: run or rebuild.")
     cli.add_typer(bench_commands, name="bench")

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import typer
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from tqdm import tqdm
 
+from services import bootstrap
 from services.adapters.dead_letters import DeadLetter
-from services.adapters.kafka import client_options, partitions_of, producer, send_reliably
+from services.adapters.kafka import partitions_of, send_reliably
 from services.settings import Settings
 
 commands = typer.Typer(help="Dead letters: records the services could not handle.",
@@ -49,8 +50,7 @@ async def read_all(settings: Settings) -> list[Stored]:
     if not partitions:
         return []
     assigned = [TopicPartition(settings.dead_letter_topic, p) for p in partitions]
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    consumer = bootstrap.kafka_reader(settings)
     await consumer.start()
     try:
         consumer.assign(assigned)
@@ -154,7 +154,7 @@ def original_bytes(letter: DeadLetter) -> int | None:
 
 
 async def produce_again(settings: Settings, found: list[Stored], to: str | None) -> int:
-    sending = producer(settings)
+    sending = bootstrap.kafka_producer(settings)
     await sending.start()
     replayed = 0
     try:

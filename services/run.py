@@ -11,8 +11,7 @@ import structlog
 
 from services import bootstrap
 from services.adapters.health import Watchdog, serve_probes, watch
-from services.adapters.kafka import admin_client, backoff
-from services.adapters.kafka_access import KafkaAccessError, start_diagnosed
+from services.adapters.kafka import backoff, check_access
 from services.adapters.kafka_codecs import bound_batches
 from services.adapters.kafka_topics import TopicsNotCreatedError, ensure_topics
 from services.adapters.metrics import ServiceMetrics, report_group_lag
@@ -47,15 +46,7 @@ async def topics_checked(settings: Settings) -> None:
 async def kafka_checked(settings: Settings) -> None:
     """For a service that starts without Kafka (projections, api): refuses to start when the
     brokers refuse it (`KafkaAccessError`); a broker that does not answer yet is only logged."""
-    admin = admin_client(settings, request_timeout_ms=CHECK_TIMEOUT_MS)
-    try:
-        await start_diagnosed(admin, settings)
-    except KafkaAccessError:
-        raise
-    except Exception as error:
-        log.warning("kafka does not answer yet; starting without it", error=repr(error))
-    finally:
-        await admin.close()
+    await check_access(settings, CHECK_TIMEOUT_MS)
 
 
 def observed(service: str, settings: Settings) -> tuple[ServiceMetrics, Watchdog]:
@@ -93,6 +84,7 @@ async def _intake(settings: Settings) -> None:
 def processor(settings: Settings) -> None:
     """Stage 2: applies items until SIGINT or SIGTERM."""
     configure_logging(settings, "processor")
+    refuse_if_insecure(settings, settings.insecure_master_key())
     asyncio.run(_processor(settings))
 
 
@@ -112,6 +104,7 @@ async def _processor(settings: Settings) -> None:
 def relay(settings: Settings) -> None:
     """Publishes results and customer events until SIGINT or SIGTERM."""
     configure_logging(settings, "relay")
+    refuse_if_insecure(settings, settings.insecure_master_key())
     asyncio.run(_relay(settings))
 
 
@@ -143,14 +136,15 @@ async def _clock(settings: Settings) -> None:
 
 def projections(settings: Settings) -> None:
     """Follows the event store and the validation results until SIGINT or SIGTERM."""
-    from projections.service import run_projections
-
     configure_logging(settings, "projections")
+    refuse_if_insecure(settings, settings.insecure_master_key())
     asyncio.run(kafka_checked(settings))
     measured, watched = observed("projections", settings)
 
     async def until_stopped() -> None:
-        await run_projections(settings, measured, watched, bootstrap.stop_on_signals())
+        stop = bootstrap.stop_on_signals()
+        service = await asyncio.to_thread(bootstrap.projections, settings, measured, watched)
+        await service.run(stop)
 
     asyncio.run(until_stopped())
 
@@ -166,9 +160,10 @@ def api(settings: Settings) -> None:
     serve(bootstrap.api(settings), settings)
 
 
-def refuse_if_insecure(settings: Settings) -> None:
-    """Exits (status 2) saying what to set, when the settings have forgeable defaults."""
-    problems = settings.insecure()
+def refuse_if_insecure(settings: Settings, problems: list[str] | None = None) -> None:
+    """Exits (status 2) saying what to set, when the settings have forgeable defaults (those
+    the service reads: by default everything the API reads)."""
+    problems = settings.insecure() if problems is None else problems
     if problems:
         log.error("refusing to start: " + "; ".join(problems), problems=problems)
         print("loyalty: refusing to start outside development mode:\n  - "

@@ -21,13 +21,12 @@ from pydantic.alias_generators import to_camel
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.contract import topics
+from services.contract.rules import DEFAULT_EVENT_TYPES, DEFAULT_OPERATION_TYPES
 
-DEFAULT_EVENT_TYPES = ("operation", "action", "registration", "manual")
 DEV_API_KEY = "dev-key"
 DEV_LINK_SECRET = "development-link-secret-do-not-use-in-production"
 DEV_MASTER_KEY = "6c6f79616c74792d646576656c6f706d656e742d6d61737465722d6b65792121"
 """The development master key (64 hex digits: 32 bytes); refused outside development mode."""
-DEFAULT_OPERATION_TYPES = ("purchase", "payment", "transfer", "withdrawal", "refund")
 
 
 class PointsPolicySetting(BaseModel):

@@ -2,7 +2,10 @@
 producing reliably and in batches.
 
 Every aiokafka client of the services, the tools and the benchmark is made with
-`client_options(settings)`: the brokers, and the TLS and SASL settings to reach them.
+`client_options(settings)`: the brokers, and the TLS and SASL settings to reach them. The
+factories here (`producer`, `consumer`, `reader`, `admin_client`) are called by the
+composition root (`services.bootstrap`), which hands the services their clients, and by the
+adapters' own short-lived clients (topics, lag, topic ids); no service makes one itself.
 """
 
 import asyncio
@@ -89,16 +92,25 @@ def producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
 def consumer(settings: Settings, group: str, **options: Any) -> AIOKafkaConsumer:
     """A consumer of the group that commits only what the service says (after the broker
     acknowledged everything a batch caused), reading a partition without a committed offset
-    from its beginning."""
-    return AIOKafkaConsumer(
-        **client_options(settings),
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-        max_partition_fetch_bytes=MAX_RECORD_BYTES,
-        **options,
-    )
+    from its beginning; `options` add to those or replace them."""
+    return AIOKafkaConsumer(**client_options(settings) | {
+        "group_id": group,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "isolation_level": "read_committed",
+        "max_partition_fetch_bytes": MAX_RECORD_BYTES,
+    } | options)
+
+
+def reader(settings: Settings, **options: Any) -> AIOKafkaConsumer:
+    """A consumer outside any group that commits nothing, reading from the beginning: for a
+    tool that reads topics through (the dead letters, the benchmark's results); `options` add
+    to those or replace them."""
+    return AIOKafkaConsumer(**client_options(settings) | {
+        "group_id": None,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+    } | options)
 
 
 def is_transient(error: BaseException) -> bool:
@@ -184,6 +196,21 @@ async def enqueue_batched(producer: AIOKafkaProducer, records: Sequence[Record],
     sent = [ack for ack in acks if ack is not None]
     assert len(sent) == len(records), "every record is in a batch"
     return sent
+
+
+async def check_access(settings: Settings, timeout_ms: int = 10_000) -> None:
+    """For a service that starts without Kafka (projections, api): raises `KafkaAccessError`
+    when the brokers refuse the client (credentials, certificates, security protocol); a
+    broker that does not answer within `timeout_ms` is only logged."""
+    admin = admin_client(settings, request_timeout_ms=timeout_ms)
+    try:
+        await start_diagnosed(admin, settings)
+    except KafkaAccessError:
+        raise
+    except Exception as error:
+        log.warning("kafka does not answer yet; starting without it", error=repr(error))
+    finally:
+        await admin.close()
 
 
 async def partitions_of(settings: Settings, topic: str) -> list[int]:

@@ -2,13 +2,14 @@
 given up one by one, so that one record the broker refuses (too large, say) never holds up the
 others; the caller dead-letters what was given up and goes on (intake, the relay).
 
-A publisher produces through a producer of its own (`services.adapters.kafka.producer`: acks
-from every in-sync replica, idempotent), started with the first batch and stopped with the
-service, which hands records over a batch per partition (`enqueue_batched`)."""
+A publisher produces through a producer of its own, made by the factory it is given (the
+composition root gives `services.adapters.kafka.producer`: acks from every in-sync replica,
+idempotent) in the event loop, started with the first batch and stopped with the service; it
+hands records over a batch per partition (`enqueue_batched`)."""
 
 import asyncio
 import contextlib
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 import structlog
@@ -16,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 
 from services.adapters.backoff import backoff
 from services.adapters.dead_letters import DeadLetter
-from services.adapters.kafka import Record, enqueue_batched, is_transient, producer
+from services.adapters.kafka import Record, enqueue_batched, is_transient
 from services.adapters.metrics import ServiceMetrics
 from services.settings import Settings
 
@@ -31,9 +32,12 @@ class Publisher:
     attempts = 3
     """Tries of a record whose failure is not transient, before its command is given up."""
 
-    def __init__(self, settings: Settings, metrics: ServiceMetrics) -> None:
+    def __init__(self, settings: Settings, metrics: ServiceMetrics,
+                 producer: Callable[[], AIOKafkaProducer]) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.producer = producer
+        """Makes the producer; called in the event loop, where aiokafka must create it."""
         self.kafka: AIOKafkaProducer | None = None
 
     async def stop(self) -> None:
@@ -95,7 +99,7 @@ class Publisher:
     async def _producer(self) -> AIOKafkaProducer:
         """The producer, started on first use (a broker away: the error, retried like any)."""
         if self.kafka is None:
-            kafka = producer(self.settings)
+            kafka = self.producer()
             try:
                 await kafka.start()
             except BaseException:

@@ -1,34 +1,42 @@
 """The HTTP application: read API, health and metrics (the gateway and the window plug in).
 
-Run it with `loyalty api`, or `serve(settings)`. Nothing connects at import or at creation:
-the pool of read-model connections opens when the application starts.
+Run it with `loyalty api`. The composition root (`services.bootstrap.api`) makes the FastAPI
+application with `APPLICATION` and the `lifespan` of its resources, and `install` fits it out:
+docs pages, metrics, error handlers, routers, and the `ApiResources` its routes depend on.
+Nothing connects at import or at creation: the resources open when the application starts.
 """
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
 from services.api import health, read
-from services.api.auth import ApiKeys
 from services.api.contracts import contracts_router
 from services.api.docs import install_docs
 from services.api.errors import described, install_error_handlers
 from services.api.export import export_router
 from services.api.gateway import gateway_router
-from services.api.history import History, history_router
-from services.api.login_limits import PostgresHits
-from services.api.metrics import ApiMetrics
-from services.api.read_store import read_pool
+from services.api.history import history_router
+from services.api.resources import ApiResources
 from services.api.window import window_router
-from services.api.window_reads import ReadModelWindow
+from services.contract.rules import ValidationRules
 from services.settings import DEV_API_KEY, Settings
 
 log = structlog.get_logger(__name__)
 
+APPLICATION: dict[str, Any] = {
+    "title": "Loyalty points",
+    "version": "1.0.0",
+    "description": "Read API of the loyalty points service (organisers: header X-Api-Key).",
+    "docs_url": None,  # FastAPI's pages load their assets from a CDN: install_docs instead
+    "redoc_url": None,
+}
+"""The application's OpenAPI description and pages (OpenAPI at /openapi.json, browsable at
+/docs and /redoc with assets served by the application itself: no CDN)."""
 ROUTERS: tuple[APIRouter, ...] = (
     read.router,
     health.router,
@@ -36,48 +44,35 @@ ROUTERS: tuple[APIRouter, ...] = (
 """Every router of the application: adding one is one line."""
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The FastAPI application for these settings (OpenAPI at /openapi.json, browsable at
-    /docs and /redoc with assets served by the application itself: no CDN)."""
+def lifespan(resources: ApiResources) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Opens the resources when the application starts, closes them when it stops (and opens
+    them again at a later start: tests start an application twice)."""
 
     @asynccontextmanager
-    async def lifespan(running: FastAPI) -> AsyncIterator[None]:
-        # A pool per start: a closed pool cannot be opened again (tests start apps twice).
-        running.state.pool = pool = read_pool(settings)
-        await pool.open(wait=False)  # tables: `loyalty prepare`, as for every service
-        if getattr(running.state, "window_reads", None) is None:
-            running.state.window_reads = ReadModelWindow(pool)
-        if getattr(running.state, "login_hits", None) is None:
-            running.state.login_hits = PostgresHits(pool)
-        running.state.history = history = History(settings)
+    async def running(_: FastAPI) -> AsyncIterator[None]:
+        await resources.open()
         try:
             yield
         finally:
-            await running.state.metrics.stop()
-            await pool.close()
-            await asyncio.to_thread(history.close)
+            await resources.close()
 
-    app = FastAPI(
-        title="Loyalty points",
-        version="1.0.0",
-        description="Read API of the loyalty points service (organisers: header X-Api-Key).",
-        lifespan=lifespan,
-        docs_url=None,  # FastAPI's pages load their assets from a CDN: install_docs instead
-        redoc_url=None,
-    )
+    return running
+
+
+def install(app: FastAPI, settings: Settings, resources: ApiResources,
+            rules: ValidationRules) -> FastAPI:
+    """Fits the application out for these settings, resources and validation rules."""
+    app.state.resources = resources
     install_docs(app)
-    app.state.api_keys = ApiKeys.of(settings)
-    app.state.stuck_after = settings.stuck_after_seconds
-    app.state.metrics = ApiMetrics(count_every=settings.metrics_count_seconds)
-    app.state.metrics.install(app)
+    resources.metrics.install(app)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(history_router(settings))
     app.include_router(export_router(settings))
-    app.include_router(gateway_router(settings))
+    app.include_router(gateway_router(settings, rules))
     app.include_router(window_router(settings), responses=described(422))
-    app.include_router(contracts_router(settings))
+    app.include_router(contracts_router(rules))
     return app
 
 

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
+from services.api.resources import resources_of
 from services.settings import Settings
 
 API_KEY_HEADER = "X-Api-Key"
@@ -46,8 +47,7 @@ def programme_of(request: Request, key: str | None = Security(api_key_header)) -
     """The programme of the request's API key: 401 without a key, 403 for an unknown one."""
     if not key:
         raise HTTPException(401, f"the {API_KEY_HEADER} header is missing")
-    keys: ApiKeys = request.app.state.api_keys
-    programme = keys.programme_of(key)
+    programme = resources_of(request).keys.programme_of(key)
     if programme is None:
         raise HTTPException(403, "the API key is not known")
     return programme

@@ -9,16 +9,14 @@ from fastapi.responses import Response
 
 from services.contract.publish import MAKERS, contract, rendered
 from services.contract.validation import ValidationRules
-from services.settings import Settings
 
 PREFIX = "/contracts"
 JSON_OBJECT = {"description": "The document.",
                "content": {"application/json": {"schema": {"type": "object"}}}}
 
 
-def contracts_router(settings: Settings) -> APIRouter:
-    """A `GET` of each published document."""
-    rules = ValidationRules.from_settings(settings)
+def contracts_router(rules: ValidationRules) -> APIRouter:
+    """A `GET` of each published document, made for these rules."""
     router = APIRouter(prefix=PREFIX, tags=["contracts"])
     for name in MAKERS:
         _serve(router, name, rules)

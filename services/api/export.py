@@ -12,7 +12,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path
 from pydantic import Field
 
 from events.published import cloud_event
@@ -22,7 +22,7 @@ from projections.lots import find_expiries
 from projections.messages import find_messages
 from services.api.auth import Programme
 from services.api.errors import described
-from services.api.history import EventFilter, History
+from services.api.history import EventFilter, EventHistory, History
 from services.api.read import fits_text_columns
 from services.api.read_store import Connection
 from services.api.schemas import Body, Customer, Operation
@@ -89,7 +89,7 @@ def export_router(settings: Settings) -> APIRouter:
     @router.get("/customers/{uniqId}/export", response_model=CustomerExport,
                 responses=described(404))
     async def export_customer(
-        programme: Programme, conn: Connection, request: Request,
+        programme: Programme, conn: Connection, history: EventHistory,
         uniq_id: Annotated[str, Path(alias="uniqId", min_length=1, max_length=100,
                                      description="The customer's uniqId.")],
     ) -> CustomerExport:
@@ -109,7 +109,6 @@ def export_router(settings: Settings) -> APIRouter:
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
-        history: History = request.app.state.history
         events = await asyncio.to_thread(every_event, history, programme, uniq_id)
         return CustomerExport(
             programme=programme, uniq_id=uniq_id, exported_at=datetime.now(UTC),

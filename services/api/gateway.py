@@ -23,12 +23,7 @@ from services.api.auth import Programme
 from services.api.bodies import read_capped
 from services.api.command_schema import COMMAND_ID, STAGE1_ANSWER, request_body
 from services.api.errors import described, error_response
-from services.api.pipeline import (
-    PipelineUnavailableError,
-    UnacknowledgedError,
-    Upstream,
-    pipeline_lifespan,
-)
+from services.api.pipeline import PipelineUnavailableError, UnacknowledgedError, Upstream
 from services.contract.errors import ErrorCode
 from services.contract.results import CommandError, ValidationResult
 from services.contract.validation import ValidationRules, validate_command
@@ -63,11 +58,10 @@ def too_large(limit: int) -> JSONResponse:
     return JSONResponse({"results": [], "error": error.model_dump(mode="json")}, 413)
 
 
-def gateway_router(settings: Settings) -> APIRouter:
+def gateway_router(settings: Settings, rules: ValidationRules) -> APIRouter:
     """`POST /v1/commands`, with the application's one Kafka producer."""
-    rules = ValidationRules.from_settings(settings)
     limit = settings.max_command_bytes
-    router = APIRouter(prefix="/v1", tags=["commands"], lifespan=pipeline_lifespan(settings))
+    router = APIRouter(prefix="/v1", tags=["commands"])
     responses = {**STAGE1_ANSWER, **described(401, 403),
                  503: {**described(503)[503], "headers": COMMAND_ID}}
 

@@ -4,10 +4,9 @@ verification), `GET /livez`, `GET /readyz`, `GET /metrics`."""
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from psycopg_pool import AsyncConnectionPool
 from pydantic import Field
 
 from projections.progress import (
@@ -17,6 +16,7 @@ from projections.progress import (
     read_followers,
     read_progress,
 )
+from services.api.resources import Resources
 from services.api.schemas import Body, example_of
 
 router = APIRouter(tags=["operations"])
@@ -84,13 +84,12 @@ def follower(status: FollowerStatus, stuck_after: float) -> Follower:
 
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
-async def healthz(request: Request) -> Any:
+async def healthz(resources: Resources) -> Any:
     """Whether the database answers, how far each follower of the event store is and whether
     it is stuck, how many events the read models left out, and the last verification."""
-    pool: AsyncConnectionPool[Any] = request.app.state.pool
-    stuck_after: float = request.app.state.stuck_after
+    stuck_after = resources.stuck_after
     try:
-        async with pool.connection(timeout=2.0) as conn:
+        async with resources.read_models.connection(timeout=2.0) as conn:
             progress = await read_progress(conn)
             followers = [follower(status, stuck_after) for status in await read_followers(conn)]
             left_out = await count_quarantined(conn)
@@ -117,11 +116,10 @@ async def livez() -> dict[str, bool]:
 
 
 @router.get("/readyz", responses={503: {"description": "The database does not answer."}})
-async def readyz(request: Request) -> Any:
+async def readyz(resources: Resources) -> Any:
     """The API can serve: its database answers."""
-    pool: AsyncConnectionPool[Any] = request.app.state.pool
     try:
-        async with pool.connection(timeout=2.0) as conn:
+        async with resources.read_models.connection(timeout=2.0) as conn:
             await conn.execute("SELECT 1")
     except Exception as error:
         return JSONResponse({"ready": False, "reasons": {"database": repr(error)}},
@@ -131,10 +129,9 @@ async def readyz(request: Request) -> Any:
 
 @router.get("/metrics", response_class=Response,
             responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})
-async def metrics(request: Request) -> Response:
+async def metrics(resources: Resources) -> Response:
     """Prometheus text: HTTP requests and logins, the read models' lag, the followers, the last
     verification, item outcomes and customers (counted at most every
     `LOYALTY_METRICS_COUNT_SECONDS`), the process."""
-    pool: AsyncConnectionPool[Any] = request.app.state.pool
-    text = await request.app.state.metrics.scrape(pool, request.app.state.stuck_after)
+    text = await resources.metrics.scrape(resources.read_models, resources.stuck_after)
     return Response(text, media_type=CONTENT_TYPE_LATEST)

@@ -10,19 +10,19 @@ import asyncio
 import base64
 import binascii
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, cast, get_args
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import Field
 
 from events.published import cloud_event
 from services.adapters.event_store import EventStore
-from services.adapters.postgres import postgres_event_store
 from services.api.auth import Programme
 from services.api.errors import described
+from services.api.resources import resources_of
 from services.api.schemas import AwareDatetime, Body
 from services.domain import Customer, ids
 from services.settings import Settings
@@ -52,22 +52,25 @@ class EventFilter:
 
 
 class History:
-    """Reads customers' events; the store is opened at the first call."""
+    """Reads customers' events; the store is opened (`open_store`) at the first call, and
+    again at the first call after `close`."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, open_store: Callable[[], EventStore]) -> None:
+        self.open_store = open_store
         self._store: EventStore | None = None
         self._lock = threading.Lock()
 
     def store(self) -> EventStore:
         with self._lock:
             if self._store is None:
-                self._store = postgres_event_store(self.settings)
+                self._store = self.open_store()
             return self._store
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     def page(self, programme: str, uniq_id: str, after: int, limit: int,
              wanted: EventFilter) -> tuple[list[Any], int | None] | None:
@@ -140,8 +143,12 @@ def decode_cursor(text: str) -> int:
 
 
 def history_of(request: Request) -> History:
-    history: History = request.app.state.history
-    return history
+    """The application's `History`."""
+    return resources_of(request).history
+
+
+EventHistory = Annotated[History, Depends(history_of)]
+"""A route parameter: customers' events, from the event store."""
 
 
 def history_router(settings: Settings) -> APIRouter:
@@ -150,7 +157,7 @@ def history_router(settings: Settings) -> APIRouter:
     @router.get("/customers/{uniqId}/events", response_model=EventPage,
                 responses=described(404))
     async def get_customer_events(
-        programme: Programme, request: Request,
+        programme: Programme, history: EventHistory,
         uniq_id: Annotated[str, Path(alias="uniqId", min_length=1, max_length=100,
                                      description="The customer's uniqId.")],
         types: Annotated[Sequence[EventType] | None, Query(
@@ -167,7 +174,6 @@ def history_router(settings: Settings) -> APIRouter:
         continues), as on the loyalty.events topic."""
         after = 0 if cursor is None else decode_cursor(cursor)
         wanted = EventFilter(frozenset(types or ()), since, until)
-        history = history_of(request)
         page = await asyncio.to_thread(history.page, programme, uniq_id, after, limit, wanted)
         if page is None:
             raise HTTPException(404, "no such customer")

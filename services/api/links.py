@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
@@ -31,6 +31,7 @@ from services.api.auth import Programme
 from services.api.errors import described, error_response
 from services.api.pipeline import PipelineUnavailableError, UnacknowledgedError, Upstream
 from services.api.schemas import Body
+from services.api.window_reads import Reads
 from services.contract.commands import CommandType, WorkItem
 
 PURPOSE = b"loyalty/login-link/v2\x00"
@@ -159,12 +160,12 @@ def links_router(signer: LinkSigner) -> APIRouter:
                                  max_length=100, description="The customer's uniqId.")]
 
     @router.get("/customers/{uniqId}/link", response_model=LoginLink)
-    async def get_login_link(programme: Programme, request: Request,
+    async def get_login_link(programme: Programme, reads: Reads,
                              uniq_id: UniqId) -> LoginLink:
         """A login link to the customer's bonus window, valid for `LOYALTY_LINK_TTL_DAYS`
         unless the customer's links are revoked. It may be issued before the customer exists
         (the window then says the account is not found)."""
-        version = await request.app.state.window_reads.link_version(programme, uniq_id)
+        version = await reads.link_version(programme, uniq_id)
         token, expires_at = signer.token(programme, uniq_id, version)
         return LoginLink(uniq_id=uniq_id, url=window_path(token), expires_at=expires_at)
 

@@ -13,13 +13,15 @@ model (nothing folds it, a rebuild keeps it).
 
 import hashlib
 import time
-from typing import Any, Protocol
+from typing import Annotated, Protocol
 
+from fastapi import Depends, Request
 from limits import RateLimitItem
-from psycopg import AsyncConnection, sql
-from psycopg_pool import AsyncConnectionPool
+from psycopg import sql
 
 from projections.schema import LOGIN_HITS
+from services.adapters.pools import Connections
+from services.api.resources import resources_of
 
 TABLE = LOGIN_HITS
 
@@ -46,7 +48,7 @@ class HitCounter(Protocol):
 class PostgresHits:
     """Hits counted in `read_models.login_hits`, through the application's pool."""
 
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
+    def __init__(self, pool: Connections) -> None:
         self.pool = pool
         self._swept = time.monotonic()
 
@@ -58,6 +60,15 @@ class PostgresHits:
                 await conn.execute(SWEEP)
         assert counted is not None
         return int(counted[0])
+
+
+def login_hits_of(request: Request) -> HitCounter:
+    """The application's `HitCounter`."""
+    return resources_of(request).login_hits
+
+
+Hits = Annotated[HitCounter, Depends(login_hits_of)]
+"""A route parameter: the login limits' hit counter, shared by every API instance."""
 
 
 class LoginLimits:

@@ -22,7 +22,6 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from prometheus_client import Counter, Gauge, Histogram, generate_latest
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
 from projections.customers import count_customers
 from projections.item_outcomes import count_outcomes
@@ -33,6 +32,8 @@ from projections.progress import (
     read_progress,
 )
 from services.adapters.metrics import runtime_registry
+from services.adapters.pools import Connections
+from services.api.resources import resources_of
 
 log = structlog.get_logger(__name__)
 
@@ -111,7 +112,7 @@ class ApiMetrics:
             "loyalty_item_outcomes and loyalty_events_in_quarantine are.", registry=registry)
         self.count_age.set_function(self.age_of_counts)
 
-    async def scrape(self, pool: AsyncConnectionPool[Any], stuck_after: float) -> bytes:
+    async def scrape(self, pool: Connections, stuck_after: float) -> bytes:
         """Reads the cheap figures from the database, starts a count when the last one is
         old, and renders every metric as Prometheus text."""
         try:
@@ -139,7 +140,7 @@ class ApiMetrics:
             self.verified_at.set(verified.finished_at.timestamp())
             self.differences.set(verified.differences)
 
-    def count_if_due(self, pool: AsyncConnectionPool[Any]) -> None:
+    def count_if_due(self, pool: Connections) -> None:
         """Starts a count in the background when none runs and the last one is old."""
         if self.counting is not None and not self.counting.done():
             return
@@ -147,7 +148,7 @@ class ApiMetrics:
             return
         self.counting = asyncio.create_task(self.count(pool))
 
-    async def count(self, pool: AsyncConnectionPool[Any]) -> None:
+    async def count(self, pool: Connections) -> None:
         """Counts customers, item outcomes and quarantined events (table scans)."""
         try:
             async with pool.connection(timeout=DATABASE_TIMEOUT_SECONDS) as conn:
@@ -195,4 +196,4 @@ class ApiMetrics:
 
 def count_login(request: Request, outcome: LoginVerdict) -> None:
     """Counts a login's outcome in the application's metrics."""
-    request.app.state.metrics.login(outcome)
+    resources_of(request).metrics.login(outcome)

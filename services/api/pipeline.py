@@ -1,20 +1,20 @@
 """The HTTP application's way into the pipeline: one Kafka producer for commands and items.
 
-The producer is opened once for the application's lifetime (`pipeline_lifespan`, shared by
-every router that needs it) and reached in a route through the `Upstream` parameter. It waits
-for every in-sync replica (acks=all), so a record it reports sent is durable.
+The producer is made by the factory the composition root gives (`services.bootstrap.api`),
+started with the application (`ApiResources.open`) and stopped with it, and reached in a route
+through the `Upstream` parameter. It waits for every in-sync replica (acks=all), so a record it
+reports sent is durable.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Protocol
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, Request
 
-from services.adapters.kafka import producer
+from services.api.resources import resources_of
 from services.contract import topics
 from services.contract.commands import WorkItem
 from services.settings import Settings
@@ -33,11 +33,26 @@ class UnacknowledgedError(PipelineUnavailableError):
     written, and then processed. Sending it again is harmless (items apply once per guid)."""
 
 
-class PipelineClient:
-    """Sends organisers' commands and the window's items to Kafka."""
+class Pipeline(Protocol):
+    """What sends to the pipeline; tests give a fake."""
 
-    def __init__(self, settings: Settings) -> None:
+    async def connect(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def send_command(self, raw: bytes, *, programme: str, command_id: str) -> None: ...
+
+    async def send_item(self, item: WorkItem) -> None: ...
+
+
+class PipelineClient:
+    """Sends organisers' commands and the window's items to Kafka, through a producer that
+    `producer` makes (in the event loop, where aiokafka must create it; again after a start
+    that failed, or a stop)."""
+
+    def __init__(self, settings: Settings, producer: Callable[[], AIOKafkaProducer]) -> None:
         self._settings = settings
+        self._make_producer = producer
         self._producer: AIOKafkaProducer | None = None
         self._producer_lock = asyncio.Lock()
 
@@ -50,9 +65,11 @@ class PipelineClient:
             log.warning("kafka producer not started yet", error=str(error.__cause__))
 
     async def close(self) -> None:
-        """Flushes and stops the producer."""
+        """Flushes and stops the producer; the next start makes a new one."""
         if self._producer is not None:
             await self._producer.stop()
+            self._producer = None
+        self._producer_lock = asyncio.Lock()  # a later start may run in another event loop
 
     async def send_command(self, raw: bytes, *, programme: str, command_id: str) -> None:
         """Produces an organiser's command, as sent, to the commands topic; returns once
@@ -79,7 +96,7 @@ class PipelineClient:
     async def _started_producer(self) -> AIOKafkaProducer:
         async with self._producer_lock:
             if self._producer is None:
-                candidate = producer(self._settings)
+                candidate = self._make_producer()
                 try:
                     await asyncio.wait_for(candidate.start(), SEND_TIMEOUT_SECONDS)
                 except Exception as error:
@@ -89,37 +106,10 @@ class PipelineClient:
             return self._producer
 
 
-def pipeline_lifespan(
-    settings: Settings,
-) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """A router lifespan that opens the application's one `PipelineClient` (in
-    `app.state.pipeline`) and closes it at shutdown; routers that share it open it once."""
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if getattr(app.state, "pipeline", None) is not None:
-            yield
-            return
-        client = PipelineClient(settings)
-        await client.connect()
-        app.state.pipeline = client
-        try:
-            yield
-        finally:
-            app.state.pipeline = None
-            await client.close()
-
-    return lifespan
+def pipeline_of(request: Request) -> Pipeline:
+    """The application's pipeline."""
+    return resources_of(request).pipeline
 
 
-def pipeline_of(request: Request) -> PipelineClient:
-    """The application's pipeline client; 503 when the application's lifespan did not run
-    (so no `pipeline_lifespan` opened one)."""
-    client: PipelineClient | None = getattr(request.app.state, "pipeline", None)
-    if client is None:
-        raise HTTPException(503, "the service is not connected to the pipeline")
-    return client
-
-
-Upstream = Annotated[PipelineClient, Depends(pipeline_of)]
-"""A route parameter: the application's `PipelineClient`."""
+Upstream = Annotated[Pipeline, Depends(pipeline_of)]
+"""A route parameter: the application's `Pipeline`."""

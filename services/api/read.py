@@ -4,7 +4,7 @@ import asyncio
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query
 
 from projections.bonus_operations import OperationFilter, PageCursor, find_operations
 from projections.customers import find_customer
@@ -13,7 +13,7 @@ from projections.lots import find_expiries
 from projections.messages import find_messages
 from services.api.auth import Programme
 from services.api.errors import described
-from services.api.history import History
+from services.api.history import EventHistory
 from services.api.read_store import Connection
 from services.api.schemas import (
     AwareDatetime,
@@ -36,7 +36,7 @@ router = APIRouter(prefix="/v1", tags=["read"], responses=described(401, 403, 42
 
 @router.get("/customers/{uniqId}", response_model=Customer, responses=described(404))
 async def get_customer(
-    programme: Programme, conn: Connection, request: Request,
+    programme: Programme, conn: Connection, history: EventHistory,
     uniq_id: Annotated[str, Path(alias="uniqId", min_length=1, max_length=100,
                                  description="The customer's uniqId.")],
     instant: Annotated[AwareDatetime | None, Query(
@@ -46,7 +46,6 @@ async def get_customer(
     """The customer with this uniqId in the key's programme: status, contacts, balance,
     key times and messages; now, or as it was at `asOf`."""
     if instant is not None:
-        history: History = request.app.state.history
         past = await asyncio.to_thread(history.as_of, programme, uniq_id, instant)
         if past is None:
             raise HTTPException(404, "no such customer at that instant")

@@ -31,15 +31,10 @@ from limits import parse
 
 from services.api.bodies import read_capped
 from services.api.links import LinkSigner, Login, Refusal, links_router, window_path
-from services.api.login_limits import HitCounter, LoginLimits
+from services.api.login_limits import Hits, LoginLimits
 from services.api.metrics import LoginVerdict, count_login
-from services.api.pipeline import (
-    PipelineClient,
-    PipelineUnavailableError,
-    Upstream,
-    pipeline_lifespan,
-)
-from services.api.window_reads import LoginOutcome, OperationView, WindowReads
+from services.api.pipeline import Pipeline, PipelineUnavailableError, Upstream
+from services.api.window_reads import LoginOutcome, OperationView, Reads, WindowReads
 from services.contract.commands import CommandType, WorkItem
 from services.contract.results import ShownMessage
 from services.domain.answers import Rejection
@@ -108,7 +103,7 @@ def authorization(login: Login) -> WorkItem:
                     link_expires_at=datetime.fromtimestamp(login.expires, UTC))
 
 
-async def log_in(pipeline: PipelineClient, reads: WindowReads, login: Login) -> LoginOutcome:
+async def log_in(pipeline: Pipeline, reads: WindowReads, login: Login) -> LoginOutcome:
     """Sends the login through the pipeline and waits for its stage-2 outcome."""
     item = authorization(login)
     await pipeline.send_item(item)
@@ -120,7 +115,7 @@ async def log_in(pipeline: PipelineClient, reads: WindowReads, login: Login) -> 
     return outcome
 
 
-async def open_window(pipeline: PipelineClient, reads: WindowReads,
+async def open_window(pipeline: Pipeline, reads: WindowReads,
                       login: Login) -> WindowView | Rejection:
     """Logs the customer in; the view of the window, or why it cannot be shown."""
     outcome = await log_in(pipeline, reads, login)
@@ -219,7 +214,7 @@ def window_router(settings: Settings) -> APIRouter:
     """The customer's page behind a login link (`GET` shows it, `POST` logs in) and the
     organisers' link endpoints."""
     guard = WindowGuard(settings)
-    router = APIRouter(lifespan=pipeline_lifespan(settings))
+    router = APIRouter()
     router.include_router(links_router(guard.signer))
     answers: dict[int | str, dict[str, Any]] = {
         404: {"description": "No such link or customer"},
@@ -227,10 +222,10 @@ def window_router(settings: Settings) -> APIRouter:
 
     @router.get("/window/{token}", response_class=HTMLResponse, tags=["bonus window"],
                 responses=answers)
-    async def link_page(token: str, request: Request) -> HTMLResponse:
+    async def link_page(token: str, request: Request, reads: Reads) -> HTMLResponse:
         """The page a login link opens. Opening it logs no one in (a link preview changes
         nothing): the page posts the login form at once (with script) or shows its button."""
-        login = await guard.login_of(token, request.app.state.window_reads)
+        login = await guard.login_of(token, reads)
         if isinstance(login, Refusal):
             return refused(request, login)
         csrf = secrets.token_urlsafe(32)
@@ -246,10 +241,10 @@ def window_router(settings: Settings) -> APIRouter:
                             413: {"description": "The form is larger than a login form"},
                             429: {"description": "Too many logins"},
                             503: {"description": "The login could not be completed now"}})
-    async def bonus_window(token: str, request: Request, pipeline: Upstream) -> HTMLResponse:
+    async def bonus_window(token: str, request: Request, pipeline: Upstream, reads: Reads,
+                           hits: Hits) -> HTMLResponse:
         """The login through the link (authorizeCustomer), posted by the link's page: it
         activates a New customer and shows each due message once."""
-        reads: WindowReads = request.app.state.window_reads
         login = await guard.login_of(token, reads)
         if isinstance(login, Refusal):
             return refused(request, login)
@@ -266,7 +261,6 @@ def window_router(settings: Settings) -> APIRouter:
             return notice(request, 403, "Please open your link again",
                           "This page can only be opened from your login link.",
                           login.programme)
-        hits: HitCounter = request.app.state.login_hits  # shared by every API instance
         if not await guard.limits.allow(hits, token,
                                         request.client.host if request.client else "-"):
             count_login(request, LoginVerdict.RATE_LIMITED)

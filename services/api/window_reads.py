@@ -1,21 +1,22 @@
 """What the bonus window reads: the customer and a login's outcome, from the read models.
 
 A port with one implementation on PostgreSQL (`ReadModelWindow`); the window's own tests give
-it another, in memory.
+it another, in memory. Routes take it as the `Reads` parameter.
 """
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Annotated, Protocol
 
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
+from fastapi import Depends, Request
 
 from projections.bonus_operations import recent_operations
 from projections.customers import find_customer
 from projections.item_outcomes import find_outcome
 from projections.lots import find_expiries
+from services.adapters.pools import Connections
+from services.api.resources import resources_of
 from services.contract.results import ShownMessage
 
 
@@ -66,7 +67,7 @@ class WindowReads(Protocol):
 class ReadModelWindow:
     """The window's reads from the read models, through the application's pool."""
 
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
+    def __init__(self, pool: Connections) -> None:
         self.pool = pool
 
     async def customer(self, programme: str, uniq_id: str) -> CustomerView | None:
@@ -97,6 +98,15 @@ class ReadModelWindow:
             return None
         return LoginOutcome(row.error_code, [ShownMessage.model_validate(message)
                                              for message in row.messages or []])
+
+
+def window_reads_of(request: Request) -> WindowReads:
+    """The application's `WindowReads`."""
+    return resources_of(request).window_reads
+
+
+Reads = Annotated[WindowReads, Depends(window_reads_of)]
+"""A route parameter: what the window reads."""
 
 
 DEBITS = frozenset({"reversal", "spend", "expiry"})

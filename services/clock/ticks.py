@@ -3,7 +3,9 @@
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 import structlog
@@ -11,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from projections.lots import find_due
 from services.adapters.health import Watchdog
-from services.adapters.kafka import producer, send_reliably
+from services.adapters.kafka import send_reliably
 from services.adapters.metrics import ServiceMetrics
 from services.contract.commands import CommandType, WorkItem
 from services.contract.topics import item_key
@@ -31,17 +33,26 @@ def settlement(programme: str, uniq_id: str, at: datetime) -> WorkItem:
                     programme=programme, guid=guid, uniq_id=uniq_id, at=at)
 
 
-class Clock:
-    """Ticks every interval until stopped."""
+Connect = Callable[[], Awaitable[psycopg.AsyncConnection[Any]]]
+"""Opens a connection to the read models (a new one every tick)."""
 
-    def __init__(self, settings: Settings, metrics: ServiceMetrics, watchdog: Watchdog) -> None:
+
+class Clock:
+    """Ticks every interval until stopped: each tick reads the customers due through a
+    connection `connect` opens, and sends their items with a producer `producer` makes (in the
+    event loop, where aiokafka must create it)."""
+
+    def __init__(self, settings: Settings, metrics: ServiceMetrics, watchdog: Watchdog,
+                 producer: Callable[[], AIOKafkaProducer], connect: Connect) -> None:
         self.settings = settings
         self.metrics = metrics
         self.watchdog = watchdog
+        self.producer = producer
+        self.connect = connect
         self.settled = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        sending = producer(self.settings)
+        sending = self.producer()
         await sending.start()
         try:
             while not stop.is_set():
@@ -58,7 +69,7 @@ class Clock:
 
     async def tick(self, sending: AIOKafkaProducer, now: datetime) -> None:
         """Sends a settlePoints item to every customer with a lot due at `now`."""
-        async with await psycopg.AsyncConnection.connect(self.settings.postgres_dsn) as conn:
+        async with await self.connect() as conn:
             due = await find_due(conn, now, PER_TICK)
         for customer in due:
             item = settlement(customer.programme, customer.uniq_id, now)

@@ -9,6 +9,7 @@ items are fingerprinted by it): the parts an item carries are the domain's own p
 `payload`.
 """
 
+import dataclasses
 import hashlib
 import typing
 from datetime import datetime
@@ -139,15 +140,32 @@ class WorkItem(Contract):
 
     def _later_fields_left_out(self) -> dict[str, Any]:
         left_out: dict[str, Any] = {"command_id": True, "command_timestamp": True}
-        left_out |= {name: True for name in LATER_FIELDS if getattr(self, name) is None}
-        if self.accrual is not None:
-            later = {name for name in LATER_ACCRUAL_FIELDS if getattr(self.accrual, name) is None}
+        left_out |= {name: True for name in type(self).model_fields
+                     if name not in FINGERPRINTED[""] and getattr(self, name) is None}
+        for part in ("accrual", "message", "reversal", "spend", "cancel"):
+            value = getattr(self, part)
+            if value is None:
+                continue
+            later = {field.name for field in dataclasses.fields(value)
+                     if field.name not in FINGERPRINTED[part]
+                     and getattr(value, field.name) is None}
             if later:
-                left_out["accrual"] = later
+                left_out[part] = later
         return left_out
 
 
-LATER_FIELDS = ("reversal", "spend", "cancel", "at", "link_version", "link_expires_at",
-                "payload")
-"""WorkItem fields added after the first version (their absence is not in fingerprints)."""
-LATER_ACCRUAL_FIELDS = ("available_from", "expires_at")
+FINGERPRINTED: dict[str, frozenset[str]] = {
+    "": frozenset({"type_of_command", "programme", "guid", "uniq_id", "phone", "email",
+                   "accrual", "message", "reason", "method"}),
+    "accrual": frozenset({"amount", "event_id", "event_date", "event_type", "info",
+                          "operation_type", "operation_amount", "merchant_name", "bank_product",
+                          "mcc"}),
+    "message": frozenset({"text", "show_count", "show_till"}),
+    "reversal": frozenset({"original_guid", "amount", "event_id", "event_date", "reason"}),
+    "spend": frozenset({"amount", "event_id", "event_date", "merchant_name", "info"}),
+    "cancel": frozenset({"original_guid", "amount"}),
+}
+"""The fields of the item and of each of its parts whose absence (null) the fingerprints of the
+first layout of each hold. Any other field, added later, counts only when it has a value, so
+an item sent again after a field was added keeps the fingerprint it was stored with: adding a
+field to a domain command needs no line here (and none may be added)."""

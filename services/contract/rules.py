@@ -1,8 +1,14 @@
-"""The configurable limits and enumerations of stage-1 validation."""
+"""The configurable limits and enumerations of stage-1 validation.
+
+The contract's own defaults live here; the service's settings start from them, and the
+composition root (`services.bootstrap.validation_rules`) makes the rules a service validates
+with from its settings: the contract knows nothing of the settings.
+"""
 
 from dataclasses import dataclass
 
-from services.settings import DEFAULT_EVENT_TYPES, DEFAULT_OPERATION_TYPES, Settings
+DEFAULT_EVENT_TYPES = ("operation", "action", "registration", "manual")
+DEFAULT_OPERATION_TYPES = ("purchase", "payment", "transfer", "withdrawal", "refund")
 
 
 @dataclass(frozen=True)
@@ -20,17 +26,3 @@ class ValidationRules:
     """Digits a number of a command may have (before and after the point together)."""
     max_decimal_exponent: int = 30
     """How large a number's exponent may be, either way (`1e9999`, `0E-20000`: refused)."""
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "ValidationRules":
-        """The rules configured by the service's settings."""
-        return cls(
-            max_items=settings.max_items_per_command,
-            max_bytes=settings.max_command_bytes,
-            phone_region=settings.phone_default_region,
-            event_types=tuple(settings.event_types),
-            operation_types=tuple(settings.operation_types),
-            programmes=frozenset(settings.programmes),
-            max_decimal_digits=settings.max_decimal_digits,
-            max_decimal_exponent=settings.max_decimal_exponent,
-        )

@@ -137,9 +137,10 @@ def records_of(command: Received, validated: Validated, settings: Settings
 class CommandValidator:
     """Validates a batch of commands and publishes what they caused, or dead-letters them."""
 
-    def __init__(self, settings: Settings, publisher: Publisher, metrics: ServiceMetrics) -> None:
+    def __init__(self, settings: Settings, rules: ValidationRules, publisher: Publisher,
+                 metrics: ServiceMetrics) -> None:
         self.settings = settings
-        self.rules = ValidationRules.from_settings(settings)
+        self.rules = rules
         self.publisher = publisher
         self.metrics = metrics
 

@@ -16,7 +16,7 @@ from its beginning (re-sent items are recognised by their guid).
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -35,7 +35,7 @@ from services.adapters.consumer_watch import watch_consumer
 from services.adapters.dead_letters import DeadLetter, Origin, describe
 from services.adapters.event_store import is_unavailable
 from services.adapters.health import Watchdog
-from services.adapters.kafka import client_options, producer, send_reliably
+from services.adapters.kafka import send_reliably
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.positions import Position
 from services.adapters.topic_ids import topic_ids
@@ -81,14 +81,25 @@ def decode(record: ConsumerRecord, topic_id: str | None) -> ItemRecord:
 
 
 class ItemConsumer:
-    """Consumes items in batches and has each batch processed in one transaction."""
+    """Consumes items in batches and has each batch processed in one transaction.
+
+    Its Kafka clients are made by the factories it is given (the composition root's), in the
+    event loop where aiokafka must create them: `consumer` reads the items in the processor's
+    group with no reset policy of its own (`auto_offset_reset="none"`: positions come from the
+    store) and refreshes its metadata every `INCARNATION_CHECK_SECONDS`; `dead_letters`
+    produces the dead letters.
+    """
 
     def __init__(self, settings: Settings, processor: ItemProcessor,
-                 metrics: ServiceMetrics, watchdog: Watchdog) -> None:
+                 metrics: ServiceMetrics, watchdog: Watchdog,
+                 consumer: Callable[[], AIOKafkaConsumer],
+                 dead_letters: Callable[[], AIOKafkaProducer]) -> None:
         self.settings = settings
         self.processor = processor
         self.metrics = metrics
         self.watchdog = watchdog
+        self.consumer = consumer
+        self.dead_letters = dead_letters
         self.items_processed = 0
         self.unresumed: set[TopicPartition] = set()
         """Assigned partitions still to be sought to their stored position (paused)."""
@@ -101,16 +112,8 @@ class ItemConsumer:
         self.processor.store.close()
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(
-            **client_options(self.settings),
-            group_id=self.settings.processor_group,
-            enable_auto_commit=False,
-            auto_offset_reset="none",
-            isolation_level="read_committed",
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-            metadata_max_age_ms=int(INCARNATION_CHECK_SECONDS * 1000),
-        )
-        dead_letters = producer(self.settings)
+        consumer = self.consumer()
+        dead_letters = self.dead_letters()
         await self.check_incarnations(consumer)
         consumer.subscribe([self.settings.items_topic],
                            listener=SeekToStoredPositions(self, consumer))

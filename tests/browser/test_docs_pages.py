@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 import uvicorn
 
-from services.api.app import create_app
+from services import bootstrap
 from services.settings import Settings
 
 pytestmark = pytest.mark.browser
@@ -42,7 +42,7 @@ def docs_api() -> Iterator[str]:
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listening.bind((LOCAL_HOST, 0))
     port = listening.getsockname()[1]
-    config = uvicorn.Config(create_app(Settings()), lifespan="off", log_config=None,
+    config = uvicorn.Config(bootstrap.api(Settings()), lifespan="off", log_config=None,
                             access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)

@@ -4,10 +4,14 @@ import asyncio
 import json
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
+from services.adapters.dead_letters import DeadLetter
+from services.adapters.personal_data import KeyRing, MasterKeys, PostgresKeys, opened_letter
 from services.contract.topics import item_key
+from services.settings import Settings
 from tests.support.commands import accrual, add, outcome, phone, unique
 from tests.support.contracts import dead_letter_problems, planted
 from tests.support.pipeline import Organiser, Pipeline, read_all
@@ -181,7 +185,20 @@ def test_an_item_the_processor_gives_up_on_is_answered_and_dead_lettered_by_the_
     headers = dict(letter.headers)
     assert (headers["loyalty.dlq.topic"], headers["loyalty.dlq.service"]) == (
         pipeline.items_topic.encode(), b"processor")
-    assert json.loads(letter.value) == broken
+    assert broken["uniqId"].encode() not in letter.value, "sealed with the customer's key"
+    assert json.loads(opened(pipeline, letter).origin.value) == broken
+
+
+def opened(pipeline: Pipeline, record: Any) -> DeadLetter:
+    """A dead letter opened with its customer's data key, as `loyalty dead-letters show` does."""
+    keys = PostgresKeys(pipeline.dsn)
+    try:
+        letter = opened_letter(DeadLetter.of(record.key, record.value, record.headers),
+                               KeyRing(keys, MasterKeys(Settings().master_keys())))
+    finally:
+        keys.close()
+    assert letter is not None
+    return letter
 
 
 def test_wrong_types_fail_their_item_only(organiser: Organiser) -> None:

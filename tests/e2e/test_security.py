@@ -75,6 +75,7 @@ def test_every_organiser_endpoint_refuses_no_key_a_wrong_key_and_other_programme
         ("GET", "/v1/customers/{uniqId}"): {"url": f"/v1/customers/{uniq_id}"},
         ("GET", "/v1/customers/{uniqId}/events"): {"url": f"/v1/customers/{uniq_id}/events"},
         ("GET", "/v1/customers/{uniqId}/link"): {"url": f"/v1/customers/{uniq_id}/link"},
+        ("GET", "/v1/customers/{uniqId}/export"): {"url": f"/v1/customers/{uniq_id}/export"},
         ("POST", "/v1/customers/{uniqId}/links/revoke"): {
             "url": f"/v1/customers/{uniq_id}/links/revoke"},
         ("POST", "/v1/getBonusOperationExt"): {"url": "/v1/getBonusOperationExt",
@@ -95,6 +96,7 @@ def test_every_organiser_endpoint_refuses_no_key_a_wrong_key_and_other_programme
         for key, call in calls.items()}
     assert beta["GET", "/v1/customers/{uniqId}"].status_code == 404
     assert beta["GET", "/v1/customers/{uniqId}/events"].status_code == 404
+    assert beta["GET", "/v1/customers/{uniqId}/export"].status_code == 404
     assert beta["GET", "/v1/items/{guid}"].status_code == 404
     assert beta["POST", "/v1/getBonusOperationExt"].json()["count"] == 0
     assert "/window/" in beta["GET", "/v1/customers/{uniqId}/link"].json()["url"]

@@ -23,7 +23,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from projections.view import POSITION_LOCK, POSITION_LOCK_KEY
-from projections.writer import clear_read_models, create_tables
+from projections.writer import clear_read_models
+from services import bootstrap
 from services.bootstrap import grant_services
 from services.settings import Settings
 from tests.conftest import service_dsn
@@ -151,7 +152,7 @@ def test_postgresql_stopped_while_the_read_models_catch_up_after_a_rebuild(
     results.wait_for_every_answer(sent)
     stored = head(system)
     clear_read_models(system.dsn)  # what `loyalty projections rebuild` starts with
-    create_tables(Settings(postgres_dsn=system.dsn))
+    bootstrap.create_read_model_tables(Settings(postgres_dsn=system.dsn))
     grant_services(Settings(postgres_dsn=service_dsn(system.dsn), postgres_owner_dsn=system.dsn))
     try:
         wait_until(lambda: position(system) > 0, 60, "the read models to start catching up")

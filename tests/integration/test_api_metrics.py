@@ -11,9 +11,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from projections.verify import Scope, verify_read_models
-from projections.writer import writer_of
 from services import bootstrap
-from services.api.app import create_app
 from services.settings import Settings
 from tests.conftest import scratch_database
 from tests.support.workload import PROGRAMMES, record, workload
@@ -32,10 +30,10 @@ def settings(postgres_server_dsn: str) -> Iterator[Settings]:
         store = bootstrap.event_store(config, create_tables=True)
         record(store, workload()[:120])
         store.close()
-        writer = writer_of(config, create_tables=True)
+        writer = bootstrap.read_models_writer(config, create_tables=True)
         writer.catch_up()
         writer.close()
-        verify_read_models(config, Scope())
+        verify_read_models(bootstrap.read_models_writer(config), Scope())
         yield config
 
 
@@ -61,9 +59,9 @@ def counted(client: TestClient, timeout: float = 10) -> Samples:
 
 def test_a_scrape_reports_the_read_models_and_counts_in_the_background(
         settings: Settings) -> None:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(bootstrap.api(settings)) as client:
         found = counted(client)
-        metrics = client.app.state.metrics  # type: ignore[attr-defined]
+        metrics = client.app.state.resources.metrics  # type: ignore[attr-defined]
         counted_at = metrics.counted_at
         for _ in range(3):
             client.get("/metrics")

@@ -9,9 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.schemas import APIOperation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from projections.writer import writer_of
 from services import bootstrap
-from services.api.app import create_app
 from services.settings import DEV_API_KEY, Settings
 from tests.conftest import scratch_database
 from tests.support.workload import record, workload
@@ -30,7 +28,7 @@ def api_settings(postgres_server_dsn: str) -> Iterator[Settings]:
         record(store, [item.model_copy(update={"programme": "default"})
                        for item in workload()[:200]])
         store.close()
-        writer = writer_of(config, create_tables=True)
+        writer = bootstrap.read_models_writer(config, create_tables=True)
         writer.catch_up()
         writer.close()
         yield config
@@ -39,7 +37,7 @@ def api_settings(postgres_server_dsn: str) -> Iterator[Settings]:
 @pytest.fixture
 def api_schema(api_settings: Settings) -> schemathesis.schemas.BaseSchema:
     """The OpenAPI document served by a fresh app (schemathesis ends its lifespan per test)."""
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app(api_settings))
+    return schemathesis.openapi.from_asgi("/openapi.json", bootstrap.api(api_settings))
 
 
 READ_API = ("/v1/customers/{uniqId}", "/v1/customers/{uniqId}/events",

@@ -12,10 +12,9 @@ from fastapi.testclient import TestClient
 
 from projections.migrations import migrate
 from services import bootstrap
-from services.api.app import create_app
+from services.adapters.pools import read_pool
 from services.api.links import LinkSigner
 from services.api.login_limits import TABLE, PostgresHits
-from services.api.read_store import read_pool
 from services.settings import Settings
 from tests.conftest import service_dsn
 from tests.support.domain import World, add
@@ -50,10 +49,8 @@ def instances(settings: Settings, world: World) -> Iterator[tuple[TestClient, Te
     with psycopg.connect(settings.postgres_owner_dsn, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {TABLE}")
     pipeline = FakePipeline(world)
-    apps = [create_app(settings), create_app(settings)]
-    for app in apps:
-        app.state.pipeline = pipeline
-        app.state.window_reads = WorldReads(world)
+    apps = [bootstrap.api(settings, pipeline=pipeline, window_reads=WorldReads(world))
+            for _ in range(2)]
     with TestClient(apps[0]) as first, TestClient(apps[1]) as second:
         yield first, second
 

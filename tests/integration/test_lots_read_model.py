@@ -15,7 +15,6 @@ import psycopg
 import pytest
 
 from projections.lots import TABLE
-from projections.writer import writer_of
 from services import bootstrap
 from services.domain import ids
 from services.domain.points import Lot
@@ -71,7 +70,7 @@ def folded(postgres_server_dsn: str) -> Iterator[tuple[dict[Any, Lot], dict[Any,
                          for lot in [*wallet.lots.values(), *wallet.closed.values()]}
         finally:
             world.store.close()
-        writer = writer_of(settings, create_tables=True)
+        writer = bootstrap.read_models_writer(settings, create_tables=True)
         try:
             writer.catch_up()
         finally:

@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from projections.writer import writer_of
 from services import bootstrap
-from services.api.app import create_app
 from services.settings import Settings
 from tests.conftest import scratch_database
 from tests.support.domain import NOW, World, cancel, earn, spend
@@ -49,7 +47,7 @@ def settings(postgres_server_dsn: str) -> Iterator[Settings]:
             world.apply(earn("pager", "5", guid="a3", event_date=NOW - timedelta(days=4)))
         finally:
             world.store.close()
-        writer = writer_of(settings, create_tables=True)
+        writer = bootstrap.read_models_writer(settings, create_tables=True)
         try:
             writer.catch_up()
         finally:
@@ -59,7 +57,7 @@ def settings(postgres_server_dsn: str) -> Iterator[Settings]:
 
 @pytest.fixture(scope="module")
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(bootstrap.api(settings)) as client:
         yield client
 
 

@@ -14,7 +14,6 @@ import psycopg
 import pytest
 
 from projections.verify import Scope, verify_read_models
-from projections.writer import create_tables
 from services import bootstrap
 from services.adapters.event_store import EventStore
 from services.adapters.privacy_migration import events_table_of, mark_new_store, migrate
@@ -39,7 +38,7 @@ def settings(postgres_server_dsn: str) -> Iterator[Settings]:
         store = bootstrap.event_store(settings, create_tables=True)
         mark_new_store(dsn, events_table_of(store))  # as `loyalty prepare` does
         store.close()
-        create_tables(settings)
+        bootstrap.create_read_model_tables(settings)
         yield settings
 
 

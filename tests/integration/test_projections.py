@@ -22,15 +22,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from projections.item_outcomes import PendingItem, pending_statement
-from projections.pending import follow_validation_results, pending_items
+from projections.pending import pending_items
 from projections.schema import QUARANTINE, SCHEMA, TRACKING_TABLE
 from projections.view import EVENT_TABLES
-from projections.writer import clear_read_models, create_tables, rebuild, writer_of
+from projections.writer import clear_read_models
 from services import bootstrap
 from services.adapters.event_store import EventStore
 from services.adapters.kafka import producer
 from services.adapters.kafka_topics import ensure_topics
-from services.api.app import create_app
 from services.domain.ids import customer_id
 from services.settings import Settings
 from tests.conftest import scratch_database
@@ -61,7 +60,7 @@ def store(settings: Settings) -> Iterator[EventStore]:
 
 def project(settings: Settings) -> None:
     """Brings the read models up to the event store's head."""
-    writer = writer_of(settings, create_tables=True)
+    writer = bootstrap.read_models_writer(settings, create_tables=True)
     try:
         writer.catch_up()
     finally:
@@ -151,18 +150,18 @@ def position(settings: Settings) -> int:
 FOLLOWER = """
 import threading
 import projections.writer
+from services import bootstrap
 from services.adapters.health import Watchdog
 from services.settings import Settings
 projections.writer.STEP_LIMIT = 20  # many small transactions: a kill lands mid-stream
-follow = projections.writer.follow
-follow(Settings(), threading.Event(), Watchdog("projections", 60))
+bootstrap.read_models_follower(Settings(), Watchdog("projections", 60)).follow(threading.Event())
 """
 
 
 def test_a_killed_projection_resumes_to_what_a_rebuild_builds(
     settings: Settings, store: EventStore
 ) -> None:
-    create_tables(settings)  # as `loyalty prepare` does before the services start
+    bootstrap.create_read_model_tables(settings)  # as `loyalty prepare` does, before services
     clear_read_models(settings.postgres_dsn)
     head = store.recorder.max_notification_id() or 0
     env = {**os.environ, "LOYALTY_POSTGRES_DSN": settings.postgres_dsn, "LOYALTY_LOG_JSON": "0"}
@@ -181,7 +180,7 @@ def test_a_killed_projection_resumes_to_what_a_rebuild_builds(
     resumed = read_model(settings)
     assert position(settings) == head
 
-    assert rebuild(settings) == head
+    assert bootstrap.rebuild_read_models(settings) == head
     rebuilt = read_model(settings)
     for table in EVENT_TABLES:
         assert resumed[table] == rebuilt[table], table
@@ -201,7 +200,7 @@ def test_a_key_reads_only_its_programme(settings: Settings) -> None:
         ).fetchone()
     assert alpha_customer and beta_only
     alpha_item, beta_item = "alpha-g0", "beta-g1"
-    with TestClient(create_app(settings)) as client:
+    with TestClient(bootstrap.api(settings)) as client:
         alpha, beta = {"X-Api-Key": "key-a"}, {"X-Api-Key": "key-b"}
         assert client.get(f"/v1/customers/{alpha_customer[0]}", headers=alpha).status_code == 200
         assert client.get(f"/v1/customers/{beta_only[0]}", headers=alpha).status_code == 404
@@ -220,7 +219,7 @@ def test_a_key_reads_only_its_programme(settings: Settings) -> None:
 
 def test_pages_of_operations_add_up_to_count_and_sum(settings: Settings) -> None:
     project(settings)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(bootstrap.api(settings)) as client:
         seen: list[dict[str, Any]] = []
         body: dict[str, Any] = {"limit": 7, "timeField": "eventDate"}
         while True:
@@ -251,7 +250,7 @@ def test_pending_items_never_hide_a_final_outcome(settings: Settings) -> None:
         for batch in (items, [PendingItem("alpha", "alpha-new", "u2", "c9")]):
             statement = pending_statement(batch)
             conn.execute(statement.query, statement.params)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(bootstrap.api(settings)) as client:
         key = {"X-Api-Key": "key-a"}
         assert client.get("/v1/items/alpha-g0", headers=key).json()["status"] != "pending"
         assert client.get("/v1/items/alpha-new", headers=key).json()["status"] == "pending"
@@ -272,7 +271,7 @@ def test_pending_items_come_from_validation_results_on_kafka(
         async with producer(kafka) as publisher:
             await publisher.send_and_wait(kafka.results_topic, value, key=b"k1")
         stop = asyncio.Event()
-        follower = asyncio.create_task(follow_validation_results(kafka, stop))
+        follower = asyncio.create_task(bootstrap.pending_items(kafka).follow(stop))
         await asyncio.to_thread(wait_until_pending, "beta-kafka")
         stop.set()
         await follower
@@ -289,7 +288,7 @@ def test_pending_items_come_from_validation_results_on_kafka(
 
     project(settings)
     asyncio.run(publish_and_follow())
-    with TestClient(create_app(settings)) as client:
+    with TestClient(bootstrap.api(settings)) as client:
         item = client.get("/v1/items/beta-kafka", headers={"X-Api-Key": "key-b"}).json()
         assert (item["status"], item["login"], item["commandId"]) == ("pending", "u1", "k1")
         assert client.get("/v1/items/beta-kafka", headers={"X-Api-Key": "key-a"}).status_code \

@@ -27,7 +27,7 @@ import pytest
 from projections.schema import QUARANTINE, SCHEMA
 from projections.verify import Scope, verify_read_models
 from projections.view import EVENT_TABLES
-from projections.writer import ReadModelWriter, create_tables, rebuild, writer_of
+from projections.writer import ReadModelWriter
 from services import bootstrap
 from services.adapters.event_store import EventStore
 from services.adapters.following import EventLog, Step
@@ -47,7 +47,7 @@ def settings(postgres_server_dsn: str) -> Iterator[Settings]:
     for dsn in scratch_database(postgres_server_dsn):
         settings = Settings(postgres_dsn=dsn, postgres_owner_dsn=dsn)
         bootstrap.event_store(settings, create_tables=True).close()
-        create_tables(settings)
+        bootstrap.create_read_model_tables(settings)
         yield settings
 
 
@@ -60,7 +60,7 @@ def store(settings: Settings) -> Iterator[EventStore]:
 
 @pytest.fixture
 def writer(settings: Settings) -> Iterator[ReadModelWriter]:
-    opened = writer_of(settings)
+    opened = bootstrap.read_models_writer(settings)
     yield opened
     opened.close()
 
@@ -166,13 +166,14 @@ def test_an_event_the_database_refuses_is_quarantined_and_every_other_one_is_wri
     assert "PointsAccrued" in quarantined[0][0] and "refused" in quarantined[0][1]
     assert customers is not None and customers[0] > 100, "the events after it were written"
 
-    report = verify_read_models(settings, Scope())
+    report = verify_read_models(bootstrap.read_models_writer(settings), Scope())
     assert report.quarantined == 1
     assert {d.table for d in report.differences} <= {"quarantine", "bonus_operations",
                                                      "customers", "lots"}
-    odd_only = verify_read_models(settings, Scope(programme="alpha", customer="odd-customer"))
+    odd_only = verify_read_models(bootstrap.read_models_writer(settings),
+                                  Scope(programme="alpha", customer="odd-customer"))
     assert odd_only.differences and report.aggregates > odd_only.aggregates == 1
-    others = verify_read_models(settings, Scope(programme="beta"))
+    others = verify_read_models(bootstrap.read_models_writer(settings), Scope(programme="beta"))
     assert others.ok, others.differences
 
 
@@ -180,7 +181,7 @@ def test_two_writers_at_once_never_fold_an_event_twice(
     settings: Settings, store: EventStore
 ) -> None:
     record(store, workload()[:600])
-    writers = [writer_of(settings) for _ in range(2)]
+    writers = [bootstrap.read_models_writer(settings) for _ in range(2)]
     for one in writers:
         one.events.limit = 25
     head = store.recorder.max_notification_id() or 0
@@ -194,9 +195,9 @@ def test_two_writers_at_once_never_fold_an_event_twice(
         for one in writers:
             one.close()
     together = rows(settings)
-    assert rebuild(settings) == head
+    assert bootstrap.rebuild_read_models(settings) == head
     assert rows(settings) == together
-    assert verify_read_models(settings, Scope()).ok
+    assert verify_read_models(bootstrap.read_models_writer(settings), Scope()).ok
 
 
 def loyalty(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:

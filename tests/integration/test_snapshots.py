@@ -160,7 +160,8 @@ def test_the_past_and_the_history_pages_are_the_same_with_snapshots_and_without(
     with_snapshots, without = stores
     process(ItemProcessor(with_snapshots), life(datetime.now(UTC)))
     events = list(without.events.get(CUSTOMER))
-    histories = [History(settings(dsn, INTERVAL)), History(settings(dsn, 0))]
+    histories = [History(lambda: bootstrap.event_store(settings(dsn, INTERVAL))),
+                 History(lambda: bootstrap.event_store(settings(dsn, 0)))]
     try:
         for history in histories:
             assert history.as_of("default", "u1", events[0].timestamp - timedelta(

@@ -21,7 +21,6 @@ from projections.migrations import LATEST, MIGRATIONS, VERSIONS, NewerSchemaErro
 from projections.schema import LOGIN_HITS, SCHEMA, TRACKING_TABLE
 from projections.verify import Scope, verify_read_models
 from projections.view import EVENT_TABLES
-from projections.writer import create_tables, writer_of
 from services import bootstrap
 from services.settings import Settings
 from tests.conftest import scratch_database
@@ -77,7 +76,7 @@ def test_prepare_upgrades_the_previous_release_keeping_every_row(settings: Setti
     assert customers, "the dump holds customers"
 
     bootstrap.event_store(settings, create_tables=True).close()  # as `loyalty prepare` does
-    applied = create_tables(settings)
+    applied = bootstrap.create_read_model_tables(settings)
 
     assert [migration.version for migration in applied] == [m.version for m in MIGRATIONS]
     assert versions(settings) == [m.version for m in MIGRATIONS] and versions(
@@ -91,8 +90,9 @@ def test_prepare_upgrades_the_previous_release_keeping_every_row(settings: Setti
     with psycopg.connect(settings.postgres_dsn) as conn:
         assert table_exists(conn, LOGIN_HITS), "what the new release needs is there"
 
-    assert verify_read_models(settings, Scope()).ok, "the old rows equal the old events"
-    writer = writer_of(settings)
+    assert verify_read_models(bootstrap.read_models_writer(settings), Scope()).ok, \
+        "the old rows equal the old events"
+    writer = bootstrap.read_models_writer(settings)
     try:
         record(writer_store := bootstrap.event_store(settings), workload(seed=11)[:60])
         writer_store.close()
@@ -100,19 +100,19 @@ def test_prepare_upgrades_the_previous_release_keeping_every_row(settings: Setti
     finally:
         writer.close()
     assert head > POSITION_BEFORE and position(settings) == head
-    report = verify_read_models(settings, Scope())
+    report = verify_read_models(bootstrap.read_models_writer(settings), Scope())
     assert report.ok, report.differences
     assert len(read_models(settings)[f"{SCHEMA}.customers"]) > len(customers)
 
 
 def test_prepare_again_applies_nothing(settings: Settings) -> None:
-    create_tables(settings)
+    bootstrap.create_read_model_tables(settings)
     assert migrate(settings.postgres_dsn) == []
     assert versions(settings) == [m.version for m in MIGRATIONS]
 
 
 def test_a_database_newer_than_the_release_is_refused(settings: Settings) -> None:
-    create_tables(settings)
+    bootstrap.create_read_model_tables(settings)
     with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
         conn.execute(f"INSERT INTO {VERSIONS} (version, description) VALUES (%s, 'later')",
                      (LATEST + 1,))

@@ -20,6 +20,12 @@ class FakePipeline:
         self.stalled = False
         self.down = False
 
+    async def connect(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
     async def send_item(self, item: WorkItem) -> None:
         if self.down:
             raise PipelineUnavailableError("kafka did not acknowledge the record")

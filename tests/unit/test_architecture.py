@@ -2,7 +2,11 @@
 
 The contracts live in pyproject.toml ([tool.importlinter]): events/ imports no service and no
 wire model; no domain module reaches pydantic, psycopg, aiokafka or fastapi, directly or
-through project modules; and imports point one way, from the entry points down to events/.
+through project modules; and imports point one way, from the CLI down to events/: the commands
+and tools (tools/, `loyalty projections`, `loyalty deadletter`), the process runners, the
+composition root, the services, the read models (projections/), the adapters, the settings, the
+wire contract, the domain. That only the composition root builds infrastructure is
+tests/unit/test_composition_root.py's business.
 """
 
 import subprocess

@@ -1,8 +1,8 @@
 """The long life of `loyalty bench history`: the events a customer who buys for years records."""
 
 from services import bootstrap
-from services.bench.history import CUSTOMER, LongLife
 from tests.support.state import state_of
+from tools.bench.history import CUSTOMER, LongLife
 
 
 def test_a_long_life_records_the_customers_everyday_events_and_keeps_few_lots_open() -> None:

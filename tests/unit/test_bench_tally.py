@@ -2,8 +2,8 @@
 
 import json
 
-from services.bench.results import ResultsTally
-from services.bench.workload import BenchCommand, Workload
+from tools.bench.results import ResultsTally
+from tools.bench.workload import BenchCommand, Workload
 
 
 def stage1(command: BenchCommand) -> bytes:

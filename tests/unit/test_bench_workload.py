@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from services.bench.figures import percentile
-from services.bench.workload import BenchCommand, Workload, email_of, phone_of
 from services.contract.fields import e164, normalized_email
 from services.contract.validation import ValidationRules, validate_command
+from tools.bench.figures import percentile
+from tools.bench.workload import BenchCommand, Workload, email_of, phone_of
 
 E164_RU_MOBILE = re.compile(r"\+79\d{9}")
 

@@ -16,9 +16,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from services import bootstrap
 from services.api import window
-from services.api.app import create_app
 from services.api.links import LinkSigner
+from services.api.window_reads import window_reads_of
 from services.domain.commands import Message
 from services.settings import Settings
 from tests.support.domain import World, add, block, revoke_links
@@ -41,10 +42,8 @@ def pipeline(world: World) -> FakePipeline:
 
 @pytest.fixture
 def client(pipeline: FakePipeline) -> Iterator[TestClient]:
-    app = create_app(SETTINGS)
-    app.state.pipeline = pipeline
-    app.state.window_reads = WorldReads(pipeline.world)
-    app.state.login_hits = MemoryHits()
+    app = bootstrap.api(SETTINGS, pipeline=pipeline, window_reads=WorldReads(pipeline.world),
+                        login_hits=MemoryHits())
     yield TestClient(app)
 
 
@@ -251,7 +250,8 @@ class LaggingReads(WorldReads):
 def test_a_revoked_link_logs_no_one_in_while_the_read_models_lag(
     client: TestClient, pipeline: FakePipeline, world: World
 ) -> None:
-    client.app.state.window_reads = LaggingReads(world)  # type: ignore[attr-defined]
+    client.app.dependency_overrides[window_reads_of] = (  # type: ignore[attr-defined]
+        lambda: LaggingReads(world))
     world.one(add("ann", message=Message(text="Hello")))
     world.one(revoke_links("ann"))
 
@@ -298,7 +298,7 @@ def test_kafka_down_asks_to_try_again(client: TestClient, pipeline: FakePipeline
 
 def logins(client: TestClient) -> dict[str, float]:
     """`loyalty_logins_total` by outcome, as the application's metrics count them."""
-    registry = client.app.state.metrics.registry  # type: ignore[attr-defined]
+    registry = client.app.state.resources.metrics.registry  # type: ignore[attr-defined]
     return {outcome: value for outcome in ("success", "forged", "expired", "revoked",
                                            "cross-site", "rate-limited", "blocked")
             if (value := registry.get_sample_value("loyalty_logins_total",

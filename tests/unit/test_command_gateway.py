@@ -1,7 +1,7 @@
 """The HTTP gateway without servers: its answers, its size cap, and what it hands to Kafka.
 
-A fake stands in for the application's pipeline client (set on `app.state.pipeline`, which
-the lifespan would otherwise fill); the real producer is proved in tests/e2e/test_gateway.py.
+A fake stands in for the application's pipeline client (given to `bootstrap.api`, which would
+otherwise make a `PipelineClient`); the real producer is proved in tests/e2e/test_gateway.py.
 """
 
 import asyncio
@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from services import bootstrap
 from services.api import pipeline as pipeline_module
-from services.api.app import create_app
 from services.api.pipeline import PipelineClient, PipelineUnavailableError
 from services.settings import Settings
 
@@ -28,6 +28,12 @@ class FakePipeline:
         self.commands: list[tuple[bytes, str, str]] = []
         self.down = False
 
+    async def connect(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
     async def send_command(self, raw: bytes, *, programme: str, command_id: str) -> None:
         if self.down:
             raise PipelineUnavailableError("kafka did not acknowledge the record")
@@ -41,9 +47,8 @@ def pipeline() -> FakePipeline:
 
 @pytest.fixture
 def client(pipeline: FakePipeline) -> Iterator[TestClient]:
-    app = create_app(Settings(max_command_bytes=LIMIT, api_keys="k1:bank,dev-key:default"))
-    app.state.pipeline = pipeline
-    app.state.window_reads = NoCustomers()
+    app = bootstrap.api(Settings(max_command_bytes=LIMIT, api_keys="k1:bank,dev-key:default"),
+                        pipeline=pipeline, window_reads=NoCustomers())
     yield TestClient(app)
 
 
@@ -143,10 +148,8 @@ def test_a_command_kafka_does_not_acknowledge_in_time_is_a_503_that_says_what_ma
 ) -> None:
     settings = Settings(api_keys="dev-key:default")
     stub = StubProducer(starts)
-    monkeypatch.setattr(pipeline_module, "producer", lambda _: stub)
     monkeypatch.setattr(pipeline_module, "SEND_TIMEOUT_SECONDS", 0.05)
-    app = create_app(settings)
-    app.state.pipeline = PipelineClient(settings)
+    app = bootstrap.api(settings, pipeline=PipelineClient(settings, lambda: stub))
     raw = json.dumps({"typeOfCommand": "addBonusExtQuick", "add": [ITEM]}).encode()
 
     response = TestClient(app).post("/v1/commands", content=raw, headers=KEY)

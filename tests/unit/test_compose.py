@@ -88,7 +88,7 @@ def test_compose_itself_accepts_the_file() -> None:
         pytest.skip("no docker compose or docker-compose installed")
     placeholders = {name: "placeholder" for name in (
         "POSTGRES_PASSWORD", "LOYALTY_DB_PASSWORD", "LOYALTY_DB_OWNER_PASSWORD",
-        "LOYALTY_API_KEYS", "LOYALTY_LINK_SECRET")}
+        "LOYALTY_API_KEYS", "LOYALTY_LINK_SECRET", "LOYALTY_MASTER_KEY")}
     result = subprocess.run([*command, "--project-directory", str(ROOT), "-f",
                              str(ROOT / "docker-compose.yml"), "config", "-q"],
                             env={"PATH": os.environ["PATH"], **placeholders},
@@ -118,12 +118,14 @@ def test_each_secret_reaches_only_the_services_that_read_it() -> None:
     holders = {variable: {name for name, service in services.items()
                           if variable in service.get("environment", {})}
                for variable in ("LOYALTY_POSTGRES_OWNER_DSN", "LOYALTY_POSTGRES_DSN",
-                                "LOYALTY_API_KEYS", "LOYALTY_LINK_SECRET")}
+                                "LOYALTY_API_KEYS", "LOYALTY_LINK_SECRET",
+                                "LOYALTY_MASTER_KEY")}
     assert holders == {
         "LOYALTY_POSTGRES_OWNER_DSN": {"prepare"},
         "LOYALTY_POSTGRES_DSN": set(services) - {"intake"},
         "LOYALTY_API_KEYS": {"api"},
         "LOYALTY_LINK_SECRET": {"api"},
+        "LOYALTY_MASTER_KEY": {"prepare", "processor", "relay", "projections", "api"},
     }
     for service in services.values():
         assert service["environment"]["LOYALTY_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 
 from events import PUBLISHED
 from events.schema import rendered as rendered_event_schema
+from services import bootstrap
 from services.adapters.dead_letters import DeadLetter, Origin
-from services.api.app import create_app
 from services.contract import examples
 from services.contract.publish import FOLDER, MAKERS, contract, rendered
 from services.contract.validation import ValidationRules, validate_command
@@ -120,7 +120,7 @@ def test_every_example_of_the_asyncapi_document_matches_its_schemas(message: str
 def test_the_gateway_takes_the_published_commands_schema() -> None:
     for rules, settings in ((ValidationRules(), Settings()),
                             (ValidationRules(max_items=5), Settings(max_items_per_command=5))):
-        served = create_app(settings).openapi()["paths"]["/v1/commands"]["post"]
+        served = bootstrap.api(settings).openapi()["paths"]["/v1/commands"]["post"]
         published = contract("commands.schema.json", rules)
         assert {key: value for key, value in published.items() if key not in META} == (
             served["requestBody"]["content"]["application/json"]["schema"])
@@ -135,8 +135,8 @@ def test_the_events_document_holds_the_schema_of_each_published_event() -> None:
 
 
 def test_the_api_serves_every_contract_without_a_key() -> None:
-    client = TestClient(create_app(Settings()))
-    paths = create_app(Settings()).openapi()["paths"]
+    client = TestClient(bootstrap.api(Settings()))
+    paths = bootstrap.api(Settings()).openapi()["paths"]
     for name in MAKERS:
         response = client.get(f"/contracts/{name}")
         assert response.status_code == 200, name
@@ -146,7 +146,7 @@ def test_the_api_serves_every_contract_without_a_key() -> None:
 
 
 def test_the_api_serves_the_commands_schema_of_its_own_limits() -> None:
-    client = TestClient(create_app(Settings(max_items_per_command=5)))
+    client = TestClient(bootstrap.api(Settings(max_items_per_command=5)))
     served = client.get("/contracts/commands.schema.json").json()
     assert {variant["properties"][variant["required"][1]]["maxItems"]
             for variant in served["oneOf"]} == {5}

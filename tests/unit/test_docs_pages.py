@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from services.api.app import create_app
+from services import bootstrap
 from services.settings import Settings
 
 PAGES = ("/docs", "/redoc", "/docs/oauth2-redirect")
@@ -28,7 +28,7 @@ CSS_URL = re.compile(r"""url\(\s*["']?([^"')]*)""", re.IGNORECASE)
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    yield TestClient(create_app(Settings()))
+    yield TestClient(bootstrap.api(Settings()))
 
 
 def linked(html: str) -> list[str]:
@@ -89,7 +89,7 @@ def test_the_openapi_document_is_where_the_pages_look_for_it(client: TestClient)
 
 
 def test_behind_a_path_prefix_the_pages_point_under_it() -> None:
-    with_prefix = TestClient(create_app(Settings()), root_path="/loyalty")
+    with_prefix = TestClient(bootstrap.api(Settings()), root_path="/loyalty")
 
     html = with_prefix.get("/docs").text
 

@@ -436,3 +436,13 @@ def test_the_probed_paths_are_those_the_services_serve() -> None:
             lambda status, headers: statuses.append(status))
     assert statuses == ["200 OK", "200 OK"]
     assert {"/livez", "/readyz"} <= {getattr(route, "path", None) for route in router.routes}
+
+
+def test_the_master_key_reaches_the_workloads_that_read_personal_data(
+    objects: list[Manifest]
+) -> None:
+    holders = {component for component, workload in workloads(objects).items()
+               if any(source.get("secretRef", {}).get("name") == "loyalty-master-key"
+                      for container in containers_of(workload)
+                      for source in container.get("envFrom", []))}
+    assert holders == {"processor", "relay", "projections", "api", "prepare"}

@@ -20,7 +20,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services import bootstrap
 from services.adapters.health import probes_app, report
-from services.api.app import create_app
 from services.settings import METRICS_PORTS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +54,8 @@ def expositions() -> dict[str, str]:
             report(watchdog, metrics)
             app = probes_app(watchdog, metrics)
         found[service] = scraped(app)
-    found["api"] = generate_latest(create_app(settings).state.metrics.registry).decode()
+    api_metrics = bootstrap.api(settings).state.resources.metrics
+    found["api"] = generate_latest(api_metrics.registry).decode()
     return found
 
 

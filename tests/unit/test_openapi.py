@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from services.api.app import create_app
+from services import bootstrap
 from services.settings import Settings
 
-DOCUMENT: dict[str, Any] = create_app(Settings()).openapi()
+DOCUMENT: dict[str, Any] = bootstrap.api(Settings()).openapi()
 SCHEMAS: dict[str, Any] = DOCUMENT["components"]["schemas"]
 
 
@@ -66,4 +66,4 @@ def test_the_contracts_are_listed_and_public() -> None:
     assert "/contracts/asyncapi.json" in paths and "/contracts/results.schema.json" in paths
     for path in paths:
         assert "security" not in DOCUMENT["paths"][path]["get"]
-        assert TestClient(create_app(Settings())).get(path).status_code == 200
+        assert TestClient(bootstrap.api(Settings())).get(path).status_code == 200

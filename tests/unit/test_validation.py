@@ -10,6 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services import bootstrap
 from services.contract.commands import CommandType
 from services.contract.errors import ErrorCode
 from services.contract.fields import normalized_email
@@ -664,10 +665,10 @@ def test_rules_come_from_the_settings() -> None:
         operation_types=("c",),
     )
 
-    assert ValidationRules.from_settings(custom) == ValidationRules(
+    assert bootstrap.validation_rules(custom) == ValidationRules(
         5, 2048, "KZ", ("a", "b"), ("c",)
     )
-    assert ValidationRules.from_settings(Settings()) == ValidationRules()
+    assert bootstrap.validation_rules(Settings()) == ValidationRules()
 
 
 # --- nothing raises -------------------------------------------------------------------------
@@ -814,7 +815,7 @@ def test_with_a_list_of_programmes_another_programme_is_refused() -> None:
 
 def test_the_list_of_programmes_comes_from_the_settings() -> None:
     settings = Settings(programmes="bank, shop")  # type: ignore[arg-type]
-    assert ValidationRules.from_settings(settings).programmes == {"bank", "shop"}
+    assert bootstrap.validation_rules(settings).programmes == {"bank", "shop"}
 
 
 # --- the points lifecycle (docs/points.md) --------------------------------------------------

@@ -11,11 +11,11 @@ from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
 from projections.progress import read_progress
-from services.bench.harness import Services
-from services.bench.results import ResultsFollower, ResultsTally
-from services.bench.waiting import wait_for
-from services.bench.workload import BenchCommand
 from services.contract.topics import COMMAND_ID_HEADER
+from tools.bench.harness import Services
+from tools.bench.results import ResultsFollower, ResultsTally
+from tools.bench.waiting import wait_for
+from tools.bench.workload import BenchCommand
 
 STALL_SECONDS = 120.0
 LAG_POLL_SECONDS = 0.05

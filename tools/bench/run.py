@@ -12,16 +12,16 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
-from services.adapters.kafka import producer
-from services.bench.ceilings import POSTGRES_METHOD, kafka_round_trip, postgres_insert
-from services.bench.figures import Ceilings, Latency, PipelineFigures, Usage
-from services.bench.harness import BenchEnvironment, Services
-from services.bench.latency import measure_latency
-from services.bench.procfs import CpuMeter, peak_mib, pids_named
-from services.bench.results import ResultsFollower
-from services.bench.throughput import measure_throughput, projection_lag
-from services.bench.workload import BenchCommand, Workload
+from services import bootstrap
 from services.settings import Settings
+from tools.bench.ceilings import POSTGRES_METHOD, kafka_round_trip, postgres_insert
+from tools.bench.figures import Ceilings, Latency, PipelineFigures, Usage
+from tools.bench.harness import BenchEnvironment, Services
+from tools.bench.latency import measure_latency
+from tools.bench.procfs import CpuMeter, peak_mib, pids_named
+from tools.bench.results import ResultsFollower
+from tools.bench.throughput import measure_throughput, projection_lag
+from tools.bench.workload import BenchCommand, Workload
 
 LATENCY_COMMAND_ITEMS = 10
 WARM_UP_ITEMS = 20
@@ -78,7 +78,7 @@ async def measure_pipeline(environment: BenchEnvironment, services: Services,
     """Warm-up, throughput, projection lag, then latency at the offered load."""
     follower = ResultsFollower(environment.kafka, environment.topic("results"))
     following = asyncio.create_task(follower.run())
-    kafka: AIOKafkaProducer = producer(environment.kafka)
+    kafka: AIOKafkaProducer = bootstrap.kafka_producer(environment.kafka)
     await kafka.start()
     commands_topic = environment.topic("commands")
     try:

@@ -11,12 +11,12 @@ import time
 from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
-from services.bench.figures import Latency, per_second
-from services.bench.harness import Services
-from services.bench.results import ResultsFollower
-from services.bench.throughput import send
-from services.bench.waiting import StalledError, wait_for
-from services.bench.workload import BenchCommand
+from tools.bench.figures import Latency, per_second
+from tools.bench.harness import Services
+from tools.bench.results import ResultsFollower
+from tools.bench.throughput import send
+from tools.bench.waiting import StalledError, wait_for
+from tools.bench.workload import BenchCommand
 
 DRAIN_STALL_SECONDS = 60.0
 

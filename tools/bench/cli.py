@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from services.bench.report import SUSTAINED_ITEMS
+from tools.bench.report import SUSTAINED_ITEMS
 
 commands = typer.Typer(add_completion=False)
 
@@ -64,10 +64,10 @@ def bench(
     """Benchmark the pipeline on this machine, beside raw Kafka and raw PostgreSQL."""
     if ctx.invoked_subcommand is not None:
         return
-    from services.bench.harness import SERVICES
-    from services.bench.report import as_json, table, usage_table, write_json
-    from services.bench.run import BenchOptions, run_bench
     from services.supervisor import instance_counts
+    from tools.bench.harness import SERVICES
+    from tools.bench.report import as_json, table, usage_table, write_json
+    from tools.bench.run import BenchOptions, run_bench
 
     try:
         instances = instance_counts(scale or [], list(SERVICES))
@@ -114,8 +114,8 @@ def history(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the scratch database.")] = False,
 ) -> None:
     """Benchmark one customer with a long history, read with snapshots and without."""
-    from services.bench.history import report, run_history_bench
     from services.settings import Settings
+    from tools.bench.history import report, run_history_bench
 
     chosen = interval or Settings().snapshot_interval or 1000
     typer.echo(report(run_history_bench(events, chosen, repeats, keep)))

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from services.bench.figures import Ceilings, PipelineFigures, per_second
+from tools.bench.figures import Ceilings, PipelineFigures, per_second
 
 SUSTAINED_ITEMS = 200_000
 """The end-to-end target holds over this many items; a shorter run only indicates."""

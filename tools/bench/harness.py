@@ -13,10 +13,11 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from services.adapters.kafka import admin_client, stable_members
+from services import bootstrap
+from services.adapters.kafka import stable_members
 from services.adapters.kafka_access import start_diagnosed
-from services.bench.procfs import peak_mib
 from services.settings import Settings
+from tools.bench.procfs import peak_mib
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {
@@ -116,7 +117,7 @@ class BenchEnvironment:
         asyncio.run(self._delete_topics())
 
     async def _delete_topics(self) -> None:
-        admin = admin_client(self.kafka)
+        admin = bootstrap.kafka_admin(self.kafka)
         await start_diagnosed(admin, self.kafka)
         try:
             ours = [name for name in await admin.list_topics() if name.startswith(self.prefix)]

@@ -22,11 +22,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from services import bootstrap
 from services.adapters.event_store import EventStore
-from services.adapters.postgres import postgres_event_store
 from services.adapters.prefetch import AggregateCache, PrefetchedLoader
 from services.api.history import EventFilter, History
-from services.bench.harness import database_dsn
 from services.domain import Customer, ids
 from services.domain.commands import (
     Accrual,
@@ -38,6 +37,7 @@ from services.domain.commands import (
     Spend,
 )
 from services.settings import Settings
+from tools.bench.harness import database_dsn
 
 PROGRAMME, UNIQ_ID = "bench", "long-history"
 CUSTOMER = ids.customer_id(PROGRAMME, UNIQ_ID)
@@ -209,7 +209,8 @@ def instant_of(store: EventStore, version: int) -> datetime:
 def measure(settings: Settings, instants: dict[str, datetime], events: int,
             repeats: int) -> dict[str, float]:
     """Every figure with these settings (snapshots read or not), in milliseconds."""
-    store, history = postgres_event_store(settings), History(settings)
+    store = bootstrap.event_store(settings)
+    history = History(lambda: bootstrap.event_store(settings))
     try:
         loaded = store.load(CUSTOMER)
         assert loaded is not None and loaded.version == events
@@ -227,7 +228,7 @@ def run_history_bench(events: int, interval: int, repeats: int, keep: bool) -> H
         with_snapshots = Settings(postgres_dsn=dsn, postgres_owner_dsn=dsn,
                                   snapshot_interval=interval)
         without = with_snapshots.model_copy(update={"snapshot_interval": 0})
-        store = postgres_event_store(with_snapshots, create_tables=True)
+        store = bootstrap.event_store(with_snapshots, create_tables=True)
         try:
             written = write_life(store, events)
             events = written.customer.version  # whole rounds: a few events more

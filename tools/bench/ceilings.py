@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import NewTopic
 from tqdm import tqdm
 
-from services.adapters.kafka import admin_client, client_options, producer
+from services import bootstrap
 from services.adapters.kafka_access import start_diagnosed
 from services.settings import Settings
 
@@ -42,7 +42,7 @@ async def kafka_round_trip(settings: Settings, topic: str,
                            payloads: Sequence[bytes]) -> tuple[float, float]:
     """(seconds until every record was acknowledged, seconds until every one was consumed), on
     a topic replicated as the services' topics are."""
-    admin = admin_client(settings)
+    admin = bootstrap.kafka_admin(settings)
     await start_diagnosed(admin, settings)
     try:
         await admin.create_topics([NewTopic(
@@ -50,10 +50,9 @@ async def kafka_round_trip(settings: Settings, topic: str,
             topic_configs={"min.insync.replicas": str(settings.topic_min_insync_replicas)})])
     finally:
         await admin.close()
-    consumer = AIOKafkaConsumer(**client_options(settings), group_id=None,
-                                max_partition_fetch_bytes=4 * 1024 * 1024)
+    consumer = bootstrap.kafka_reader(settings, max_partition_fetch_bytes=4 * 1024 * 1024)
     consumer.assign([TopicPartition(topic, partition) for partition in range(PARTITIONS)])
-    kafka = producer(settings)
+    kafka = bootstrap.kafka_producer(settings)
     await consumer.start()
     await consumer.seek_to_beginning()
     await kafka.start()

@@ -9,11 +9,9 @@ import asyncio
 import json
 import time
 
-from aiokafka import AIOKafkaConsumer
-
-from services.adapters.kafka import client_options
-from services.bench.workload import BenchCommand
+from services import bootstrap
 from services.settings import Settings
+from tools.bench.workload import BenchCommand
 
 ERROR_STATUS = b'"status":"Error"'
 
@@ -108,9 +106,9 @@ class ResultsFollower:
 
     async def run(self) -> None:
         """Follows the topic until cancelled."""
-        consumer = AIOKafkaConsumer(self.topic, **client_options(self.settings), group_id=None,
-                                    auto_offset_reset="earliest", fetch_max_wait_ms=100,
-                                    max_partition_fetch_bytes=4 * 1024 * 1024)
+        consumer = bootstrap.kafka_reader(self.settings, fetch_max_wait_ms=100,
+                                          max_partition_fetch_bytes=4 * 1024 * 1024)
+        consumer.subscribe([self.topic])
         await consumer.start()
         try:
             while True:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from tqdm import tqdm
 
-from services.bench.harness import Services
+from tools.bench.harness import Services
 
 POLL_SECONDS = 0.05
 

@@ -1,4 +1,9 @@
-"""`loyalty projections run | rebuild | verify`: the read models, mounted by services/cli.py."""
+"""`loyalty projections run | rebuild | verify`: the read models, mounted by services/cli.py.
+
+An entry point, beside `services.dead_letter_commands`: it runs the projections service
+(`services.run`) and builds what rebuild and verify use through the composition root
+(`services.bootstrap`), so `projections/` itself imports no entry point.
+"""
 
 from datetime import datetime
 from typing import Annotated
@@ -27,8 +32,7 @@ def rebuild() -> None:
     A running `loyalty projections run` need not be stopped: it finds the read models reset
     and follows on from where the rebuild leaves them. The pending items from Kafka are kept.
     """
-    from projections.writer import rebuild as rebuild_read_models
-    from services.bootstrap import as_owner, grant_services
+    from services.bootstrap import as_owner, grant_services, rebuild_read_models
     from services.logs import configure_logging
 
     settings = Settings()
@@ -64,6 +68,7 @@ def verify(
     differences. The result is recorded and shown by /healthz. `rebuild` repairs.
     """
     from projections.verify import Scope, report_json, verify_read_models
+    from services.bootstrap import read_models_writer
     from services.logs import configure_logging
 
     settings = Settings()
@@ -75,7 +80,7 @@ def verify(
             bar.total = total
             bar.update(done - bar.n)
 
-        report = verify_read_models(settings, scope, progress)
+        report = verify_read_models(read_models_writer(settings), scope, progress)
     if as_json:
         typer.echo(report_json(report))
     else:
