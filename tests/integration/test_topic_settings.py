@@ -3,6 +3,7 @@ an existing topic that differs is described part by part; `loyalty prepare` refu
 78, nothing else done) while a service logs it as an error and works with it as it is."""
 
 import asyncio
+import secrets
 import subprocess
 import sys
 import time
@@ -39,6 +40,7 @@ def environment(bootstrap: str, prefix: str, **settings: str) -> dict[str, str]:
             "LOYALTY_DEAD_LETTER_TOPIC": f"{prefix}deadletter",
             "LOYALTY_INTAKE_GROUP": f"{prefix}intake", "LOYALTY_METRICS_PORT": "0",
             "LOYALTY_POSTGRES_OWNER_DSN": "postgresql://nobody@127.0.0.1:1/none",
+            "LOYALTY_MASTER_KEY": secrets.token_hex(32),  # not the development one
             **{f"LOYALTY_{name.upper()}": value for name, value in settings.items()}}
 
 
