@@ -58,7 +58,7 @@ class CustomerCreated(Created):
 class PhoneChanged(Event):
     """The customer's phone (E.164) replaced the previous one (None once erased)."""
 
-    personal = ("phone",)
+    personal = ("phone", "previous")
 
     phone: str | None
     previous: str | None

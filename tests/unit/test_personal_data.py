@@ -4,11 +4,12 @@ rotated."""
 
 import dataclasses
 import os
+import typing
 import uuid
 
 import pytest
 
-from events.customer import CustomerCreated, EmailChanged, MessageQueued
+from events.customer import CustomerCreated, EmailChanged, MessageQueued, PhoneChanged
 from events.indexes import PhoneClaimed
 from events.outcomes import ItemProcessed
 from services.adapters.personal_data import (
@@ -111,6 +112,31 @@ def test_each_event_seals_what_its_class_declares_personal() -> None:
                         "phone": "+79161234567"}, PhoneClaimed.personal,
                        PhoneClaimed.personal_subject, keyring)
     assert keyring.open(ANN, claim["phone"]) == "+79161234567", "the claimant's key seals it"
+
+
+CONTACT_OR_TEXT = {"phone", "email", "previous", "text"}
+
+
+def test_every_stored_field_that_can_hold_a_contact_or_a_text_is_declared_personal() -> None:
+    import events
+    import events.base
+
+    def classes(root: type) -> list[type]:
+        return [root, *(c for sub in root.__subclasses__() for c in classes(sub))]
+
+    stored = {cls for root in (events.base.Event, events.base.Created)
+              for cls in classes(root) if cls.__module__.startswith("events.")}
+    assert {cls.__name__ for cls in stored} >= {"CustomerCreated", "PhoneChanged",
+                                                 "EmailChanged", "MessageQueued"}
+    undeclared = {(cls.__name__, name) for cls in stored
+                  for name in typing.get_type_hints(cls)
+                  if name in CONTACT_OR_TEXT and name not in cls.personal}
+    assert undeclared == set()
+
+    changed = seal_state({"originator_id": ANN, "phone": "+79161234567",
+                          "previous": "+79167654321"}, PhoneChanged.personal,
+                         PhoneChanged.personal_subject, ring())
+    assert is_sealed(changed["phone"]) and is_sealed(changed["previous"])
 
 
 def test_published_events_leave_personal_fields_out() -> None:
