@@ -26,9 +26,10 @@ from services.contract.commands import CommandType
 from services.domain import commands as domain
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Declaration:
-    """One command type, as organisers send it."""
+    """One command type, as organisers send it (each one is itself alone: compared and hashed
+    by identity, so what is derived from it is cached per declaration)."""
 
     name: str
     """Its `typeOfCommand`."""

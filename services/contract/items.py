@@ -110,8 +110,10 @@ def _payload_of(annotation: Any) -> type | None:
     return None
 
 
+@functools.cache
 def wired_fields(declaration: Declaration) -> tuple[Wired, ...]:
-    """The fields an organiser sends in an item of this command type, in their order."""
+    """The fields an organiser sends in an item of this command type, in their order (read
+    once per declaration: type hints are slow to evaluate)."""
     return tuple(_wired(declaration.command, None, declaration.leaves_out))
 
 
@@ -174,10 +176,8 @@ def check_item(
 def work_item(given: Fields, command: CommandEnvelope, rules: ValidationRules) -> WorkItem:
     """The work item of one item's fields (raises ValidationError on the first bad one)."""
     declaration = command.declaration
-    fields = wired_fields(declaration)
-    if declaration.command is domain.AddBonus:
-        fields = _add_bonus_fields(fields, given)
-    checked = item_model(fields, f"{declaration.command.__name__}Item")
+    accrues = _accrues(given.get("amount")) if declaration.command is domain.AddBonus else None
+    fields, checked = _fields_and_model(declaration, accrues)
     values = checked.model_validate(given, context=rules)
     own: Fields = {}
     parts: dict[str, Fields] = {}
@@ -192,10 +192,20 @@ def work_item(given: Fields, command: CommandEnvelope, rules: ValidationRules) -
     return _envelope(command, own)
 
 
-def _add_bonus_fields(fields: tuple[Wired, ...], given: Fields) -> tuple[Wired, ...]:
+@functools.cache
+def _fields_and_model(declaration: Declaration, accrues: bool | None
+                      ) -> tuple[tuple[Wired, ...], type[ItemFields]]:
+    """The fields of an item of this declaration and the model that checks them (`accrues`:
+    whether an AddBonus item accrues; None for other commands)."""
+    fields = wired_fields(declaration)
+    if accrues is not None:
+        fields = _add_bonus_fields(fields, accrues)
+    return fields, item_model(fields, f"{declaration.command.__name__}Item")
+
+
+def _add_bonus_fields(fields: tuple[Wired, ...], accrues: bool) -> tuple[Wired, ...]:
     """An AddBonus item's fields: the amount may be absent; the rest of the accrual is checked
     only when it accrues; the message text may be absent or empty (no message)."""
-    accrues = _accrues(given.get("amount"))
     return tuple(
         dataclasses.replace(one, optional=True) if one.name in ("amount", "text") else one
         for one in fields if one.part != "accrual" or accrues or one.name == "amount")
@@ -209,10 +219,15 @@ def _accrues(amount: object) -> bool:
         return True
 
 
-def _part(declaration: Declaration, part: str, values: Fields) -> Any:
-    hints = typing.get_type_hints(declaration.command)
-    payload = _payload_of(hints[part])
+@functools.cache
+def _payload_class(declaration: Declaration, part: str) -> type:
+    payload = _payload_of(typing.get_type_hints(declaration.command)[part])
     assert payload is not None
+    return payload
+
+
+def _part(declaration: Declaration, part: str, values: Fields) -> Any:
+    payload = _payload_class(declaration, part)
     if payload is domain.Accrual and not values.get("amount"):
         return None  # no accrual: the amount alone was given, and it is 0
     if payload is domain.Message and not values.get("text"):
