@@ -176,8 +176,7 @@ def verify_chunk(writer: ReadModelWriter, chunk: list[UUID], report: Report) -> 
         report.position = position
         events = chunk_events(writer, cursor, chunk, position)
         folded: list[Folded] = []
-        for notification in events:
-            one = writer.fold(notification)
+        for one in writer.fold_all(events):
             if isinstance(one, Folded):
                 folded.append(one)
         identities = customer_identities(folded)

@@ -15,7 +15,8 @@ store and view, the follower's wakeups and heartbeat are made by the composition
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import psycopg
 import structlog
@@ -39,6 +40,7 @@ from services.adapters.event_store import EventStore, is_unavailable
 from services.adapters.following import EventLog, Step, Wakeups
 from services.adapters.health import Watchdog
 from services.adapters.metrics import ServiceMetrics
+from services.adapters.personal_data import SealingMapper
 from services.adapters.postgres import event_store_env
 from services.settings import Settings
 
@@ -70,6 +72,20 @@ def folded_topic(topic: str) -> bool:
         return True  # a topic that cannot be resolved: decoding it quarantines the event
 
 
+def decoded_events(mapper: Any, notifications: Sequence[Notification]
+                   ) -> list[Any | Exception]:
+    """The domain events of these stored events, or the error that prevented each."""
+    if isinstance(mapper, SealingMapper):
+        return mapper.to_domain_events(notifications)
+    decoded: list[Any | Exception] = []
+    for notification in notifications:
+        try:
+            decoded.append(mapper.to_domain_event(notification))
+        except Exception as error:
+            decoded.append(error)
+    return decoded
+
+
 class ReadModelWriter:
     """Folds the event store into the read models, one step at a time, never skipping."""
 
@@ -91,8 +107,7 @@ class ReadModelWriter:
             return None
         folded: list[Folded] = []
         quarantined: list[Quarantined] = []
-        for notification in step.notifications:
-            one = self.fold(notification)
+        for one in self.fold_all(step.notifications):
             if isinstance(one, Folded):
                 folded.append(one)
             elif one is not None:
@@ -109,13 +124,24 @@ class ReadModelWriter:
             self.metrics.handled("event-store", len(step.notifications), "folded")
         return step
 
-    def fold(self, notification: Notification) -> Folded | Quarantined | None:
-        """One stored event's changes, its quarantine when it cannot be decoded or folded, or
-        None when no read model folds it."""
-        if not folded_topic(notification.topic):
-            return None
+    def fold_all(self, notifications: Sequence[Notification]
+                 ) -> list[Folded | Quarantined | None]:
+        """Each stored event's changes, its quarantine when it cannot be decoded or folded, or
+        None when no read model folds it; decoded together (the data keys they need in one
+        query)."""
+        wanted = [notification for notification in notifications
+                  if folded_topic(notification.topic)]
+        decoded = dict(zip((notification.id for notification in wanted),
+                           decoded_events(self.store.mapper, wanted), strict=True))
+        return [self.fold(notification, decoded[notification.id])
+                if notification.id in decoded else None for notification in notifications]
+
+    def fold(self, notification: Notification, event: Any) -> Folded | Quarantined:
+        """One decoded event's changes (or the error that kept it from being decoded), or
+        its quarantine."""
         try:
-            event = self.store.mapper.to_domain_event(notification)
+            if isinstance(event, Exception):
+                raise event
             changes = changes_of(event, notification.id)
         except Exception as error:
             if is_unavailable(error):
@@ -124,6 +150,7 @@ class ReadModelWriter:
                                notification.topic, f"not folded: {error!r}")
         return Folded(notification.id, str(notification.originator_id), notification.topic,
                       changes)
+
 
     def write(self, step: Step, folded: list[Folded], quarantined: list[Quarantined]) -> None:
         """Writes the step with its position; every event left out is logged and counted."""

@@ -265,6 +265,9 @@ class KeyRing:
         self.masters = masters
         self.keys: dict[UUID, DataKey | None] = {}
         """Known keys: a DataKey, or None for a subject whose key was erased."""
+        self.generations: dict[UUID, int] = {}
+        """The generation of each known subject's row, 0 for a subject read without one: a
+        subject with no key gets one of the next generation without another query."""
         self.pending: dict[UUID, DataKey] = {}
         self.storing: list[UUID] = []
         self.lock = threading.Lock()
@@ -277,45 +280,47 @@ class KeyRing:
                 row = rows.get(subject)
                 if row is None:
                     self.keys.pop(subject, None)
+                    self.generations[subject] = 0
                 else:
                     self.keys[subject] = self._unwrapped(subject, row)
+                    self.generations[subject] = row.generation
 
     def clear(self) -> None:
         """Forgets every key read (those still to store stay): the next use reads it again."""
         with self.lock:
             self.keys.clear()
+            self.generations.clear()
 
     def forget(self, subjects: Iterable[UUID]) -> None:
         with self.lock:
             for subject in subjects:
                 self.keys.pop(subject, None)
+                self.generations.pop(subject, None)
                 self.pending.pop(subject, None)
 
     def key_for_opening(self, subject: UUID) -> DataKey | None:
         if subject in self.pending:
             return self.pending[subject]
-        if subject not in self.keys:
+        if subject not in self.generations:
             self.refresh([subject])
         return self.keys.get(subject)
 
     def key_for_sealing(self, subject: UUID) -> DataKey:
+        """The subject's key; a new one (pending) when it has none, or none any more. A
+        subject read in this batch (`refresh`) costs no query, keyed or not."""
         with self.lock:
             if subject in self.pending:
                 return self.pending[subject]
-        if subject not in self.keys:
+        if subject not in self.generations:
             self.refresh([subject])
         with self.lock:
             key = self.keys.get(subject)
             if key is not None:
                 return key
-            generation = self._erased_generation(subject) + 1
+            generation = self.generations.get(subject, 0) + 1
             made = DataKey(subject, generation, AESGCM.generate_key(bit_length=256))
             self.pending[subject] = made
             return made
-
-    def _erased_generation(self, subject: UUID) -> int:
-        row = self.table.read([subject]).get(subject)
-        return 0 if row is None else row.generation
 
     def pending_rows(self, subjects: Iterable[UUID]) -> list[tuple[UUID, int, bytes, str]]:
         """The keys still to insert for these subjects (those whose events are being stored)."""
@@ -329,6 +334,7 @@ class KeyRing:
                 key = self.pending.pop(subject, None)
                 if key is not None:
                     self.keys[subject] = key
+                    self.generations[subject] = key.generation
 
     def store(self, cursor: Any, stored_events: Sequence[StoredEvent]) -> None:
         """In the transaction that stores these events: the keys made for them (every pending
@@ -503,7 +509,41 @@ class SealingMapper(Mapper[UUID]):
         return super().to_stored_event(domain_event)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        event = super().to_domain_event(stored_event)
+        return self._opened(super().to_domain_event(stored_event))
+
+    def to_domain_events(self, stored_events: Sequence[StoredEvent]
+                         ) -> list[Any | Exception]:
+        """Each stored event as `to_domain_event` makes it, or the error that prevented it;
+        the keys they need are read in one query rather than one per customer."""
+        decoded: list[Any | Exception] = []
+        for stored_event in stored_events:
+            try:
+                decoded.append(super().to_domain_event(stored_event))
+            except Exception as error:
+                decoded.append(error)
+        self.keyring.refresh(
+            subject for event in decoded if not isinstance(event, Exception)
+            if (subject := self._subject(event)) is not None
+            and subject not in self.keyring.generations)
+        opened: list[Any | Exception] = []
+        for event in decoded:
+            try:
+                opened.append(event if isinstance(event, Exception) else self._opened(event))
+            except Exception as error:
+                opened.append(error)
+        return opened
+
+    @staticmethod
+    def _subject(event: Any) -> UUID | None:
+        """The customer whose key opens the event's personal fields (None: it has none)."""
+        if isinstance(event, Snapshot):
+            return event.originator_id
+        kind: Any = type(event)
+        if not getattr(kind, "personal", ()):
+            return None
+        return _subject_of(vars(event), kind.personal_subject)
+
+    def _opened(self, event: Any) -> Any:
         if isinstance(event, Snapshot):
             vars(event)["state"] = _snapshot_state(event.state, event.originator_id,
                                                    self.keyring.open)

@@ -49,7 +49,7 @@ from services.adapters.eventsourcing_internals import CompiledJSONTranscoder
 from services.adapters.following import topics_of
 from services.adapters.kafka import Record
 from services.adapters.metrics import ServiceMetrics
-from services.adapters.personal_data import omit_state
+from services.adapters.personal_data import SealingMapper, omit_state
 from services.contract.mapping import result_json, result_of
 from services.contract.topics import item_key
 from services.domain.outcomes import answer_of
@@ -126,8 +126,47 @@ class Relay:
         the stored event it publishes. The data keys are read afresh for every batch, so that
         nothing personal is published with the key of a customer erased meanwhile."""
         self.store.keyring.clear()
+        made: dict[int, Publication | None] = {}
+        loading: list[Notification] = []
+        for notification in batch:
+            try:
+                made[notification.id] = self.published_from_state(notification)
+            except Exception as error:
+                made[notification.id] = self.failed(notification, error)
+            if made[notification.id] is None:
+                loading.append(notification)
+        for notification, event in zip(loading, self.loaded(loading), strict=True):
+            try:
+                if isinstance(event, Exception):
+                    raise event
+                made[notification.id] = self.publication(event)
+            except Exception as error:
+                made[notification.id] = self.failed(notification, error)
         return [(notification, publication) for notification in batch
-                if (publication := self.record(notification)) is not None]
+                if (publication := made[notification.id]) is not None]
+
+    def loaded(self, notifications: Sequence[Notification]) -> list[Any | Exception]:
+        """The stored events loaded through their upcasters, their personal fields opened
+        (the keys they need read in one query)."""
+        mapper = self.store.mapper
+        if isinstance(mapper, SealingMapper):
+            return mapper.to_domain_events(notifications)
+        loaded: list[Any | Exception] = []
+        for notification in notifications:
+            try:
+                loaded.append(mapper.to_domain_event(notification))
+            except Exception as error:
+                loaded.append(error)
+        return loaded
+
+    def failed(self, notification: Notification, error: Exception) -> Publication:
+        """The dead letter of a stored event that cannot be published (a store that is away
+        is waited for: that error goes on)."""
+        if is_unavailable(error):
+            raise error
+        log.error("stored event dead-lettered", notification_id=notification.id,
+                  error=describe(error))
+        return Publication(self.dead_letter(notification, error))
 
     def answered(self, published: Iterable[Publication]) -> None:
         """Observes the end-to-end latency of every stage-2 result just acknowledged."""
@@ -135,21 +174,6 @@ class Relay:
         for publication in published:
             if publication.commanded_at is not None:
                 self.metrics.item_answered(now - publication.commanded_at)
-
-    def record(self, notification: Notification) -> Publication | None:
-        """The record that publishes one stored event, or its dead letter."""
-        try:
-            published = self.published_from_state(notification)
-            if published is not None:
-                return published
-            event = self.store.mapper.to_domain_event(notification)
-            return self.publication(event)
-        except Exception as error:
-            if is_unavailable(error):
-                raise
-            log.error("stored event dead-lettered", notification_id=notification.id,
-                      error=describe(error))
-            return Publication(self.dead_letter(notification, error))
 
     def published_from_state(self, notification: Notification) -> Publication | None:
         """The record of an outcome or a customer event of its class's current version, made

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -55,6 +56,7 @@ class BenchEnvironment:
     owner_dsn: str
     """The role that creates, owns and drops the scratch database."""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    master_key: str = field(default_factory=lambda: secrets.token_hex(32))
 
     @property
     def prefix(self) -> str:
@@ -76,8 +78,11 @@ class BenchEnvironment:
         return f"{self.prefix}{name}"
 
     def service_env(self) -> dict[str, str]:
-        """The environment of every child: the user's, with this run's names."""
+        """The environment of every child: the user's, with this run's names, and a master
+        key of this run's own unless the user set one (the scratch store dies with the run;
+        the services refuse the development key outside development mode)."""
         return {
+            "LOYALTY_MASTER_KEY": self.master_key,
             **os.environ,
             "LOYALTY_POSTGRES_DSN": self.dsn,
             "LOYALTY_POSTGRES_OWNER_DSN": self.owner_database_dsn,
