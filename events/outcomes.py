@@ -8,7 +8,8 @@ is the contract layer's business, not the stored event's.
 
 Version 1 stored the wire result itself (`result`, a JSON object in camelCase); version 2
 stores its parts, and `upcast_v1_v2` turns a stored version 1 into them. `ItemProcessed`
-version 3 adds `command_timestamp`, when the item's command was produced (None before).
+version 3 adds `command_timestamp`, when the item's command was produced (None before);
+`ItemResent` and `GuidReused` version 3 add `customer_id`, whose key seals the messages' texts.
 """
 
 from datetime import datetime
@@ -49,6 +50,12 @@ def _no_command_timestamp(state: dict[str, Any]) -> None:
     state["command_timestamp"] = None
 
 
+def _no_customer(state: dict[str, Any]) -> None:
+    """Version 2 of a repeated or refused answer did not name the customer (in place): its
+    messages, if any, were stored as they were."""
+    state["customer_id"] = None
+
+
 class ItemProcessed(Created):
     """Stage 2 answered an item seen for the first time (Success, or Error with a code)."""
 
@@ -77,11 +84,15 @@ class ItemProcessed(Created):
 
 
 class ItemResent(Event):
-    """The same item came again at a new position: the first answer, repeated."""
+    """The same item came again at a new position: the first answer, repeated. Version 3 names
+    the customer whose key seals the messages shown (None before, and for no customer)."""
 
-    class_version = 2
+    class_version = 3
+    personal = ("messages.*.text",)
+    personal_subject = "customer_id"
 
     position: str
+    customer_id: str | None
     guid: str
     command_id: str
     type_of_command: str
@@ -91,15 +102,20 @@ class ItemResent(Event):
     messages: list[Shown] | None
 
     upcast_v1_v2 = staticmethod(_answer_of_result)
+    upcast_v2_v3 = staticmethod(_no_customer)
 
 
 class GuidReused(Event):
-    """Another item came with this guid and other content: it was refused (DUPLICATE_GUID)."""
+    """Another item came with this guid and other content: it was refused (DUPLICATE_GUID).
+    Version 3 names the customer of the first item, like `ItemResent`."""
 
-    class_version = 2
+    class_version = 3
+    personal = ("messages.*.text",)
+    personal_subject = "customer_id"
 
     position: str
     fingerprint: str
+    customer_id: str | None
     guid: str
     command_id: str
     type_of_command: str
@@ -109,6 +125,7 @@ class GuidReused(Event):
     messages: list[Shown] | None
 
     upcast_v1_v2 = staticmethod(_answer_of_result)
+    upcast_v2_v3 = staticmethod(_no_customer)
 
 
 ANSWERS = (ItemProcessed, ItemResent, GuidReused)

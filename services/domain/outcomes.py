@@ -43,12 +43,14 @@ class ItemOutcome(Aggregate):
 
     def resend(self, position: str) -> Answer:
         """The same item again at a new position: the stored answer, identical."""
-        self.trigger_event(ItemResent, position=position, **parts(self.stored_answer))
+        self.trigger_event(ItemResent, position=position, customer_id=self.customer_id,
+                           **parts(self.stored_answer))
         return self.stored_answer
 
     def refuse_reuse(self, position: str, fingerprint: str, answer: Answer) -> Answer:
         """Other content under this guid: records the `DUPLICATE_GUID` answer given."""
-        self.trigger_event(GuidReused, position=position, fingerprint=fingerprint, **parts(answer))
+        self.trigger_event(GuidReused, position=position, fingerprint=fingerprint,
+                           customer_id=self.customer_id, **parts(answer))
         return answer
 
     def when(self, event: Any) -> None:

@@ -110,3 +110,19 @@ def test_a_snapshot_taken_before_the_erasure_brings_nothing_back() -> None:
 
     reloaded = world.customer("ann")
     assert reloaded is not None and (reloaded.phone, reloaded.messages) == (None, {})
+
+
+def test_a_login_answered_again_keeps_its_messages_sealed_and_erased_with_the_customer() -> None:
+    world = World()
+    world.apply(add("ann", amount="100.00",
+                    message=Message(text="Your secret offer", show_count=3)))
+    login = authorize("ann")
+    first = world.one(login)
+    again = world.one(login)  # the same item at a new position: ItemResent
+
+    assert again == first and [m.text for m in again.messages or []] == ["Your secret offer"]
+    assert b"secret offer" not in stored_bytes(world)
+    world.one(erase("ann"))
+    resent = world.events(ids.item_id("default", login.guid))[-1]
+    assert type(resent).__name__ == "ItemResent"
+    assert [shown["text"] for shown in resent.messages] == [None]
