@@ -40,7 +40,7 @@ from services.adapters.event_store import EventStore, is_unavailable
 from services.adapters.following import EventLog, Step, Wakeups
 from services.adapters.health import Watchdog
 from services.adapters.metrics import ServiceMetrics
-from services.adapters.personal_data import SealingMapper
+from services.adapters.personal_data import domain_events
 from services.adapters.postgres import event_store_env
 from services.settings import Settings
 
@@ -70,20 +70,6 @@ def folded_topic(topic: str) -> bool:
         return bool(folds_of(resolve_topic(topic)))
     except Exception:
         return True  # a topic that cannot be resolved: decoding it quarantines the event
-
-
-def decoded_events(mapper: Any, notifications: Sequence[Notification]
-                   ) -> list[Any | Exception]:
-    """The domain events of these stored events, or the error that prevented each."""
-    if isinstance(mapper, SealingMapper):
-        return mapper.to_domain_events(notifications)
-    decoded: list[Any | Exception] = []
-    for notification in notifications:
-        try:
-            decoded.append(mapper.to_domain_event(notification))
-        except Exception as error:
-            decoded.append(error)
-    return decoded
 
 
 class ReadModelWriter:
@@ -132,7 +118,7 @@ class ReadModelWriter:
         wanted = [notification for notification in notifications
                   if folded_topic(notification.topic)]
         decoded = dict(zip((notification.id for notification in wanted),
-                           decoded_events(self.store.mapper, wanted), strict=True))
+                           domain_events(self.store.mapper, wanted), strict=True))
         return [self.fold(notification, decoded[notification.id])
                 if notification.id in decoded else None for notification in notifications]
 

@@ -555,6 +555,21 @@ class SealingMapper(Mapper[UUID]):
         return event
 
 
+def domain_events(mapper: Mapper[UUID], stored_events: Sequence[StoredEvent]
+                  ) -> list[Any | Exception]:
+    """The domain events of these stored events, or the error that prevented each; with a
+    `SealingMapper`, the keys they need read in one query."""
+    if isinstance(mapper, SealingMapper):
+        return mapper.to_domain_events(stored_events)
+    decoded: list[Any | Exception] = []
+    for stored_event in stored_events:
+        try:
+            decoded.append(mapper.to_domain_event(stored_event))
+        except Exception as error:
+            decoded.append(error)
+    return decoded
+
+
 def sealed_letter(letter: DeadLetter, keyring: KeyRing, subject: UUID) -> DeadLetter:
     """The letter with its value and error sealed with the customer's data key."""
     value = letter.origin.value

@@ -49,7 +49,7 @@ from services.adapters.eventsourcing_internals import CompiledJSONTranscoder
 from services.adapters.following import topics_of
 from services.adapters.kafka import Record
 from services.adapters.metrics import ServiceMetrics
-from services.adapters.personal_data import SealingMapper, omit_state
+from services.adapters.personal_data import domain_events, omit_state
 from services.contract.mapping import result_json, result_of
 from services.contract.topics import item_key
 from services.domain.outcomes import answer_of
@@ -135,7 +135,8 @@ class Relay:
                 made[notification.id] = self.failed(notification, error)
             if made[notification.id] is None:
                 loading.append(notification)
-        for notification, event in zip(loading, self.loaded(loading), strict=True):
+        loaded = domain_events(self.store.mapper, loading)  # the keys read in one query
+        for notification, event in zip(loading, loaded, strict=True):
             try:
                 if isinstance(event, Exception):
                     raise event
@@ -144,20 +145,6 @@ class Relay:
                 made[notification.id] = self.failed(notification, error)
         return [(notification, publication) for notification in batch
                 if (publication := made[notification.id]) is not None]
-
-    def loaded(self, notifications: Sequence[Notification]) -> list[Any | Exception]:
-        """The stored events loaded through their upcasters, their personal fields opened
-        (the keys they need read in one query)."""
-        mapper = self.store.mapper
-        if isinstance(mapper, SealingMapper):
-            return mapper.to_domain_events(notifications)
-        loaded: list[Any | Exception] = []
-        for notification in notifications:
-            try:
-                loaded.append(mapper.to_domain_event(notification))
-            except Exception as error:
-                loaded.append(error)
-        return loaded
 
     def failed(self, notification: Notification, error: Exception) -> Publication:
         """The dead letter of a stored event that cannot be published (a store that is away
