@@ -74,6 +74,24 @@ class Publisher:
             await asyncio.sleep(wait)
         return given_up
 
+    async def partitions(self, topic: str) -> list[int]:
+        """The topic's partitions, in order, as the producer knows them; a failure that passes
+        by itself (the broker away) is waited out like a record's."""
+        for attempt in range(1_000_000_000):
+            try:
+                return sorted(await (await self._producer()).partitions_for(topic))
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                self.metrics.error("produce")
+                wait = backoff(attempt)
+                log.warning("partitions not known; retrying", topic=topic, error=repr(error),
+                            retry_seconds=round(wait, 2))
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")
+
     async def publish_dead_letter(self, letter: DeadLetter) -> None:
         """Produces a dead letter (it always fits in a record); raises when even that fails
         for a reason that lasts (the topic missing, no right to write it)."""

@@ -28,6 +28,12 @@ CUSTOMER_KEY = {
     "description": "The programme and the customer's uniqId joined by the unit separator "
                    "(\\x1f, U+001F), UTF-8: `<programme>\\x1f<uniqId>`. Every record of one "
                    "customer is on one partition, in order."}
+ENVELOPE_KEY = {
+    **CUSTOMER_KEY,
+    "description": "The key of the record's (first) item: its programme and its customer's "
+                   "uniqId joined by the unit separator (\\x1f, U+001F), UTF-8. An envelope's "
+                   "items all belong to the partition the key gives (each customer's to its own "
+                   "partition, in order)."}
 PROGRAMME_PARAMETER = {
     "description": "A programme of LOYALTY_PROGRAMMES. These topics exist only when "
                    "LOYALTY_TOPICS_PER_PROGRAMME is true; then each programme's commands, "
@@ -68,9 +74,13 @@ def messages() -> dict[str, dict[str, Any]]:
             _example("seed", examples.command(), examples.command_headers()),
             headers="CommandHeaders"),
         "workItem": _message(
-            "WorkItem", "One validated item of one command (internal: only the service "
-                        "writes and reads it).",
-            {"$ref": WORK_ITEM_FILE}, CUSTOMER_KEY, _example("seed", examples.work_item())),
+            "WorkItem", "The validated items of one command that belong to one partition, in "
+                        "an envelope (header `envelope: 2`), or one validated item (no such "
+                        "header: the clock, the bonus window, earlier intakes). Internal: "
+                        "only the service writes and reads it.",
+            {"$ref": WORK_ITEM_FILE}, ENVELOPE_KEY,
+            _example("seed", examples.work_items(), {topics.ENVELOPE_HEADER: "2"}),
+            headers="ItemHeaders", more=(_example("one item", examples.work_item(), {}),)),
         "validationResult": _message(
             "ValidationResult", "Stage 1: the format check of every item of one command, or "
                                 "why the whole command was refused.",

@@ -1,12 +1,13 @@
-"""The command names of this service and the validated work items that stage 1 hands to
-stage 2.
+"""The command names of this service and the validated work items that stage 1 hands to stage 2.
 
-A `WorkItem` is what travels on `loyalty.items`: one item of one command, already validated
-and normalised (phones in E.164, decimals exact, date-times with their offset), together with
-the command it came from and the programme it belongs to. Its layout is a contract (stored
-items are fingerprinted by it): the parts an item carries are the domain's own payloads
-(`services.domain.commands`), and a command type declared later carries its fields in
-`payload`.
+A `WorkItem` is one item of one command, already validated and normalised (phones in E.164,
+decimals exact, date-times with their offset), together with the command it came from and the
+programme it belongs to. `loyalty.items` carries them in `WorkItems` envelopes (version 2: the
+items of one command that belong to one partition, in the command's order) or, as the clock,
+the bonus window and earlier intakes produce them, one per record (version 1). A `WorkItem`'s
+layout is a contract (stored items are fingerprinted by it): the parts an item carries are the
+domain's own payloads (`services.domain.commands`), and a command type declared later carries
+its fields in `payload`.
 """
 
 import dataclasses
@@ -16,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from services.contract.topics import PROGRAMME_PATTERN
@@ -152,6 +153,29 @@ class WorkItem(Contract):
             if later:
                 left_out[part] = later
         return left_out
+
+
+ENVELOPE_VERSION = 2
+"""The version of the `WorkItems` envelope; a record of `loyalty.items` without the
+`ENVELOPE_HEADER` holds a single `WorkItem` (version 1)."""
+
+
+class WorkItems(Contract):
+    """The items of one command that belong to one partition of `loyalty.items`, in the
+    command's order: one record, so that producing, fetching and decoding are paid once per
+    command and partition, not once per item. The record carries the `ENVELOPE_HEADER`."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    version: typing.Literal[2]
+    """The envelope's layout: 2."""
+    items: Annotated[list[WorkItem], Field(min_length=1)]
+    """The items, each as a version-1 record would carry it."""
+
+    @staticmethod
+    def encode(items: typing.Sequence[bytes]) -> bytes:
+        """The envelope of items already encoded (`WorkItem.to_json`)."""
+        return b'{"version":2,"items":[' + b",".join(items) + b"]}"
 
 
 FINGERPRINTED: dict[str, frozenset[str]] = {

@@ -14,7 +14,7 @@ from typing import Any
 from events import customer
 from events.published import published_form
 from events.schema import data_hints
-from services.contract.commands import WorkItem
+from services.contract.commands import WorkItem, WorkItems
 from services.contract.headers import CommandHeaders, DeadLetterHeaders, ResultHeaders
 from services.contract.mapping import result_of
 from services.contract.results import ValidationResult
@@ -66,9 +66,15 @@ def result_headers() -> dict[str, str]:
 
 
 def work_item() -> dict[str, Any]:
-    """The example command's item on the items topic."""
+    """The example command's item, as a record of its own on the items topic (version 1)."""
     _, item = _stage1()
     return _plain(item.to_json())
+
+
+def work_items() -> dict[str, Any]:
+    """The example command's items on the items topic, in an envelope (version 2)."""
+    _, item = _stage1()
+    return _plain(WorkItems.encode([item.to_json()]))
 
 
 def processing_result() -> dict[str, Any]:

@@ -11,7 +11,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.contract.topics import COMMAND_ID_HEADER, PROGRAMME_HEADER, PROGRAMME_PATTERN
+from services.contract.topics import (
+    COMMAND_ID_HEADER,
+    ENVELOPE_HEADER,
+    PROGRAMME_HEADER,
+    PROGRAMME_PATTERN,
+)
 
 DEAD_LETTER_PREFIX = "loyalty.dlq."
 """The prefix of the headers a dead letter adds (`services.adapters.dead_letters` writes them)."""
@@ -47,6 +52,16 @@ class ResultHeaders(Headers):
         None, alias=PROGRAMME_HEADER, examples=["default"],
         description="The command's programme; absent when the command named none that is "
                     "well-formed (it then failed with INVALID_PROGRAMME).")
+
+
+class ItemHeaders(Headers):
+    """The headers of a record of the items topic."""
+
+    envelope: Annotated[str, StringConstraints(pattern="^2$")] | None = Field(
+        None, alias=ENVELOPE_HEADER, examples=["2"],
+        description="`2`: the value is a `WorkItems` envelope (version 2), the items of one "
+                    "command that belong to the record's partition; absent: the value is a "
+                    "single `WorkItem` (version 1).")
 
 
 def _dead_letter_header(name: str) -> str:

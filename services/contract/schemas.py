@@ -16,11 +16,12 @@ from pydantic import Field, TypeAdapter
 
 from events import PUBLISHED
 from events.schema import event_schema
-from services.contract.commands import WorkItem
+from services.contract.commands import WorkItem, WorkItems
 from services.contract.declarations import DECLARATIONS, Declaration
 from services.contract.headers import (
     CommandHeaders,
     DeadLetterHeaders,
+    ItemHeaders,
     ResultHeaders,
     headers_schema,
 )
@@ -98,8 +99,15 @@ def items_document() -> dict[str, Any]:
 
 
 def work_item_document() -> dict[str, Any]:
-    """The items topic's values: one validated item of one command."""
-    return document("work-item", "WorkItem", WorkItem.model_json_schema(by_alias=True))
+    """The items topic's values: an envelope of validated items of one command (a record with
+    the `envelope` header), or one validated item (a record without it)."""
+    schema: dict[str, Any] = TypeAdapter(WorkItems | WorkItem).json_schema(by_alias=True)
+    schema["description"] = (
+        "A record of loyalty.items: a `WorkItems` envelope (version 2; the record carries the "
+        "header `envelope: 2`), the items of one command that belong to the record's "
+        "partition, in the command's order; or a single `WorkItem` (version 1, no `envelope` "
+        "header), as the clock, the bonus window and earlier intakes produce.")
+    return document("work-item", "WorkItem", schema)
 
 
 Result = Annotated[ValidationResult | ProcessingResult, Field(discriminator="stage")]
@@ -119,7 +127,8 @@ def headers_document() -> dict[str, Any]:
     return document("headers", "Record headers", {
         "description": "Kafka headers as a JSON object of UTF-8 strings by header name.",
         "$defs": {model.__name__: headers_schema(model)
-                  for model in (CommandHeaders, ResultHeaders, DeadLetterHeaders)}})
+                  for model in (CommandHeaders, ResultHeaders, ItemHeaders,
+                                      DeadLetterHeaders)}})
 
 
 def events_document() -> dict[str, Any]:

@@ -6,7 +6,8 @@ COMMANDS = "loyalty.commands"
 """Organisers' commands in: value is the JSON command, optional headers `programme`, `commandId`."""
 
 ITEMS = "loyalty.items"
-"""Valid items, one per record, keyed by programme and customer (one writer per customer)."""
+"""Valid items: an envelope per command and partition (`ENVELOPE_HEADER`), or one item per
+record; keyed by programme and customer (one writer per customer)."""
 
 RESULTS = "loyalty.results"
 """Stage-1 results keyed by commandId and stage-2 results keyed by guid."""
@@ -28,6 +29,8 @@ def is_programme_name(name: str) -> bool:
     return _PROGRAMME.fullmatch(name) is not None
 
 PROGRAMME_HEADER = "programme"
+ENVELOPE_HEADER = "envelope"
+"""On `loyalty.items`: the version of the envelope the value is (`2`); absent: one item."""
 COMMAND_ID_HEADER = "commandId"
 
 

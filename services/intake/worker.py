@@ -1,12 +1,12 @@
 """Stage 1: validate every command, answer at once, forward its items.
 
-Run it with `loyalty intake`. `services.intake.consumer` takes commands off `loyalty.commands` in
-small batches; `CommandValidator.handle` calls the pure `validate_command` (in a worker thread,
-so the consumer's heartbeats go on) and writes: valid items to `loyalty.items` (keyed by
-programme and customer), then the stage-1 results to `loyalty.results` (keyed by commandId).
-The consumer commits a batch's offsets only after the broker acknowledged everything it caused:
-a crash in between reads the commands again, and the processor recognises items it has seen by
-their guid.
+Run it with `loyalty intake`. `services.intake.consumer` takes commands off `loyalty.commands`
+in small batches; `CommandValidator.handle` calls the pure `validate_command` (in a worker
+thread, so the consumer's heartbeats go on) and writes: valid items to `loyalty.items` (an
+envelope of a command's items per partition, keyed by programme and customer), then the stage-1
+results to `loyalty.results` (keyed by commandId). The consumer commits a batch's offsets only
+after the broker acknowledged everything it caused: a crash in between reads the commands
+again, and the processor recognises items it has seen by their guid.
 
 Failures are retried: those that pass by themselves (the broker away) for as long as they last,
 the others a few times; a command that still cannot be handled goes to the dead-letter topic
@@ -15,18 +15,20 @@ and the stream goes on.
 
 import asyncio
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from aiokafka.partitioner import DefaultPartitioner
 
 from services.adapters.dead_letters import DeadLetter, Origin, describe
 from services.adapters.kafka import Record
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.publishing import Publisher
 from services.contract import topics
+from services.contract.commands import ENVELOPE_VERSION, WorkItem, WorkItems
 from services.contract.validation import Validated, ValidationRules, validate_command
 from services.settings import Settings
 
@@ -122,16 +124,59 @@ def validate_all(commands: list[Received], rules: ValidationRules) -> list[Check
     return answers
 
 
-def records_of(command: Received, validated: Validated, settings: Settings
-               ) -> tuple[list[Record], Record]:
-    """The item records and the stage-1 result record of one validated command."""
-    items = [Record(settings.items_topic, topics.item_key(item.programme, item.uniq_id),
-                    item.to_json()) for item in validated.items]
+def records_of(command: Received, validated: Validated, settings: Settings,
+               partitions: Sequence[int]) -> tuple[list[Record], Record]:
+    """The item records and the stage-1 result record of one validated command: the items
+    in envelopes (`envelopes`) over the items topic's `partitions`."""
+    items = envelopes(validated.items, settings.items_topic, partitions)
     programme = command.topic_programme or command.programme
     headers = [] if programme is None else [(topics.PROGRAMME_HEADER, programme.encode())]
     result = Record(settings.results_topic_of(programme), command.command_id.encode(),
                     validated.result.to_json(), headers)
     return items, result
+
+
+ENVELOPE_BYTES = 256 * 1024
+"""Where an envelope is closed and another begun: far below the record limit, whatever the
+command's size, so that no envelope is refused for its size."""
+ENVELOPE = [(topics.ENVELOPE_HEADER, str(ENVELOPE_VERSION).encode())]
+
+
+PARTITIONER = DefaultPartitioner()
+"""The producer's own partitioner (murmur2 of the key, as Kafka's Java clients)."""
+
+
+def envelopes(items: Sequence[WorkItem], topic: str, partitions: Sequence[int],
+              limit: int = ENVELOPE_BYTES) -> list[Record]:
+    """The items of one command as records of the items topic: one `WorkItems` envelope per
+    partition (more when one would pass `limit` bytes), each keyed by its first item, so that
+    it lands on the partition the producer's partitioner gives every one of its items (that
+    of their customer), in the command's order."""
+    if not partitions:
+        raise RuntimeError(f"the topic {topic} has no partitions")
+    ordered = sorted(partitions)
+    open_groups: dict[int, tuple[bytes, list[bytes], int]] = {}
+    records: list[Record] = []
+
+    def close(key: bytes, values: list[bytes]) -> None:
+        records.append(Record(topic, key, WorkItems.encode(values), ENVELOPE))
+
+    for item in items:
+        key = topics.item_key(item.programme, item.uniq_id)
+        value = item.to_json()
+        partition = PARTITIONER(key, ordered, ordered)
+        group = open_groups.get(partition)
+        if group is not None and group[2] + len(value) > limit:
+            close(group[0], group[1])
+            group = None
+        if group is None:
+            open_groups[partition] = (key, [value], len(value))
+        else:
+            group[1].append(value)
+            open_groups[partition] = (group[0], group[1], group[2] + len(value) + 1)
+    for key, values, _ in open_groups.values():
+        close(key, values)
+    return records
 
 
 class CommandValidator:
@@ -147,12 +192,13 @@ class CommandValidator:
     async def handle(self, commands: list[Received]) -> None:
         """Returns once every command of the batch is published or dead-lettered."""
         answers = await asyncio.to_thread(validate_all, commands, self.rules)
+        partitions = await self.publisher.partitions(self.settings.items_topic)
         valid: dict[int, tuple[list[Record], Record]] = {}
         for n, (command, answer) in enumerate(zip(commands, answers, strict=True)):
             if isinstance(answer, BaseException):
                 await self.dead_letter(command, answer, attempts=1)
             else:
-                valid[n] = records_of(command, answer, self.settings)
+                valid[n] = records_of(command, answer, self.settings, partitions)
         failed = await self.publisher.publish(
             [(n, record) for n, (items, _) in valid.items() for record in items])
         failed |= await self.publisher.publish(

@@ -13,12 +13,16 @@ caller dead-letters it, `fail` stores its `PROCESSING_FAILED` answer with its po
 rest of the batch goes on. A store that is unavailable is not an item's fault: that error
 reaches the caller, which waits for the store and reads the records again.
 
+An envelope's items are applied one by one like any, each at a position of its own; the
+record's position is stored with its last item, so an envelope given up half-way is read again
+whole, and its items already stored are recognised by their positions and change nothing.
+
 Everything here is synchronous (eventsourcing and psycopg block): the consumer runs it in a
 worker thread.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import takewhile
 
 import structlog
@@ -31,7 +35,9 @@ from services.adapters.personal_data import sealed_letter
 from services.adapters.positions import Position, incarnations_prefix, tracking_name
 from services.adapters.postgres import tracked_names
 from services.adapters.prefetch import AggregateCache, PrefetchedLoader
+from services.contract.commands import WorkItem
 from services.contract.mapping import salvaged_identity
+from services.contract.topics import ENVELOPE_HEADER, item_key
 from services.domain import Answer, Loader, UnitOfWork, ids
 from services.domain.commands import DEFAULT_LIMITS, Command, Item, Limits, SettlePoints
 from services.domain.unit_of_work import Policies, default_policies
@@ -45,13 +51,35 @@ CONFLICTS_PER_ITEM = 10
 
 @dataclass(frozen=True)
 class ItemRecord:
-    """A record of the items topic: the item it carries, or why it carries none."""
+    """An item of the items topic (a record's one item, or one of an envelope's): the item,
+    or why it cannot be read."""
 
     item: Command | SettlePoints | None
     position: Position
     origin: Origin
+    """The record the item came in; for an envelope's item, the envelope, unless `work` is
+    None (the item alone then, as far as it could be read)."""
     problem: str | None = None
     """Why the record could not be read as an item (item None)."""
+    final: bool = True
+    """Whether this is the last item of its record: only then is the record's position
+    stored with it (the others of an envelope are recognised again by their own position)."""
+    work: WorkItem | None = None
+    """The envelope's item as it came, for a dead letter about it alone."""
+
+    def letter_origin(self) -> Origin:
+        """What a dead letter about this item keeps: the record, or, for an envelope's item,
+        the item alone as a version-1 record (which `loyalty deadletter replay` can send)."""
+        if self.work is None:
+            return self.origin
+        return replace(self.origin, key=item_key(self.work.programme, self.work.uniq_id),
+                       value=self.work.to_json(), headers=[
+                           (name, value) for name, value in self.origin.headers
+                           if name != ENVELOPE_HEADER])
+
+    def trackings(self) -> list[Position]:
+        """The position to store with this item: its record's, when it is the last of it."""
+        return [self.position] if self.final else []
 
 
 @dataclass(frozen=True)
@@ -142,7 +170,7 @@ class ItemProcessor:
             work = self.unit_of_work(self.store.load)
             try:
                 apply(work, record)
-                self.save(work.pending(), [record.position])
+                self.save(work.pending(), record.trackings())
                 return None
             except IntegrityError as error:
                 conflicts += 1
@@ -170,7 +198,7 @@ class ItemProcessor:
             work = self.unit_of_work(self.store.load)
             answer = None if item is None else work.fail(item, str(record.position))
             try:
-                self.save(work.pending(), [record.position])
+                self.save(work.pending(), record.trackings())
                 return answer
             except IntegrityError:
                 continue
@@ -181,9 +209,10 @@ class ItemProcessor:
         item says who the customer is (its key stored now, if it is new), so that erasing the
         customer reaches the letter too."""
         record = poisoned.record
-        letter = DeadLetter(record.origin, "processor", poisoned.error, poisoned.attempts)
+        origin = record.letter_origin()
+        letter = DeadLetter(origin, "processor", poisoned.error, poisoned.attempts)
         item = record.item if isinstance(record.item, Item) else salvaged_identity(
-            record.origin.value)
+            origin.value)
         if item is None:
             return letter
         letter = sealed_letter(letter, self.store.keyring, ids.customer_id(item.programme,
@@ -198,6 +227,8 @@ class ItemProcessor:
             self.save([], [position])
 
     def already_processed(self, position: Position) -> bool:
+        """Whether the position's whole record is stored as processed (an envelope's item
+        before that may still have been: its outcome knows its position)."""
         stored = self.stored_offset(position.topic, position.partition, position.topic_id)
         return stored is not None and stored > position.offset
 
@@ -226,8 +257,9 @@ def apply(work: UnitOfWork, record: ItemRecord) -> None:
 
 
 def last_positions(records: Sequence[ItemRecord]) -> list[Position]:
-    """The last position of each partition among the records."""
+    """The position of the last whole record of each partition among the records."""
     last: dict[tuple[str, int], Position] = {}
     for record in records:
-        last[record.position.topic, record.position.partition] = record.position
+        if record.final:
+            last[record.position.topic, record.position.partition] = record.position
     return list(last.values())

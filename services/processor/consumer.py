@@ -1,5 +1,8 @@
 """The processor's Kafka side: read `loyalty.items` in batches, resume from stored positions.
 
+A record is an envelope of a command's items that belong to its partition, or one item
+(`decode`); the items of a batch's records are processed in order.
+
 Where a partition is read from is the event store's business, never the broker's offsets: on
 assignment, after the store was unavailable, and after a record could not be read, a partition
 is paused until its position (for the topic's current incarnation) has been read from the
@@ -15,8 +18,10 @@ from its beginning (re-sent items are recognised by their guid).
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -39,8 +44,9 @@ from services.adapters.kafka import send_reliably
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.positions import Position
 from services.adapters.topic_ids import topic_ids
-from services.contract.commands import WorkItem
+from services.contract.commands import WorkItem, WorkItems
 from services.contract.mapping import command_of
+from services.contract.topics import ENVELOPE_HEADER
 from services.processor.batches import ItemProcessor, ItemRecord, Poisoned
 from services.settings import Settings
 
@@ -69,15 +75,57 @@ class SeekToStoredPositions(ConsumerRebalanceListener):
         log.info("partitions assigned", partitions=sorted(tp.partition for tp in assigned))
 
 
-def decode(record: ConsumerRecord, topic_id: str | None) -> ItemRecord:
-    """A record of `loyalty.items` as an item; an unreadable one is kept with item None."""
-    position = Position(record.topic, record.partition, record.offset, topic_id)
+def decode(record: ConsumerRecord, topic_id: str | None) -> list[ItemRecord]:
+    """The items of a record of `loyalty.items`: an envelope's (`WorkItems`, with the
+    `ENVELOPE_HEADER`), or the one item of a record without it. What cannot be read is kept
+    with item None: the whole record, or, when an envelope's items can still be told apart,
+    each item that cannot."""
     origin = Origin.of(record)
+    position = Position(record.topic, record.partition, record.offset, topic_id)
+    if not any(name == ENVELOPE_HEADER for name, _ in origin.headers):
+        try:
+            return [ItemRecord(command_of(WorkItem.model_validate_json(record.value or b"")),
+                               position, origin)]
+        except (ValidationError, TypeError, ValueError) as error:
+            return [ItemRecord(None, position, origin, describe(error))]
     try:
-        return ItemRecord(command_of(WorkItem.model_validate_json(record.value or b"")),
-                          position, origin)
+        works = WorkItems.model_validate_json(record.value or b"").items
     except (ValidationError, TypeError, ValueError) as error:
-        return ItemRecord(None, position, origin, describe(error))
+        return salvaged(origin, position, error)
+    last = len(works) - 1
+    return [_item(work, replace(position, index=index), origin, index == last)
+            for index, work in enumerate(works)]
+
+
+def _item(work: WorkItem, position: Position, origin: Origin, final: bool) -> ItemRecord:
+    try:
+        return ItemRecord(command_of(work), position, origin, final=final, work=work)
+    except (ValidationError, TypeError, ValueError) as error:
+        return ItemRecord(None, position, origin, describe(error), final=final, work=work)
+
+
+def salvaged(origin: Origin, position: Position, error: Exception) -> list[ItemRecord]:
+    """An envelope that cannot be read as a whole: each of its items that can still be told
+    apart on its own (read, or kept with why not: each is answered or dead-lettered alone),
+    else the record as one unreadable item."""
+    try:
+        document = json.loads(origin.value or b"")
+    except (ValueError, UnicodeDecodeError):
+        document = None
+    parts = document.get("items") if isinstance(document, dict) else None
+    if not isinstance(parts, list) or not parts:
+        return [ItemRecord(None, position, origin, describe(error))]
+    headers = [(name, value) for name, value in origin.headers if name != ENVELOPE_HEADER]
+    found = []
+    for index, part in enumerate(parts):
+        alone = replace(origin, value=json.dumps(part).encode(), headers=headers)
+        at, final = replace(position, index=index), index == len(parts) - 1
+        try:
+            found.append(ItemRecord(command_of(WorkItem.model_validate(part)), at, alone,
+                                    final=final))
+        except (ValidationError, TypeError, ValueError) as problem:
+            found.append(ItemRecord(None, at, alone, describe(problem), final=final))
+    return found
 
 
 class ItemConsumer:
@@ -151,8 +199,8 @@ class ItemConsumer:
         except KafkaError as error:
             await self.unreadable(consumer, dead_letters, error)
             return
-        records = [decode(record, self.topic_ids.get(record.topic))
-                   for records in batches.values() for record in records]
+        records = [item for records in batches.values() for record in records
+                   for item in decode(record, self.topic_ids.get(record.topic))]
         if records and not await self.process(consumer, dead_letters, records):
             await self.pause_after_failure(stop)
             return
@@ -196,7 +244,7 @@ class ItemConsumer:
     async def dead_letter(self, dead_letters: AIOKafkaProducer, poisoned: Poisoned) -> None:
         origin = poisoned.record.origin
         log.error("item dead-lettered", origin=str(origin), error=poisoned.error,
-                  attempts=poisoned.attempts)
+                  position=str(poisoned.record.position), attempts=poisoned.attempts)
         letter = await asyncio.to_thread(self.processor.dead_letter, poisoned)
         record = letter.record(self.settings.dead_letter_topic)
         await send_reliably(dead_letters, record.topic, record.value, key=record.key,
@@ -309,8 +357,8 @@ class ItemConsumer:
                 except KafkaError as error:
                     await self.skip_unreadable(consumer, dead_letters, tp, error)
                     return
-                records = [decode(record, self.topic_ids.get(record.topic))
-                           for record in batch.get(tp, [])]
+                records = [item for record in batch.get(tp, [])
+                           for item in decode(record, self.topic_ids.get(record.topic))]
                 if not records or not await self.process(consumer, dead_letters, records):
                     return
         finally:

@@ -4,6 +4,7 @@ applied is given up alone, and positions know the topic's incarnation."""
 import json
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 
@@ -13,10 +14,13 @@ from services.adapters.dead_letters import Origin
 from services.adapters.event_store import EventStore
 from services.adapters.positions import Position
 from services.domain import ItemOutcome, PhoneIndex, ids
+from services.intake.worker import envelopes
 from services.processor.batches import ItemProcessor, ItemRecord
+from services.processor.consumer import decode
 from services.settings import Settings
 from tests.conftest import scratch_database
 from tests.support.domain import add
+from tests.support.items import accruals, consumed
 
 pytestmark = pytest.mark.integration
 
@@ -98,3 +102,36 @@ def test_positions_belong_to_one_incarnation_of_the_topic(store: EventStore) -> 
     assert processor.stored_offset(TOPIC, 0, "first-id") == 12
     assert processor.stored_offset(TOPIC, 0, "second-id") is None  # created anew: from 0
     assert processor.stored_offset(TOPIC, 1, "first-id") is None
+
+
+def test_an_envelope_given_up_half_way_and_read_again_stores_each_item_once(
+    store: EventStore,
+) -> None:
+    squatter = PhoneIndex._create(
+        PhoneClaimed, id=ids.customer_id("default", "u-1"), programme="default",
+        phone="+79160000009", customer_id=str(uuid.uuid4()))
+    store.save(squatter)
+    items = accruals(customers=3)  # u-1's customer id is taken: its item cannot be applied
+    (envelope,) = envelopes(items, TOPIC, [0])
+    records = decode(consumed(envelope, offset=20, partition=0), topic_id=None)
+    processor = ItemProcessor(store)
+
+    done, poisoned = processor.process(records)
+    assert done == 1 and poisoned is not None and poisoned.record is records[1]
+    assert store.recorder.max_tracking_id(f"kafka:{TOPIC}:0") is None  # half done: no position
+    stored = store.recorder.max_notification_id()
+
+    # the processor stops here, before the failure is stored; the envelope is read again
+    done, poisoned = ItemProcessor(store).process(records)
+    assert done == 1 and poisoned is not None and poisoned.record is records[1]
+    assert store.recorder.max_notification_id() == stored  # the first item: not again
+    assert processor.fail(poisoned) is not None
+    assert processor.process(records[2:]) == (1, None)
+
+    assert [answer_of(store, item.guid) for item in items] == [
+        "Success", "PROCESSING_FAILED", "Success"]
+    assert store.recorder.max_tracking_id(f"kafka:{TOPIC}:0") == 21
+    first = store.load(ids.customer_id("default", "u-0"))
+    assert first.balance == Decimal("200.00")
+    alone = poisoned.record.letter_origin()  # what its dead letter seals: the item alone
+    assert json.loads(alone.value or b"")["guid"] == items[1].guid
