@@ -152,6 +152,8 @@ class Settings(BaseSettings):
     processor_group: str = "loyalty-processor"
     projections_group: str = "loyalty-projections"
     processor_batch_size: int = 500
+    """Items applied and saved in one transaction at most (and records fetched per poll: a
+    record of envelopes holds many items)."""
     snapshot_interval: int = 1000
     """A customer is snapshotted when a save takes its version across a multiple of this
     (0: no snapshots are taken or read); see docs/architecture.md, "Snapshots"."""

@@ -212,15 +212,19 @@ class ItemConsumer:
 
     async def process(self, consumer: AIOKafkaConsumer, dead_letters: AIOKafkaProducer,
                       records: list[ItemRecord]) -> bool:
-        """Processes the records, dead-lettering any that cannot be applied; False when the
-        store became unavailable (the records' partitions then resume from the store)."""
+        """Processes the items, at most `processor_batch_size` to a transaction (a batch of
+        envelopes holds many more), dead-lettering any that cannot be applied; False when the
+        store became unavailable (the items' partitions then resume from the store)."""
         remaining = records
+        size = self.settings.processor_batch_size
         try:
             while remaining:
-                done, poisoned = await asyncio.to_thread(self.processor.process, remaining)
+                done, poisoned = await asyncio.to_thread(self.processor.process,
+                                                         remaining[:size])
                 self.count(done)
                 if poisoned is None:
-                    break
+                    remaining = remaining[done:]
+                    continue
                 await self.dead_letter(dead_letters, poisoned)
                 await asyncio.to_thread(self.processor.fail, poisoned)
                 self.count(1, "failed")
