@@ -141,15 +141,15 @@ class WorkItem(Contract):
 
     def _later_fields_left_out(self) -> dict[str, Any]:
         left_out: dict[str, Any] = {"command_id": True, "command_timestamp": True}
-        left_out |= {name: True for name in type(self).model_fields
-                     if name not in FINGERPRINTED[""] and getattr(self, name) is None}
-        for part in ("accrual", "message", "reversal", "spend", "cancel"):
+        for name in _LATER_FIELDS[""]:
+            if getattr(self, name) is None:
+                left_out[name] = True
+        for part in _PARTS:
             value = getattr(self, part)
             if value is None:
                 continue
-            later = {field.name for field in dataclasses.fields(value)
-                     if field.name not in FINGERPRINTED[part]
-                     and getattr(value, field.name) is None}
+            later = {name for name in _later_fields(type(value), part)
+                     if getattr(value, name) is None}
             if later:
                 left_out[part] = later
         return left_out
@@ -193,3 +193,20 @@ FINGERPRINTED: dict[str, frozenset[str]] = {
 first layout of each hold. Any other field, added later, counts only when it has a value, so
 an item sent again after a field was added keeps the fingerprint it was stored with: adding a
 field to a domain command needs no line here (and none may be added)."""
+
+_PARTS = ("accrual", "message", "reversal", "spend", "cancel")
+_LATER_FIELDS: dict[str, tuple[str, ...]] = {"": tuple(
+    name for name in WorkItem.model_fields if name not in FINGERPRINTED[""])}
+"""The fields of the item that came after the first layout (found once: a fingerprint is
+taken for every item the processor reads)."""
+_LATER_PART_FIELDS: dict[tuple[Any, str], tuple[str, ...]] = {}
+"""The same of each part, by its class and its name in the item."""
+
+
+def _later_fields(part_class: Any, part: str) -> tuple[str, ...]:
+    found = _LATER_PART_FIELDS.get((part_class, part))
+    if found is None:
+        found = _LATER_PART_FIELDS[part_class, part] = tuple(
+            field.name for field in dataclasses.fields(part_class)
+            if field.name not in FINGERPRINTED[part])
+    return found
