@@ -11,6 +11,7 @@ import structlog
 
 from services import bootstrap
 from services.adapters.health import Watchdog, serve_probes, watch
+from services.adapters.heap import keep_collector_off_the_heap
 from services.adapters.kafka import backoff, check_access
 from services.adapters.kafka_codecs import bound_batches
 from services.adapters.kafka_topics import TopicsNotCreatedError, ensure_topics
@@ -51,8 +52,10 @@ async def kafka_checked(settings: Settings) -> None:
 
 def observed(service: str, settings: Settings) -> tuple[ServiceMetrics, Watchdog]:
     """A service's metrics and watchdog, served on its metrics port and watched; the record
-    batches it reads decompress within `LOYALTY_MAX_BATCH_BYTES`."""
+    batches it reads decompress within `LOYALTY_MAX_BATCH_BYTES`; its cycle collector scans
+    only young objects (`services.adapters.heap`)."""
     bound_batches(settings.max_batch_bytes)
+    keep_collector_off_the_heap()
     measured = bootstrap.metrics(service)
     watched = bootstrap.watchdog(service, settings)
     serve_probes(watched, measured, settings.metrics_host, settings.metrics_port_of(service))
