@@ -191,7 +191,7 @@ class ItemProcessor:
         read, and its guid has no answer yet) with its position: the stream goes on past it."""
         record = poisoned.record
         item = record.item if isinstance(record.item, Item) else salvaged_identity(
-            record.origin.value)
+            record.letter_origin().value)
         for _ in range(CONFLICTS_PER_ITEM):
             if self.already_processed(record.position):
                 return None

@@ -44,9 +44,9 @@ from services.adapters.kafka import send_reliably
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.positions import Position
 from services.adapters.topic_ids import topic_ids
-from services.contract.commands import WorkItem, WorkItems
+from services.contract.commands import ENVELOPE_VERSION, WorkItem, WorkItems
 from services.contract.mapping import command_of
-from services.contract.topics import ENVELOPE_HEADER
+from services.contract.topics import ENVELOPE_HEADER, item_key
 from services.processor.batches import ItemProcessor, ItemRecord, Poisoned
 from services.settings import Settings
 
@@ -104,6 +104,15 @@ def _item(work: WorkItem, position: Position, origin: Origin, final: bool) -> It
         return ItemRecord(None, position, origin, describe(error), final=final, work=work)
 
 
+def _key_of(part: object, otherwise: bytes | None) -> bytes | None:
+    """The key a version-1 record of this item would have, when it can be read."""
+    if isinstance(part, dict):
+        programme, uniq_id = part.get("programme"), part.get("uniqId")
+        if isinstance(programme, str) and isinstance(uniq_id, str):
+            return item_key(programme, uniq_id)
+    return otherwise
+
+
 def salvaged(origin: Origin, position: Position, error: Exception) -> list[ItemRecord]:
     """An envelope that cannot be read as a whole: each of its items that can still be told
     apart on its own (read, or kept with why not: each is answered or dead-lettered alone),
@@ -112,13 +121,15 @@ def salvaged(origin: Origin, position: Position, error: Exception) -> list[ItemR
         document = json.loads(origin.value or b"")
     except (ValueError, UnicodeDecodeError):
         document = None
-    parts = document.get("items") if isinstance(document, dict) else None
+    parts = document.get("items") if isinstance(document, dict) and document.get(
+        "version") == ENVELOPE_VERSION else None
     if not isinstance(parts, list) or not parts:
         return [ItemRecord(None, position, origin, describe(error))]
     headers = [(name, value) for name, value in origin.headers if name != ENVELOPE_HEADER]
     found = []
     for index, part in enumerate(parts):
-        alone = replace(origin, value=json.dumps(part).encode(), headers=headers)
+        alone = replace(origin, key=_key_of(part, origin.key),
+                        value=json.dumps(part).encode(), headers=headers)
         at, final = replace(position, index=index), index == len(parts) - 1
         try:
             found.append(ItemRecord(command_of(WorkItem.model_validate(part)), at, alone,
@@ -219,6 +230,7 @@ class ItemConsumer:
         size = self.settings.processor_batch_size
         try:
             while remaining:
+                self.watchdog.turned()  # a poll of envelopes can take many transactions
                 done, poisoned = await asyncio.to_thread(self.processor.process,
                                                          remaining[:size])
                 self.count(done)

@@ -12,7 +12,9 @@ from events.indexes import PhoneClaimed
 from services import bootstrap
 from services.adapters.dead_letters import Origin
 from services.adapters.event_store import EventStore
+from services.adapters.kafka import Record
 from services.adapters.positions import Position
+from services.contract.topics import ENVELOPE_HEADER
 from services.domain import ItemOutcome, PhoneIndex, ids
 from services.intake.worker import envelopes
 from services.processor.batches import ItemProcessor, ItemRecord
@@ -135,3 +137,23 @@ def test_an_envelope_given_up_half_way_and_read_again_stores_each_item_once(
     assert first.balance == Decimal("200.00")
     alone = poisoned.record.letter_origin()  # what its dead letter seals: the item alone
     assert json.loads(alone.value or b"")["guid"] == items[1].guid
+
+
+def test_an_envelope_item_no_command_is_declared_for_is_answered_alone(store: EventStore) -> None:
+    items = accruals(customers=3)
+    document = {"version": 2, "items": [json.loads(item.to_json()) for item in items]}
+    document["items"][1]["typeOfCommand"] = "notDeclaredYet"  # a newer intake's command
+    envelope = Record(TOPIC, b"k", json.dumps(document).encode(), [(ENVELOPE_HEADER, b"2")])
+    records = decode(consumed(envelope, offset=30, partition=0), topic_id=None)
+    processor = ItemProcessor(store)
+
+    assert processor.process(records) == (1, None)  # up to the item that cannot be read
+    done, poisoned = processor.process(records[1:])
+    assert done == 0 and poisoned is not None and poisoned.record is records[1]
+    answer = processor.fail(poisoned)
+    assert processor.process(records[2:]) == (1, None)
+
+    assert answer is not None and answer.rejection == "PROCESSING_FAILED"
+    assert [answer_of(store, item.guid) for item in items] == [
+        "Success", "PROCESSING_FAILED", "Success"]
+    assert store.recorder.max_tracking_id(f"kafka:{TOPIC}:0") == 31
