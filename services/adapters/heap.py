@@ -11,13 +11,16 @@ whole run, in every service; what the services make is freed by reference counti
 
 So `keep_collector_off_the_heap` makes a service's collector look only at what is young:
 
-- every second, what the process holds is frozen (`gc.freeze`): moved out of the collector's
-  generations, never scanned again, and still freed by its reference count when let go;
+- every 5 seconds, the young generations are collected (what was made since the last time:
+  a cycle of a failed batch, an exception and its frames, goes now), then what the process
+  still holds is frozen (`gc.freeze`): moved out of the collector's generations, never scanned
+  again, and still freed by its reference count when let go;
 - the youngest generation is collected after 100,000 allocations rather than 700, so that the
   batch under way (records, items, customers, events: some 100,000 objects for 500 items) is
   not scanned again and again;
-- cycles among frozen objects would never be collected: once an hour the heap is unfrozen
-  and collected in full (one pause of the length above), so that such garbage cannot pile up.
+- a cycle that was still in use when frozen, and let go later, would never be collected: once
+  an hour the heap is unfrozen and collected in full (one pause of the length above), so that
+  such garbage cannot pile up.
 """
 
 import gc
@@ -28,7 +31,7 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-FREEZE_EVERY_SECONDS = 1.0
+FREEZE_EVERY_SECONDS = 5.0
 FULL_EVERY_SECONDS = 3600.0
 THRESHOLDS = (100_000, 50, 1000)
 """Allocations before the youngest generation is collected, and collections of each
@@ -54,6 +57,8 @@ def _freeze_forever(freeze_every: float, full_every: float) -> None:
         if time.monotonic() - collected_at >= full_every:
             collect_in_full()
             collected_at = time.monotonic()
+        else:
+            gc.collect(1)
         gc.freeze()
 
 
