@@ -48,13 +48,18 @@ def answer_of(store: EventStore, guid: str) -> str | None:
         outcome.stored_answer.rejection or "Success")
 
 
+def squat(store: EventStore, uniq_id: str) -> None:
+    """Stores a phone index under the id the customer `uniq_id` would have: no item for that
+    customer can be applied."""
+    store.save(PhoneIndex._create(
+        PhoneClaimed, id=ids.customer_id("default", uniq_id), programme="default",
+        phone="+79160000009", customer_id=str(uuid.uuid4())))
+
+
 def test_an_item_whose_id_names_another_kind_of_aggregate_is_given_up_alone(
     store: EventStore,
 ) -> None:
-    squatter = PhoneIndex._create(
-        PhoneClaimed, id=ids.customer_id("default", "victim"), programme="default",
-        phone="+79160000009", customer_id=str(uuid.uuid4()))
-    store.save(squatter)
+    squat(store, "victim")
     processor = ItemProcessor(store)
     first, victim, last = add("a", amount="1"), add("victim", amount="2"), add("b", amount="3")
     records = [at(0, first), at(1, victim), at(2, last)]
@@ -109,10 +114,7 @@ def test_positions_belong_to_one_incarnation_of_the_topic(store: EventStore) -> 
 def test_an_envelope_given_up_half_way_and_read_again_stores_each_item_once(
     store: EventStore,
 ) -> None:
-    squatter = PhoneIndex._create(
-        PhoneClaimed, id=ids.customer_id("default", "u-1"), programme="default",
-        phone="+79160000009", customer_id=str(uuid.uuid4()))
-    store.save(squatter)
+    squat(store, "u-1")
     items = accruals(customers=3)  # u-1's customer id is taken: its item cannot be applied
     (envelope,) = envelopes(items, TOPIC, [0])
     records = decode(consumed(envelope, offset=20, partition=0), topic_id=None)
