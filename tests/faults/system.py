@@ -116,6 +116,7 @@ class System:
             [sys.executable, "-m", "services.cli", "run"], env=self.env, cwd=ROOT,
             stdout=log, stderr=subprocess.STDOUT)
         wait_until(self.all_running, 120, "every service to run")
+        wait_until(self.api_answers, 120, "the read API to answer")
 
     def stop(self) -> None:
         if self.supervisor is not None and self.supervisor.poll() is None:
@@ -144,6 +145,15 @@ class System:
                 if cmdline.rstrip().endswith(f"services.cli {command}"):
                     found[service] = int(entry.name)
         return found
+
+    def api_answers(self) -> bool:
+        """Whether the API process is listening yet (it may start after the workers have
+        answered a first command)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.http_port), timeout=1):
+                return True
+        except OSError:
+            return False
 
     def all_running(self) -> bool:
         return self.supervisor is not None and self.supervisor.poll() is None and set(
