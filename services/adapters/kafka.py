@@ -157,13 +157,22 @@ async def send_batched(producer: AIOKafkaProducer, records: Sequence[Record]) ->
     await asyncio.gather(*set(await enqueue_batched(producer, records)))
 
 
+PARTITIONER = DefaultPartitioner()
+"""The producer's own partitioner (murmur2 of the key, as Kafka's Java clients)."""
+
+
+def partition_of(key: bytes | None, partitions: list[int]) -> int:
+    """The partition of `partitions` (sorted) that the producer gives a record keyed `key`:
+    `enqueue_batched` sends each record there, and intake's envelopes are grouped by it."""
+    return PARTITIONER(key, partitions, partitions)
+
+
 async def enqueue_batched(producer: AIOKafkaProducer, records: Sequence[Record],
                           ) -> list["asyncio.Future[Any]"]:
     """Hands the records to the producer, in order within each partition, gathered into one
     batch per partition (`create_batch` / `send_batch`) instead of one by one: a third of the
     producer's CPU per record. A keyed record goes to the partition the producer's own
     partitioner would choose. Returns, for each record, the acknowledgement of its batch."""
-    partitioner = DefaultPartitioner()
     partitions: dict[str, list[int]] = {}
     open_batches: dict[tuple[str, int], tuple[Any, list[int]]] = {}
     acks: list[asyncio.Future[Any] | None] = [None] * len(records)
@@ -176,7 +185,7 @@ async def enqueue_batched(producer: AIOKafkaProducer, records: Sequence[Record],
     for n, (topic, key, value, headers) in enumerate(records):
         if topic not in partitions:
             partitions[topic] = sorted(await producer.partitions_for(topic))
-        partition = partitioner(key, partitions[topic], partitions[topic])
+        partition = partition_of(key, partitions[topic])
         batch, members = open_batches.get((topic, partition), (None, []))
         if batch is not None and batch.append(
                 key=key, value=value, timestamp=None, headers=list(headers)) is not None:

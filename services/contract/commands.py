@@ -175,7 +175,7 @@ class WorkItems(Contract):
     @staticmethod
     def encode(items: typing.Sequence[bytes]) -> bytes:
         """The envelope of items already encoded (`WorkItem.to_json`)."""
-        return b'{"version":2,"items":[' + b",".join(items) + b"]}"
+        return b'{"version":%d,"items":[%b]}' % (ENVELOPE_VERSION, b",".join(items))
 
 
 FINGERPRINTED: dict[str, frozenset[str]] = {

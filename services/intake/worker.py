@@ -21,10 +21,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from aiokafka.partitioner import DefaultPartitioner
 
 from services.adapters.dead_letters import DeadLetter, Origin, describe
-from services.adapters.kafka import Record
+from services.adapters.kafka import Record, partition_of
 from services.adapters.metrics import ServiceMetrics
 from services.adapters.publishing import Publisher
 from services.contract import topics
@@ -142,15 +141,11 @@ command's size, so that no envelope is refused for its size."""
 ENVELOPE = [(topics.ENVELOPE_HEADER, str(ENVELOPE_VERSION).encode())]
 
 
-PARTITIONER = DefaultPartitioner()
-"""The producer's own partitioner (murmur2 of the key, as Kafka's Java clients)."""
-
-
 def envelopes(items: Sequence[WorkItem], topic: str, partitions: Sequence[int],
               limit: int = ENVELOPE_BYTES) -> list[Record]:
     """The items of one command as records of the items topic: one `WorkItems` envelope per
     partition (more when one would pass `limit` bytes), each keyed by its first item, so that
-    it lands on the partition the producer's partitioner gives every one of its items (that
+    it lands on the partition the producer gives every one of its items (`partition_of`: that
     of their customer), in the command's order."""
     if not partitions:
         raise RuntimeError(f"the topic {topic} has no partitions")
@@ -164,7 +159,7 @@ def envelopes(items: Sequence[WorkItem], topic: str, partitions: Sequence[int],
     for item in items:
         key = topics.item_key(item.programme, item.uniq_id)
         value = item.to_json()
-        partition = PARTITIONER(key, ordered, ordered)
+        partition = partition_of(key, ordered)
         group = open_groups.get(partition)
         if group is not None and group[2] + len(value) > limit:
             close(group[0], group[1])

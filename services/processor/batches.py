@@ -72,14 +72,19 @@ class ItemRecord:
         the item alone as a version-1 record (which `loyalty deadletter replay` can send)."""
         if self.work is None:
             return self.origin
-        return replace(self.origin, key=item_key(self.work.programme, self.work.uniq_id),
-                       value=self.work.to_json(), headers=[
-                           (name, value) for name, value in self.origin.headers
-                           if name != ENVELOPE_HEADER])
+        return alone(self.origin, item_key(self.work.programme, self.work.uniq_id),
+                     self.work.to_json())
 
     def trackings(self) -> list[Position]:
         """The position to store with this item: its record's, when it is the last of it."""
         return [self.position] if self.final else []
+
+
+def alone(envelope: Origin, key: bytes | None, value: bytes) -> Origin:
+    """An envelope's item as a version-1 record of its own: its key and value, at the
+    envelope's coordinates, with the envelope's headers but `ENVELOPE_HEADER`."""
+    return replace(envelope, key=key, value=value, headers=[
+        (name, header) for name, header in envelope.headers if name != ENVELOPE_HEADER])
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import structlog
@@ -47,7 +48,7 @@ from services.adapters.topic_ids import topic_ids
 from services.contract.commands import ENVELOPE_VERSION, WorkItem, WorkItems
 from services.contract.mapping import command_of
 from services.contract.topics import ENVELOPE_HEADER, item_key
-from services.processor.batches import ItemProcessor, ItemRecord, Poisoned
+from services.processor.batches import ItemProcessor, ItemRecord, Poisoned, alone
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -83,25 +84,35 @@ def decode(record: ConsumerRecord, topic_id: str | None) -> list[ItemRecord]:
     origin = Origin.of(record)
     position = Position(record.topic, record.partition, record.offset, topic_id)
     if not any(name == ENVELOPE_HEADER for name, _ in origin.headers):
-        try:
-            return [ItemRecord(command_of(WorkItem.model_validate_json(record.value or b"")),
-                               position, origin)]
-        except (ValidationError, TypeError, ValueError) as error:
-            return [ItemRecord(None, position, origin, describe(error))]
+        return [read_item(partial(WorkItem.model_validate_json, record.value or b""),
+                          position, origin)]
     try:
         works = WorkItems.model_validate_json(record.value or b"").items
-    except (ValidationError, TypeError, ValueError) as error:
+    except UNREADABLE as error:
         return salvaged(origin, position, error)
     last = len(works) - 1
-    return [_item(work, replace(position, index=index), origin, index == last)
+    return [read_item(work, replace(position, index=index), origin, final=index == last,
+                      enveloped=True)
             for index, work in enumerate(works)]
 
 
-def _item(work: WorkItem, position: Position, origin: Origin, final: bool) -> ItemRecord:
+UNREADABLE = (ValidationError, TypeError, ValueError)
+"""What reading an item, or making its domain command, raises when it cannot be done."""
+
+
+def read_item(source: WorkItem | Callable[[], WorkItem], position: Position, origin: Origin,
+              *, final: bool = True, enveloped: bool = False) -> ItemRecord:
+    """The item (read by `source` when not read yet) as its domain command, or kept with why
+    it cannot be; an item of an envelope read whole (`enveloped`) keeps its work item, for a
+    dead letter about it alone."""
+    work = None
     try:
-        return ItemRecord(command_of(work), position, origin, final=final, work=work)
-    except (ValidationError, TypeError, ValueError) as error:
-        return ItemRecord(None, position, origin, describe(error), final=final, work=work)
+        work = source if isinstance(source, WorkItem) else source()
+        return ItemRecord(command_of(work), position, origin, final=final,
+                          work=work if enveloped else None)
+    except UNREADABLE as error:
+        return ItemRecord(None, position, origin, describe(error), final=final,
+                          work=work if enveloped else None)
 
 
 def _key_of(part: object, otherwise: bytes | None) -> bytes | None:
@@ -125,18 +136,10 @@ def salvaged(origin: Origin, position: Position, error: Exception) -> list[ItemR
         "version") == ENVELOPE_VERSION else None
     if not isinstance(parts, list) or not parts:
         return [ItemRecord(None, position, origin, describe(error))]
-    headers = [(name, value) for name, value in origin.headers if name != ENVELOPE_HEADER]
-    found = []
-    for index, part in enumerate(parts):
-        alone = replace(origin, key=_key_of(part, origin.key),
-                        value=json.dumps(part).encode(), headers=headers)
-        at, final = replace(position, index=index), index == len(parts) - 1
-        try:
-            found.append(ItemRecord(command_of(WorkItem.model_validate(part)), at, alone,
-                                    final=final))
-        except (ValidationError, TypeError, ValueError) as problem:
-            found.append(ItemRecord(None, at, alone, describe(problem), final=final))
-    return found
+    return [read_item(partial(WorkItem.model_validate, part), replace(position, index=index),
+                      alone(origin, _key_of(part, origin.key), json.dumps(part).encode()),
+                      final=index == len(parts) - 1)
+            for index, part in enumerate(parts)]
 
 
 class ItemConsumer:

@@ -12,9 +12,7 @@ from events.indexes import PhoneClaimed
 from services import bootstrap
 from services.adapters.dead_letters import Origin
 from services.adapters.event_store import EventStore
-from services.adapters.kafka import Record
 from services.adapters.positions import Position
-from services.contract.topics import ENVELOPE_HEADER
 from services.domain import ItemOutcome, PhoneIndex, ids
 from services.intake.worker import envelopes
 from services.processor.batches import ItemProcessor, ItemRecord
@@ -22,7 +20,7 @@ from services.processor.consumer import decode
 from services.settings import Settings
 from tests.conftest import scratch_database
 from tests.support.domain import add
-from tests.support.items import accruals, consumed
+from tests.support.items import accruals, consumed, spoiled_envelope
 
 pytestmark = pytest.mark.integration
 
@@ -143,9 +141,8 @@ def test_an_envelope_given_up_half_way_and_read_again_stores_each_item_once(
 
 def test_an_envelope_item_no_command_is_declared_for_is_answered_alone(store: EventStore) -> None:
     items = accruals(customers=3)
-    document = {"version": 2, "items": [json.loads(item.to_json()) for item in items]}
-    document["items"][1]["typeOfCommand"] = "notDeclaredYet"  # a newer intake's command
-    envelope = Record(TOPIC, b"k", json.dumps(document).encode(), [(ENVELOPE_HEADER, b"2")])
+    # a command type a newer intake declares and this processor does not know yet
+    envelope = spoiled_envelope(items, 1, "typeOfCommand", "notDeclaredYet")
     records = decode(consumed(envelope, offset=30, partition=0), topic_id=None)
     processor = ItemProcessor(store)
 

@@ -10,6 +10,7 @@ from services.adapters.kafka import Record
 from services.contract import examples
 from services.contract.commands import WorkItem
 from services.contract.rules import ValidationRules
+from services.contract.topics import ENVELOPE_HEADER
 from services.contract.validation import validate_command
 
 PARTITIONS = list(range(8))
@@ -34,3 +35,12 @@ def consumed(record: Record, offset: int, partition: int = 3) -> ConsumerRecord[
         topic=record.topic, partition=partition, offset=offset, timestamp=1,
         timestamp_type=0, key=record.key, value=record.value, checksum=None,
         serialized_key_size=0, serialized_value_size=0, headers=tuple(record.headers))
+
+
+def spoiled_envelope(items: list[WorkItem], index: int, field: str, value: Any,
+                     topic: str = "loyalty.items", key: bytes = b"k") -> Record:
+    """An envelope record of the items with one field of one item replaced (as no intake
+    would write it): it cannot be read as a whole."""
+    document = {"version": 2, "items": [json.loads(item.to_json()) for item in items]}
+    document["items"][index][field] = value
+    return Record(topic, key, json.dumps(document).encode(), [(ENVELOPE_HEADER, b"2")])

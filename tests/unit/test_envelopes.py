@@ -4,19 +4,20 @@ record, and the processor reads each item back with a position of its own."""
 import json
 from collections import defaultdict
 
+from services.adapters import kafka
 from services.adapters.kafka import Record
 from services.contract.topics import ENVELOPE_HEADER, item_key
 from services.domain.commands import AddBonus
-from services.intake.worker import PARTITIONER, envelopes
+from services.intake.worker import envelopes
 from services.processor.batches import last_positions
 from services.processor.consumer import decode
-from tests.support.items import PARTITIONS, accruals, consumed
+from tests.support.items import PARTITIONS, accruals, consumed, spoiled_envelope
 
 TOPIC = "loyalty.items"
 
 
 def partition_of(key: bytes | None) -> int:
-    return PARTITIONER(key, PARTITIONS, PARTITIONS)
+    return kafka.partition_of(key, PARTITIONS)
 
 
 def guids(record: Record) -> list[str]:
@@ -94,9 +95,7 @@ def test_a_dead_letter_about_an_envelopes_item_keeps_that_item_alone() -> None:
 
 def test_an_envelope_with_one_broken_item_keeps_the_others_readable() -> None:
     items = accruals(customers=3)
-    document = {"version": 2, "items": [json.loads(item.to_json()) for item in items]}
-    document["items"][1]["accrual"] = "garbage"
-    broken = Record(TOPIC, b"k", json.dumps(document).encode(), [(ENVELOPE_HEADER, b"2")])
+    broken = spoiled_envelope(items, 1, "accrual", "garbage")
 
     read = decode(consumed(broken, offset=9), topic_id=None)
 
@@ -109,9 +108,7 @@ def test_an_envelope_with_one_broken_item_keeps_the_others_readable() -> None:
 
 def test_a_salvaged_item_is_keyed_as_its_own_record_would_be() -> None:
     items = accruals(customers=2)
-    document = {"version": 2, "items": [json.loads(item.to_json()) for item in items]}
-    document["items"][0]["accrual"] = "garbage"
-    broken = Record(TOPIC, b"first", json.dumps(document).encode(), [(ENVELOPE_HEADER, b"2")])
+    broken = spoiled_envelope(items, 0, "accrual", "garbage", key=b"first")
 
     read = decode(consumed(broken, offset=9), topic_id=None)
 
