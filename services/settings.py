@@ -45,6 +45,7 @@ MIN_API_KEY_CHARS = 24
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
 
 METRICS_PORTS = {"run": 9400, "intake": 9401, "processor": 9402, "relay": 9403,
                  "projections": 9404, "clock": 9405}
@@ -76,6 +77,9 @@ class Settings(BaseSettings):
     kafka_ssl_keyfile: str | None = None
     kafka_ssl_key_password: SecretStr | None = None
     """The password of an encrypted client key."""
+    kafka_compression: Compression = "none"
+    """How the services compress the batches they produce: worth it where the network or the
+    brokers' disks, not the CPU, are short (docs/operations.md); consumers read any."""
     postgres_dsn: str = "postgresql://loyalty:loyalty@127.0.0.1:5432/loyalty"
     """The services' role: reads and writes rows, owns nothing, is no superuser."""
     postgres_owner_dsn: str = "postgresql://loyalty_owner:loyalty_owner@127.0.0.1:5432/loyalty"

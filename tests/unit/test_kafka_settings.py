@@ -15,7 +15,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError, SaslAuthenticationFailed
 from pydantic import ValidationError
 
-from services.adapters.kafka import client_options
+from services.adapters.kafka import client_options, producer
 from services.adapters.kafka_access import refusal
 from services.adapters.kafka_topics import (
     TopicLayout,
@@ -45,6 +45,22 @@ def refused(**settings: Any) -> list[str]:
 def test_the_default_is_plaintext_to_the_local_broker() -> None:
     assert client_options(Settings()) == {"bootstrap_servers": "127.0.0.1:9092",
                                           "security_protocol": "PLAINTEXT"}
+
+
+@pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
+def test_every_producer_compresses_as_the_settings_say(codec: str) -> None:
+    """Each codec's library is installed: aiokafka refuses to make a producer without it,
+    which would stop every service at its start."""
+
+    async def compression() -> str | None:
+        made = producer(Settings(kafka_compression=codec))
+        return made._compression_type  # aiokafka has no public accessor
+
+    assert asyncio.run(compression()) == (None if codec == "none" else codec)
+
+
+def test_an_unknown_codec_is_refused_naming_the_variable() -> None:
+    assert "LOYALTY_KAFKA_COMPRESSION" in str(refused(kafka_compression="brotli"))
 
 
 def test_sasl_ssl_gives_every_client_credentials_and_a_tls_context_that_checks_the_broker(
