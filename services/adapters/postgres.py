@@ -66,9 +66,11 @@ def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[
 def newer_events_query(recorder: Any) -> Composed:
     """The query of `select_newer_events` (parameters: the aggregates' ids, their versions).
 
-    Each aggregate is looked up on its own in the primary key (a `LATERAL` subquery with an
-    `ORDER BY` is never merged into a join), so the query reads only the batch's rows, however
-    large the table and whatever its statistics say. Written as a join, the planner took the
+    Each aggregate is looked up on its own in the primary key: the planner never flattens a
+    subquery with an `ORDER BY` into the join, so the `LATERAL` one runs once per aggregate and
+    reads only that aggregate's rows, however large the table and on any realistic estimate
+    (only statistics saying the whole table is one aggregate make it scan). Written as a
+    plain join, the planner took the
     statistics' guess of how many events an id has (on a table that grew since its last
     `ANALYZE`, up to a hundred times the truth) and sorted the whole table, in parallel,
     for every batch: PostgreSQL's CPU per item doubled in such runs (docs/benchmarks.md).

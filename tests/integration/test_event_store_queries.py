@@ -14,7 +14,7 @@ from psycopg import sql
 
 from services import bootstrap
 from services.adapters.event_store import EventStore
-from services.adapters.postgres import newer_events_query
+from services.adapters.postgres import newer_events_query, select_newer_events
 from services.settings import Settings
 from tests.conftest import scratch_database
 
@@ -75,6 +75,19 @@ def test_the_batch_read_probes_the_primary_key_for_each_aggregate(
     assert probes, shown
     assert all("known.id" in node.get("Index Cond", "") for node in probes), shown
     assert any(node.get("Relation Name") == name for node in nodes), shown
+
+
+def test_the_batch_read_brings_each_aggregate_after_its_known_version_in_order(
+        store: tuple[str, EventStore]) -> None:
+    _, event_store = store
+    stored = {uuid.UUID(md5_uuid(index)): index % EVENTS_EACH for index in range(1, 301)}
+    absent = {uuid.uuid5(uuid.NAMESPACE_OID, str(index)): 0 for index in range(300)}
+
+    found = select_newer_events(event_store.recorder, stored | absent)
+
+    expected = sorted((str(aggregate_id), version) for aggregate_id, known in stored.items()
+                      for version in range(known + 1, EVENTS_EACH + 1))
+    assert [(str(event.originator_id), event.originator_version) for event in found] == expected
 
 
 def md5_uuid(index: int) -> str:

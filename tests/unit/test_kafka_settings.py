@@ -54,7 +54,10 @@ def test_every_producer_compresses_as_the_settings_say(codec: str) -> None:
 
     async def compression() -> str | None:
         made = producer(Settings(kafka_compression=codec))
-        return made._compression_type  # aiokafka has no public accessor
+        try:
+            return made._compression_type  # aiokafka has no public accessor
+        finally:
+            await made.stop()
 
     assert asyncio.run(compression()) == (None if codec == "none" else codec)
 
