@@ -70,10 +70,10 @@ def newer_events_query(recorder: Any) -> Composed:
     subquery with an `ORDER BY` into the join, so the `LATERAL` one runs once per aggregate and
     reads only that aggregate's rows, however large the table and on any realistic estimate
     (only statistics saying the whole table is one aggregate make it scan). Written as a
-    plain join, the planner took the
-    statistics' guess of how many events an id has (on a table that grew since its last
-    `ANALYZE`, up to a hundred times the truth) and sorted the whole table, in parallel,
-    for every batch: PostgreSQL's CPU per item doubled in such runs (docs/benchmarks.md).
+    plain join, it was planned on the statistics of the moment: on a guess of how many events
+    an id has (up to a hundred times the truth, on a table that grew since its last `ANALYZE`)
+    it sorted the whole table in parallel for every batch, and on true statistics it hashed
+    it: PostgreSQL's CPU per item doubled in such runs (docs/benchmarks.md).
     """
     return SQL(
         "SELECT e.originator_id, e.originator_version, e.topic, e.state "

@@ -1,6 +1,6 @@
-"""The processor's batch read through PostgreSQL: it reads only its aggregates' rows whatever
-the table's statistics say (a join planned on a bad guess sorted the whole events table for
-every batch)."""
+"""The processor's batch read through PostgreSQL: it reads only its aggregates' rows, on true
+statistics and on far too few distinct ids alike (written as a join, it hashed or sorted the
+whole events table for every batch)."""
 
 import hashlib
 import json
@@ -55,7 +55,7 @@ def test_the_batch_read_probes_the_primary_key_for_each_aggregate(
         store: tuple[str, EventStore], n_distinct: float) -> None:
     """With true statistics a join chose to hash the whole table; with statistics that say an
     aggregate has thousands of events (a table that grew since its last ANALYZE), to read it
-    whole in key order. The batch read looks up each of its aggregates, whatever they say."""
+    whole in key order. The batch read looks up each of its aggregates under both."""
     dsn, event_store = store
     ids = [str(uuid.uuid5(uuid.NAMESPACE_OID, str(index))) for index in range(1_500)]
     ids[::3] = [md5_uuid(index) for index in range(1, 501)]  # a third of them stored
