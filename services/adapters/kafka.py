@@ -19,6 +19,8 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import (
+    CoordinatorLoadInProgressError,
+    GroupCoordinatorNotAvailableError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
@@ -240,13 +242,18 @@ async def partitions_of(settings: Settings, topic: str) -> list[int]:
 
 async def stable_members(settings: Settings, groups: Sequence[str]) -> dict[str, int]:
     """The members of each consumer group, counted when the group is Stable (a group that is
-    rebalancing, empty or unknown counts 0)."""
+    rebalancing, empty or unknown counts 0, and so does one whose coordinator is not known
+    yet: on a new broker, until the first group makes it create its offsets topic)."""
     admin = admin_client(settings)
     await start_diagnosed(admin, settings)
     try:
         members = dict.fromkeys(groups, 0)
         for group in groups:  # one per request: aiokafka 0.12 misreads a reply about several
-            for response in await admin.describe_consumer_groups([group]):
+            try:
+                described = await admin.describe_consumer_groups([group])
+            except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+                continue
+            for response in described:
                 for _error, _group, state, _protocol_type, _protocol, group_members, *_ in (
                         response.groups):
                     if state == "Stable":
