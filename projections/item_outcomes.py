@@ -117,8 +117,8 @@ def fold(event: object, _: object) -> list[Change]:
 INSERT_PENDING = sql.SQL(f"""
     INSERT INTO {PENDING_TABLE} (programme, guid, login, command_id)
     SELECT DISTINCT ON (v.programme, v.guid) v.programme, v.guid, v.login, v.command_id
-    FROM unnest(%(programme)s::text[], %(guid)s::text[], %(login)s::text[],
-                %(command_id)s::text[]) AS v(programme, guid, login, command_id)
+    FROM unnest(%(programme)b::text[], %(guid)b::text[], %(login)b::text[],
+                %(command_id)b::text[]) AS v(programme, guid, login, command_id)
     WHERE NOT EXISTS (
         SELECT 1 FROM {TABLE} o WHERE o.programme = v.programme AND o.guid = v.guid)
     ON CONFLICT DO NOTHING""")

@@ -173,7 +173,7 @@ class PostgresKeys:
                     conn = self._connection()
                     rows = conn.execute(
                         sql.SQL(f"SELECT subject, generation, wrapped, master FROM {KEYS_TABLE} "
-                                "WHERE subject = ANY(%s)"), (list(subjects),)).fetchall()
+                                "WHERE subject = ANY(%b)"), (list(subjects),)).fetchall()
                     return {row[0]: KeyRow(row[1], None if row[2] is None else bytes(row[2]),
                                            row[3]) for row in rows}
                 except psycopg.OperationalError:
@@ -191,7 +191,7 @@ class PostgresKeys:
         if first:
             cursor.execute(sql.SQL(
                 f"INSERT INTO {KEYS_TABLE} (subject, generation, wrapped, master) "
-                "SELECT * FROM unnest(%s::uuid[], %s::integer[], %s::bytea[], %s::text[]) "
+                "SELECT * FROM unnest(%b::uuid[], %b::integer[], %b::bytea[], %b::text[]) "
                 "ON CONFLICT (subject) DO NOTHING RETURNING subject"),
                 tuple(list(column) for column in zip(*first, strict=True)))
             inserted = {row["subject"] if isinstance(row, dict) else row[0]

@@ -14,6 +14,10 @@ The recorders that reach into eventsourcing's internals are in
   take (see `services.adapters.following`).
 - `tracked_names` reads the tracking table directly: the positions stored for every incarnation
   of a topic, which the public `max_tracking_id` (one exact name) cannot list.
+
+Arrays of ids go as binary parameters (`%b`) of `UUID`s: psycopg quotes a text array element by
+element in Python, 5.4 ms for the 1,750 ids and versions of a 500-item batch against 0.75 ms in
+binary (about 9 us per item, some 4 % of the processor's CPU).
 """
 
 from collections.abc import Collection, Mapping
@@ -77,7 +81,7 @@ def newer_events_query(recorder: Any) -> Composed:
     """
     return SQL(
         "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-        "FROM unnest(%s::uuid[], %s::int[]) AS known(id, version) CROSS JOIN LATERAL ("
+        "FROM unnest(%b::uuid[], %b::int[]) AS known(id, version) CROSS JOIN LATERAL ("
         "SELECT originator_id, originator_version, topic, state FROM {}.{} "
         "WHERE originator_id = known.id AND originator_version > known.version "
         "ORDER BY originator_version) e "
@@ -90,8 +94,7 @@ def select_newer_events(recorder: Any, known: Mapping[UUID, int]) -> list[Stored
     in (aggregate, version) order, in one query."""
     with (recorder.datastore.get_connection() as conn,
           conn.cursor(row_factory=tuple_row) as cursor):
-        cursor.execute(newer_events_query(recorder),
-                       ([str(aggregate_id) for aggregate_id in known], list(known.values())))
+        cursor.execute(newer_events_query(recorder), (list(known), list(known.values())))
         return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in cursor.fetchall()]
 
 
@@ -100,13 +103,13 @@ def select_latest_snapshots(recorder: Any, aggregate_ids: Collection[UUID]) -> l
     (`recorder`: the snapshot store's)."""
     query = SQL(
         "SELECT s.originator_id, s.originator_version, s.topic, s.state "
-        "FROM unnest(%s::uuid[]) AS wanted(id) CROSS JOIN LATERAL ("
+        "FROM unnest(%b::uuid[]) AS wanted(id) CROSS JOIN LATERAL ("
         "SELECT originator_id, originator_version, topic, state FROM {}.{} "
         "WHERE originator_id = wanted.id ORDER BY originator_version DESC LIMIT 1) s"
     ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
     with (recorder.datastore.get_connection() as conn,
           conn.cursor(row_factory=tuple_row) as cursor):
-        cursor.execute(query, ([str(aggregate_id) for aggregate_id in aggregate_ids],))
+        cursor.execute(query, (list(aggregate_ids),))
         return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in cursor.fetchall()]
 
 
