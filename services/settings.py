@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     kafka_compression: Compression = "none"
     """How the services compress the batches they produce: worth it where the network or the
     brokers' disks, not the CPU, are short (docs/operations.md); consumers read any."""
+    kafka_linger_ms: int = Field(5, ge=0, le=1000)
+    """How long a producer waits for more records before it sends a batch: longer makes
+    fewer, larger requests and adds that much to every hop's latency (docs/benchmarks.md)."""
     postgres_dsn: str = "postgresql://loyalty:loyalty@127.0.0.1:5432/loyalty"
     """The services' role: reads and writes rows, owns nothing, is no superuser."""
     postgres_owner_dsn: str = "postgresql://loyalty_owner:loyalty_owner@127.0.0.1:5432/loyalty"

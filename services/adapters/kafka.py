@@ -80,15 +80,15 @@ def admin_client(settings: Settings, **options: Any) -> AIOKafkaAdminClient:
 
 def producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
     """A producer that waits for every in-sync replica's acknowledgement (acks=all), is
-    idempotent (a retried batch is written once), never reorders, and compresses as the
-    settings say."""
+    idempotent (a retried batch is written once), never reorders, and lingers and compresses
+    as the settings say."""
     return AIOKafkaProducer(
         **client_options(settings),
         acks="all",
         enable_idempotence=True,
         compression_type=(None if settings.kafka_compression == "none"
                           else settings.kafka_compression),
-        linger_ms=5,
+        linger_ms=settings.kafka_linger_ms,
         max_request_size=MAX_RECORD_BYTES,
         **options,
     )

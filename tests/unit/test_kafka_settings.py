@@ -66,6 +66,23 @@ def test_an_unknown_codec_is_refused_naming_the_variable() -> None:
     assert "LOYALTY_KAFKA_COMPRESSION" in str(refused(kafka_compression="brotli"))
 
 
+@pytest.mark.parametrize("linger_ms", [0, 20])
+def test_every_producer_lingers_as_the_settings_say(linger_ms: int) -> None:
+    async def linger() -> float:
+        made = producer(Settings(kafka_linger_ms=linger_ms))
+        try:
+            return made._message_accumulator._linger_time  # no public accessor
+        finally:
+            await made.stop()
+
+    assert asyncio.run(linger()) == linger_ms / 1000
+
+
+def test_a_negative_or_huge_linger_is_refused_naming_the_variable() -> None:
+    assert "LOYALTY_KAFKA_LINGER_MS" in str(refused(kafka_linger_ms=-1))
+    assert "LOYALTY_KAFKA_LINGER_MS" in str(refused(kafka_linger_ms=60_000))
+
+
 def test_sasl_ssl_gives_every_client_credentials_and_a_tls_context_that_checks_the_broker(
 ) -> None:
     options = client_options(Settings(**SASL_SSL))

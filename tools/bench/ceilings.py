@@ -1,7 +1,7 @@
 """This machine's ceilings on the pipeline's volume: raw Kafka and raw PostgreSQL.
 
 Kafka: the items as JSON, one record each (what intake writes to the items topic), produced
-with the services' producer settings (acks=all, idempotent, linger 5 ms) by aiokafka, and
+with the services' producer settings (acks=all, idempotent, their linger) by aiokafka, and
 consumed back by a consumer that runs along. PostgreSQL: rows shaped like the event store's
 (uuid, bigint version, text topic, bytea state; primary key and notification-id index alike),
 inserted with COPY in batches of 500 rows, one transaction per batch.
