@@ -27,6 +27,7 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -79,6 +80,15 @@ class DataKey:
     generation: int
     secret: bytes
 
+    @cached_property
+    def _cipher(self) -> AESGCM:
+        """Made once per key: making one costs more than sealing a phone number with it."""
+        return AESGCM(self.secret)
+
+    @cached_property
+    def _aad(self) -> bytes:
+        return _aad(self.subject, self.generation)
+
     def seal(self, value: str) -> str:
         """The token of `value`, readable with this key alone."""
         return self.seal_bytes(value.encode()).decode()
@@ -91,7 +101,7 @@ class DataKey:
 
     def seal_bytes(self, value: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(self.secret).encrypt(nonce, value, _aad(self.subject, self.generation))
+        sealed = self._cipher.encrypt(nonce, value, self._aad)
         return (f"{PREFIX}{self.generation}:".encode()
                 + base64.urlsafe_b64encode(nonce + sealed))
 
@@ -101,8 +111,7 @@ class DataKey:
             return ERASED
         raw = base64.urlsafe_b64decode(encoded)
         try:
-            return AESGCM(self.secret).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:],
-                                               _aad(self.subject, self.generation))
+            return self._cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], self._aad)
         except InvalidTag:
             return ERASED
 
@@ -118,21 +127,24 @@ class MasterKeys:
         if not keys:
             raise ValueError("a master key is needed")
         self.current = keys[0]
-        self.by_fingerprint = {fingerprint(key): key for key in keys}
+        self.current_fingerprint = fingerprint(self.current)
+        self.by_fingerprint = {fingerprint(key): AESGCM(key) for key in keys}
+        """Each master key's cipher (safe to share between threads: each call has its own
+        context), by the fingerprint stored beside the keys it wrapped."""
 
     def wrap(self, key: DataKey) -> tuple[bytes, str]:
         nonce = os.urandom(NONCE_BYTES)
-        wrapped = nonce + AESGCM(self.current).encrypt(nonce, key.secret,
-                                                       _aad(key.subject, key.generation))
-        return wrapped, fingerprint(self.current)
+        wrapped = nonce + self.by_fingerprint[self.current_fingerprint].encrypt(
+            nonce, key.secret, _aad(key.subject, key.generation))
+        return wrapped, self.current_fingerprint
 
     def unwrap(self, subject: UUID, generation: int, wrapped: bytes, master: str) -> DataKey:
         found = self.by_fingerprint.get(master)
         if found is None:
             raise LookupError(f"the data key of {subject} is wrapped by a master key that is "
                               "not configured (LOYALTY_MASTER_KEY, LOYALTY_PREVIOUS_MASTER_KEYS)")
-        secret = AESGCM(found).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:],
-                                       _aad(subject, generation))
+        secret = found.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:],
+                               _aad(subject, generation))
         return DataKey(subject, generation, secret)
 
 
@@ -282,7 +294,10 @@ class KeyRing:
                     self.keys.pop(subject, None)
                     self.generations[subject] = 0
                 else:
-                    self.keys[subject] = self._unwrapped(subject, row)
+                    known = self.keys.get(subject)
+                    if (known is None or known.generation != row.generation
+                            or row.wrapped is None):  # else: the same key, already unwrapped
+                        self.keys[subject] = self._unwrapped(subject, row)
                     self.generations[subject] = row.generation
 
     def clear(self) -> None:

@@ -62,6 +62,32 @@ def test_an_erased_key_leaves_every_token_unreadable_and_a_new_key_reads_only_it
     assert ring(keys).open(ANN, old) is None
 
 
+def test_a_refresh_unwraps_a_known_key_once_and_still_sees_an_erasure_made_elsewhere(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = MemoryKeys()
+    writer = ring(keys)
+    token = writer.seal(ANN, "+79160000002")
+    stored(writer)
+    reader = ring(keys)
+    unwrapped: list[uuid.UUID] = []
+    unwrap = reader.masters.unwrap
+
+    def counted(subject: uuid.UUID, *rest: typing.Any) -> typing.Any:
+        unwrapped.append(subject)
+        return unwrap(subject, *rest)
+
+    monkeypatch.setattr(reader.masters, "unwrap", counted)
+
+    reader.refresh([ANN])
+    reader.refresh([ANN])
+    assert reader.open(ANN, token) == "+79160000002"
+    assert unwrapped == [ANN], "an unchanged key is not unwrapped again at every batch"
+
+    keys.erase(None, [ANN])  # by another process
+    reader.refresh([ANN])
+    assert reader.open(ANN, token) is None, "the key read before the erasure is not used"
+
+
 def test_a_key_wrapped_by_a_previous_master_key_still_opens() -> None:
     keys = MemoryKeys()
     first = ring(keys)
