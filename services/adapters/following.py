@@ -31,7 +31,7 @@ from psycopg import sql
 
 from events.legacy import legacy_topics
 from services.adapters.event_store import EventStore
-from services.adapters.postgres import select_final_notifications
+from services.adapters.postgres import select_final_notifications, select_notifications
 
 log = structlog.get_logger(__name__)
 
@@ -66,8 +66,7 @@ class EventLog:
 
     def read(self, after: int) -> Step:
         """The notifications after `after` that are final, at most `limit` of them."""
-        found = self.store.recorder.select_notifications(
-            start=after, limit=self.limit, inclusive_of_start=False)
+        found = select_notifications(self.store.recorder, after, self.limit)
         if not found:
             return Step([], after)
         last = found[-1].id

@@ -21,6 +21,7 @@ from services.adapters.backoff import backoff
 from services.adapters.event_store import is_unavailable
 from services.adapters.following import Wakeups
 from services.adapters.health import Watchdog
+from services.adapters.postgres import select_notifications
 from services.adapters.publishing import Publisher
 from services.relay.publisher import Publication, Relay
 
@@ -72,10 +73,9 @@ class RelayService:
         bound = self.bound()
         if bound <= after:
             return [], after, bound
-        found = self.relay.store.recorder.select_notifications(
-            start=after, stop=bound, topics=self.relay.topics, limit=BATCH,
-            inclusive_of_start=False)
-        return list(found), found[-1].id if len(found) == BATCH else bound, bound
+        found = select_notifications(self.relay.store.recorder, after, BATCH, bound,
+                                     self.relay.topics)
+        return found, found[-1].id if len(found) == BATCH else bound, bound
 
     async def publish(self, stop: asyncio.Event) -> None:
         """Publishes step after step until `stop` is set."""
