@@ -42,6 +42,11 @@ LatencySeconds = Annotated[float, typer.Option(min=0, help="Length of the latenc
 SkipCeilings = Annotated[bool, typer.Option("--skip-ceilings", help="Pipeline only.")]
 Keep = Annotated[bool, typer.Option("--keep", help="Keep the scratch database and topics.")]
 JsonPath = Annotated[Path | None, typer.Option("--json", help="Also write the figures here.")]
+Profile = Annotated[Path | None, typer.Option(
+    "--profile", metavar="DIR",
+    help="Sample every service with py-spy during the throughput phase (raw stacks in DIR) "
+         "and print where each one's samples went (docs/benchmarks.md). Costs the services a "
+         "little CPU: keep the figures of a profiled run apart.")]
 Scale = Annotated[list[str] | None, typer.Option(
     "--scale", metavar="SERVICE=N",
     help="Run N instances of intake or processor (one consumer group), e.g. --scale "
@@ -60,12 +65,14 @@ def bench(
     keep: Keep = False,
     json_path: JsonPath = None,
     scale: Scale = None,
+    profile: Profile = None,
 ) -> None:
     """Benchmark the pipeline on this machine, beside raw Kafka and raw PostgreSQL."""
     if ctx.invoked_subcommand is not None:
         return
     from services.supervisor import instance_counts
     from tools.bench.harness import SERVICES
+    from tools.bench.profile import summary_table
     from tools.bench.report import as_json, table, usage_table, write_json
     from tools.bench.run import BenchOptions, run_bench
 
@@ -76,8 +83,10 @@ def bench(
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     logging.getLogger("aiokafka").setLevel(logging.ERROR)  # a fresh topic's leader warnings
     options = BenchOptions(items, items_per_command, invalid_share, latency_rate,
-                           latency_seconds, skip_ceilings, keep, tuple(instances.items()))
-    pipeline, ceilings, log_dir = run_bench(options)
+                           latency_seconds, skip_ceilings, keep, tuple(instances.items()),
+                           profile)
+    profiled: dict[str, dict[str, float]] = {}
+    pipeline, ceilings, log_dir = run_bench(options, profiled)
     typer.echo(f"\n{items:,} items in {pipeline.commands:,} commands; "
                f"{pipeline.items_accepted:,} accepted by stage 1, "
                f"{pipeline.items_failed_in_stage2:,} failed in stage 2; "
@@ -87,9 +96,15 @@ def bench(
         typer.echo(f"(end-to-end target judged only over >= {SUSTAINED_ITEMS:,} items)")
     typer.echo("\nCPU during the throughput phase, peak memory at the end:")
     typer.echo(usage_table(pipeline))
+    if profile is not None:
+        summary = summary_table(profiled)
+        (profile / "summary.txt").write_text(summary + "\n")
+        typer.echo(f"\nWhere each service's py-spy samples went (raw stacks in {profile}):\n")
+        typer.echo(summary)
     if json_path is not None:
         context = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-                   "machine": platform.node(), "options": asdict(options)}
+                   "machine": platform.node(),
+                   "options": asdict(options) | {"profile": profile and str(profile)}}
         write_json(json_path, as_json(pipeline, ceilings, context))
 
 

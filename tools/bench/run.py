@@ -19,6 +19,7 @@ from tools.bench.figures import Ceilings, Latency, PipelineFigures, Usage
 from tools.bench.harness import BenchEnvironment, Services
 from tools.bench.latency import measure_latency
 from tools.bench.procfs import CpuMeter, peak_mib, pids_named
+from tools.bench.profile import Profiler
 from tools.bench.results import ResultsFollower
 from tools.bench.throughput import measure_throughput, projection_lag
 from tools.bench.workload import BenchCommand, Workload
@@ -41,6 +42,9 @@ class BenchOptions:
     keep: bool
     instances: tuple[tuple[str, int], ...] = ()
     """(service, instances) of the services that run more than once (intake, processor)."""
+    profile: Path | None = None
+    """Where py-spy's samples of each service during the throughput phase go (None: no
+    profile)."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,10 @@ def meter(services: Services) -> CpuMeter:
 
 
 async def measure_pipeline(environment: BenchEnvironment, services: Services,
-                           workloads: Workloads, options: BenchOptions) -> PipelineFigures:
-    """Warm-up, throughput, projection lag, then latency at the offered load."""
+                           workloads: Workloads, options: BenchOptions,
+                           profiler: Profiler | None = None) -> PipelineFigures:
+    """Warm-up, throughput (profiled when a profiler is given), projection lag, then latency
+    at the offered load."""
     follower = ResultsFollower(environment.kafka, environment.topic("results"))
     following = asyncio.create_task(follower.run())
     kafka: AIOKafkaProducer = bootstrap.kafka_producer(environment.kafka)
@@ -86,9 +92,15 @@ async def measure_pipeline(environment: BenchEnvironment, services: Services,
         await measure_throughput(kafka, commands_topic, follower, workloads.warm_up, services,
                                  label="warm-up: ")
         cpu = meter(services)
+        if profiler is not None:
+            profiler.start()
         cpu.start()
-        throughput = await measure_throughput(kafka, commands_topic, follower,
-                                              workloads.throughput, services)
+        try:
+            throughput = await measure_throughput(kafka, commands_topic, follower,
+                                                  workloads.throughput, services)
+        finally:
+            if profiler is not None:
+                profiler.stop()
         cpu_seconds, metered, machine = cpu.stop()
         lag, events = await projection_lag(environment.dsn, throughput.tally.last_processing)
         latency: Latency | None = None
@@ -127,8 +139,10 @@ def measure_ceilings(environment: BenchEnvironment, workloads: Workloads,
                     state_bytes)
 
 
-def run_bench(options: BenchOptions) -> tuple[PipelineFigures, Ceilings | None, Path]:
-    """The whole run; returns the figures, the ceilings and the services' log directory."""
+def run_bench(options: BenchOptions, profiled: dict[str, dict[str, float]] | None = None
+              ) -> tuple[PipelineFigures, Ceilings | None, Path]:
+    """The whole run; returns the figures, the ceilings and the services' log directory. With
+    `options.profile`, each service's shares of py-spy's samples go into `profiled`."""
     settings = Settings()
     environment = BenchEnvironment(settings, settings.postgres_dsn,
                                    settings.postgres_owner_dsn)
@@ -139,7 +153,12 @@ def run_bench(options: BenchOptions) -> tuple[PipelineFigures, Ceilings | None, 
     try:
         environment.prepare()
         services.start()
-        pipeline = asyncio.run(measure_pipeline(environment, services, workloads, options))
+        profiler = None if options.profile is None else Profiler(options.profile,
+                                                                  services.pids())
+        pipeline = asyncio.run(measure_pipeline(environment, services, workloads, options,
+                                                profiler))
+        if profiler is not None and profiled is not None:
+            profiled.update(profiler.summary())
         services.stop()
         ceilings = None
         if not options.skip_ceilings:
