@@ -73,6 +73,10 @@ class ServiceMetrics:
             "topic (its Kafka timestamp) to the stage-2 result of one of its items published "
             "(the relay, once the broker acknowledged it).", ["service"],
             buckets=LATENCY_BUCKETS, registry=registry)
+        self.own_item_latency: Histogram | None = None
+        """This service's latency histogram, looked up at its first item (made at start, it
+        would be exported by services that answer none), then kept: it is observed for every
+        item."""
 
     def handled(self, topic: str, count: int = 1, outcome: str = "handled") -> None:
         self.records.labels(self.service, topic, outcome).inc(count)
@@ -100,7 +104,9 @@ class ServiceMetrics:
     def item_answered(self, seconds: float) -> None:
         """An item's stage-2 result was published `seconds` after its command was produced
         (never below 0: the command's timestamp is the producer's clock)."""
-        self.item_latency.labels(self.service).observe(max(0.0, seconds))
+        if self.own_item_latency is None:
+            self.own_item_latency = self.item_latency.labels(self.service)
+        self.own_item_latency.observe(max(0.0, seconds))
 
 
 def serve_metrics(metrics: ServiceMetrics, host: str, port: int) -> None:
