@@ -78,7 +78,7 @@ def command_of(item: WorkItem) -> domain.Command | domain.SettlePoints:
         if item.payload is not None:
             if name in item.payload:
                 own[name] = _typed(declaration.command, name).validate_python(item.payload[name])
-        elif name in WorkItem.model_fields:
+        elif name in WORK_ITEM_FIELDS:
             own[name] = getattr(item, name)
     command: domain.Command = declaration.command(  # type: ignore[assignment]
         programme=item.programme, guid=item.guid, uniq_id=item.uniq_id,
@@ -98,6 +98,10 @@ def own_fields(command: Any) -> tuple[str, ...]:
 
 
 _OWN_FIELDS: dict[Any, tuple[str, ...]] = {}
+
+WORK_ITEM_FIELDS = frozenset(WorkItem.model_fields)
+"""The work item's fields, read once: pydantic answers `model_fields` through a descriptor
+that costs more than the lookup, and `command_of` asks for every field of every item."""
 
 
 def _typed(command: Any, name: str) -> TypeAdapter[Any]:
