@@ -181,7 +181,8 @@ def sealed_state(store: Any, keyring: KeyRing, originator_id: UUID, topic: str,
 
 def rotate_master_key(dsn: str, masters: MasterKeys, progress: Progress | None = None) -> int:
     """Wraps every data key that an earlier master key wrapped with the current one; returns
-    how many. Run it while `LOYALTY_PREVIOUS_MASTER_KEYS` still holds the earlier keys."""
+    how many. Run it while `LOYALTY_PREVIOUS_MASTER_KEYS` still holds the earlier keys. A key
+    erased while it runs stays erased: only a row that still holds a key is written."""
     current = fingerprint(masters.current)
     rotated = 0
     with psycopg.connect(dsn) as conn:
@@ -194,7 +195,8 @@ def rotate_master_key(dsn: str, masters: MasterKeys, progress: Progress | None =
                     key = masters.unwrap(subject, generation, bytes(wrapped), master)
                     rewrapped, fingerprinted = masters.wrap(key)
                     cursor.execute(sql.SQL(f"UPDATE {KEYS_TABLE} SET wrapped = %s, master = %s "
-                                           "WHERE subject = %s AND generation = %s"),
+                                           "WHERE subject = %s AND generation = %s "
+                                           "AND wrapped IS NOT NULL"),
                                    (rewrapped, fingerprinted, subject, generation))
             conn.commit()
             rotated += len(chunk)
