@@ -32,7 +32,13 @@ from uuid import UUID
 
 import psycopg
 import structlog
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import (
+    InterfaceError,
+    Notification,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -137,10 +143,12 @@ def select_final_notifications(recorder: Any, after: int, last: int) -> list[Not
             return notifications(rows.fetchall())
 
 
+@retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
 def select_notifications(recorder: Any, after: int, limit: int, last: int | None = None,
                          topics: Sequence[str] = ()) -> list[Notification]:
     """At most `limit` notifications after `after` (up to `last`; of these topics only), in
-    order: what the library's `select_notifications` returns, as binary rows."""
+    order: what the library's `select_notifications` returns, as binary rows, tried again as
+    it is when a pooled connection turns out broken (a read: safe to repeat)."""
     table = SQL("{}.{}").format(Identifier(recorder.datastore.schema),
                                 Identifier(recorder.events_table_name))
     conditions = [SQL("notification_id > %s")]
