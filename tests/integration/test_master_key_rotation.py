@@ -46,7 +46,8 @@ def keyed(dsn: str, subjects: list[UUID]) -> dict[UUID, str]:
     return tokens
 
 
-def test_rotation_rewraps_every_key_and_leaves_a_key_erased_meanwhile_erased(dsn: str) -> None:
+def test_rotation_rewraps_every_key_and_leaves_a_key_erased_meanwhile_erased(
+        dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
     ann, bob = uuid4(), uuid4()
     tokens = keyed(dsn, [ann, bob])
     masters = MasterKeys([NEW, OLD])
@@ -59,11 +60,11 @@ def test_rotation_rewraps_every_key_and_leaves_a_key_erased_meanwhile_erased(dsn
                 PostgresKeys(dsn).erase(cursor, [ann])
         return key
 
-    masters.unwrap = erasing_ann_meanwhile  # type: ignore[method-assign]
+    monkeypatch.setattr(masters, "unwrap", erasing_ann_meanwhile)
     assert rotate_master_key(dsn, masters) == 2
 
     with psycopg.connect(dsn) as conn:
-        rows = dict(conn.execute(f"SELECT subject, master FROM {KEYS_TABLE} "
+        rows: dict[UUID, str] = dict(conn.execute(f"SELECT subject, master FROM {KEYS_TABLE} "
                                  "WHERE wrapped IS NOT NULL").fetchall())
     assert rows == {bob: fingerprint(NEW)}, "Ann's erased key was not written back"
     after = KeyRing(PostgresKeys(dsn), MasterKeys([NEW]))
