@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tools.bench.procfs import cpu_seconds
 from tools.bench.profile import Profiler
 
@@ -39,8 +41,27 @@ def test_a_profiled_process_has_its_samples_under_the_heading_of_its_busy_functi
         child.kill()
         child.wait()
 
+    if any("ermission" in failure or "ptrace" in failure for failure in profiler.failures):
+        pytest.skip(f"py-spy may not attach to processes here: {profiler.failures}")
+    assert profiler.failures == []
     assert (tmp_path / "intake-1.raw").stat().st_size > 0
     found = profiler.summary()["intake"]
     validating = "validating the items (pydantic, numbers, phones, e-mails)"
     assert max(found, key=found.__getitem__) == validating
     assert found[validating] > 0.8
+
+
+def test_a_process_py_spy_cannot_sample_is_named_with_py_spys_reason(tmp_path: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    profiler = Profiler(tmp_path, {"relay": [gone.pid]})
+    profiler.start()
+    deadline = time.monotonic() + 60
+    while any(recorder.poll() is None for recorder, _ in profiler.recorders) and (
+            time.monotonic() < deadline):
+        time.sleep(0.05)
+    profiler.stop()
+
+    (failure,) = profiler.failures
+    assert failure.startswith("relay-1: py-spy exited with 1: Error")
+    assert profiler.summary() == {"relay": {}}

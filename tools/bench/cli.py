@@ -80,6 +80,12 @@ def bench(
         instances = instance_counts(scale or [], list(SERVICES))
     except ValueError as error:
         raise typer.BadParameter(f"--scale {error}") from None
+    if profile is not None:
+        from tools.bench.profile import py_spy
+        try:
+            py_spy()
+        except FileNotFoundError as error:
+            raise typer.BadParameter(f"--profile: {error}") from None
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     logging.getLogger("aiokafka").setLevel(logging.ERROR)  # a fresh topic's leader warnings
     options = BenchOptions(items, items_per_command, invalid_share, latency_rate,

@@ -10,6 +10,7 @@ overstates what it costs. Multiply a share by the service's CPU ms per item for 
 microseconds per item.
 """
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -112,38 +113,60 @@ def shares(lines: Iterable[str], headings: Headings) -> dict[str, float]:
     return {heading: count / total for heading, count in counts.most_common()} if total else {}
 
 
+def py_spy() -> str:
+    """The py-spy program: beside this Python (the project's environment), else on the PATH."""
+    beside = Path(sys.executable).with_name("py-spy")
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
+    if found is None:
+        raise FileNotFoundError("py-spy is not installed: `pip install py-spy` (the project's "
+                                "dev extra has it)")
+    return found
+
+
 class Profiler:
     """py-spy attached to every service's instances, from `start` to `stop`."""
 
     def __init__(self, directory: Path, pids: Mapping[str, list[int]]) -> None:
         self.directory = directory
         self.pids = {service_of(label): list(pids) for label, pids in pids.items()}
-        self.recorders: list[subprocess.Popen[bytes]] = []
+        self.recorders: list[tuple[subprocess.Popen[bytes], Path]] = []
+        self.failures: list[str] = []
+        """Why a recorder ended with an error (it could not attach, say), one line each."""
 
     def files(self, service: str) -> list[Path]:
         return [self.directory / f"{service}-{n}.raw"
                 for n in range(1, len(self.pids.get(service, [])) + 1)]
 
     def start(self) -> None:
+        spy = py_spy()
         self.directory.mkdir(parents=True, exist_ok=True)
-        spy = Path(sys.executable).with_name("py-spy")
         for service, pids in self.pids.items():
             for pid, path in zip(pids, self.files(service), strict=True):
-                self.recorders.append(subprocess.Popen(
-                    [str(spy), "record", "--pid", str(pid), "--rate", str(RATE),
-                     "--format", "raw", "--output", str(path), "--nonblocking"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                errors = path.with_suffix(".err")
+                with errors.open("wb") as stderr:
+                    recorder = subprocess.Popen(
+                        [spy, "record", "--pid", str(pid), "--rate", str(RATE), "--format",
+                         "raw", "--output", str(path), "--nonblocking"],
+                        stdout=subprocess.DEVNULL, stderr=stderr)
+                self.recorders.append((recorder, errors))
 
     def stop(self) -> None:
-        """Stops every recorder; each writes its file as it stops (SIGINT, as on Ctrl-C)."""
-        for recorder in self.recorders:
+        """Stops every recorder; each writes its file as it stops (SIGINT, as on Ctrl-C). A
+        recorder that failed is named in `failures`, with the end of what it said."""
+        for recorder, _ in self.recorders:
             if recorder.poll() is None:
                 recorder.send_signal(signal.SIGINT)
-        for recorder in self.recorders:
+        for recorder, errors in self.recorders:
             try:
-                recorder.wait(timeout=60)
+                code = recorder.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 recorder.kill()
+                code = recorder.wait()
+            if code not in (0, -signal.SIGINT):
+                said = errors.read_text(errors="replace").strip().splitlines()
+                why = next((line for line in said if line.startswith("Error")),
+                           said[-1] if said else "nothing said")
+                self.failures.append(f"{errors.stem}: py-spy exited with {code}: {why}")
         self.recorders.clear()
 
     def summary(self) -> dict[str, dict[str, float]]:

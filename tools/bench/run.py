@@ -92,10 +92,10 @@ async def measure_pipeline(environment: BenchEnvironment, services: Services,
         await measure_throughput(kafka, commands_topic, follower, workloads.warm_up, services,
                                  label="warm-up: ")
         cpu = meter(services)
-        if profiler is not None:
-            profiler.start()
         cpu.start()
         try:
+            if profiler is not None:
+                profiler.start()
             throughput = await measure_throughput(kafka, commands_topic, follower,
                                                   workloads.throughput, services)
         finally:
@@ -159,6 +159,8 @@ def run_bench(options: BenchOptions, profiled: dict[str, dict[str, float]] | Non
                                                 profiler))
         if profiler is not None and profiled is not None:
             profiled.update(profiler.summary())
+            for failure in profiler.failures:
+                print(f"--profile: {failure}", file=sys.stderr)
         services.stop()
         ceilings = None
         if not options.skip_ceilings:
