@@ -26,6 +26,7 @@ from aiokafka.errors import (
     KafkaError,
     KafkaTimeoutError,
     NodeNotReadyError,
+    NotCoordinatorForGroupError,
 )
 from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import DefaultPartitioner
@@ -275,7 +276,8 @@ async def partitions_of(settings: Settings, topic: str) -> list[int]:
 async def stable_members(settings: Settings, groups: Sequence[str]) -> dict[str, int]:
     """The members of each consumer group, counted when the group is Stable (a group that is
     rebalancing, empty or unknown counts 0, and so does one whose coordinator is not known
-    yet: on a new broker, until the first group makes it create its offsets topic)."""
+    yet: on a new broker, until the first group makes it create its offsets topic, or while
+    the coordinator moves)."""
     admin = admin_client(settings)
     await start_diagnosed(admin, settings)
     try:
@@ -283,7 +285,8 @@ async def stable_members(settings: Settings, groups: Sequence[str]) -> dict[str,
         for group in groups:  # one per request: aiokafka 0.12 misreads a reply about several
             try:
                 described = await admin.describe_consumer_groups([group])
-            except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+            except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError,
+                    NotCoordinatorForGroupError):
                 continue
             for response in described:
                 for _error, _group, state, _protocol_type, _protocol, group_members, *_ in (

@@ -255,11 +255,17 @@ class Relay:
         return DeadLetter(origin, "relay", describe(error)).record(self.settings.dead_letter_topic)
 
 
+ONLY_JSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+"""Dates and dataclasses are not JSON: orjson hands them on (to the standard library, which
+refuses them as it always did) instead of writing them in a form of its own."""
+
+
 def encoded(published: dict[str, Any]) -> bytes:
     """A published event as compact UTF-8 JSON, like the results (orjson: 0.5 us for an
-    accrual against 6.6 with the standard library). What orjson refuses (an integer beyond
-    64 bits) goes through the standard library instead, so it is published all the same."""
+    accrual against 6.6 with the standard library). What orjson does not write (an integer
+    beyond 64 bits, anything but JSON's own types) goes through the standard library instead:
+    published all the same, or refused (then dead-lettered) as before."""
     try:
-        return orjson.dumps(published)
+        return orjson.dumps(published, option=ONLY_JSON)
     except orjson.JSONEncodeError:
         return json.dumps(published, ensure_ascii=False, separators=(",", ":")).encode()

@@ -7,7 +7,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from aiokafka.errors import GroupCoordinatorNotAvailableError, KafkaConnectionError
+from aiokafka.errors import (
+    CoordinatorLoadInProgressError,
+    GroupCoordinatorNotAvailableError,
+    KafkaConnectionError,
+    NotCoordinatorForGroupError,
+)
 
 from services.adapters import kafka
 from services.settings import Settings
@@ -49,11 +54,13 @@ def test_a_group_whose_coordinator_is_not_known_yet_counts_no_members(
         monkeypatch: pytest.MonkeyPatch) -> None:
     members = members_with(monkeypatch, {
         "new": GroupCoordinatorNotAvailableError("Unable to get coordinator id for new"),
+        "loading": CoordinatorLoadInProgressError(),
+        "moved": NotCoordinatorForGroupError(),
         "running": ("Stable", [("m1",), ("m2",)]),
         "moving": ("PreparingRebalance", [("m1",)]),
     })
 
-    assert members == {"new": 0, "running": 2, "moving": 0}
+    assert members == {"new": 0, "loading": 0, "moved": 0, "running": 2, "moving": 0}
 
 
 def test_other_failures_still_reach_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:

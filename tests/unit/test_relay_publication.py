@@ -4,9 +4,10 @@ transcoder stores the same bytes as the library's own."""
 import dataclasses
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from eventsourcing.persistence import JSONTranscoder
 
 from events import PUBLISHED
@@ -17,7 +18,7 @@ from services.adapters.eventsourcing_internals import CompiledJSONTranscoder
 from services.adapters.kafka import Record
 from services.adapters.metrics import ServiceMetrics
 from services.domain.commands import Message
-from services.relay.publisher import Publication, Relay
+from services.relay.publisher import Publication, Relay, encoded
 from services.settings import Settings
 from tests.support.domain import World, add, block, erase, every_event
 
@@ -137,9 +138,13 @@ def test_an_outcome_stored_before_version_3_comes_without_its_command_s_timestam
 
 
 def test_a_published_event_is_compact_utf8_json_and_a_huge_integer_still_publishes() -> None:
-    from services.relay.publisher import encoded
-
     assert encoded({"text": "Привет \u2028", "n": [1, None]}) == (
         '{"text":"Привет \u2028","n":[1,null]}'.encode())
     huge = {"n": 2**70}  # beyond what orjson writes: the standard library does
     assert encoded(huge) == b'{"n":1180591620717411303424}'
+
+
+def test_what_json_has_no_type_for_is_refused_as_before_not_written_in_a_form_of_orjsons() -> None:
+    for value in (date(2026, 1, 1), datetime(2026, 1, 1, tzinfo=UTC)):
+        with pytest.raises(TypeError):
+            encoded({"data": {"when": value}})
