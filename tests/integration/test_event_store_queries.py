@@ -1,6 +1,7 @@
 """The processor's batch read through PostgreSQL: it reads only its aggregates' rows, on true
 statistics and on far too few distinct ids alike (written as a join, it hashed or sorted the
-whole events table for every batch)."""
+whole events table for every batch). The followers' reads, in binary, return what the
+library's `select_notifications` does."""
 
 import hashlib
 import json
@@ -14,7 +15,12 @@ from psycopg import sql
 
 from services import bootstrap
 from services.adapters.event_store import EventStore
-from services.adapters.postgres import newer_events_query, select_newer_events
+from services.adapters.postgres import (
+    newer_events_query,
+    select_final_notifications,
+    select_newer_events,
+    select_notifications,
+)
 from services.settings import Settings
 from tests.conftest import scratch_database
 
@@ -93,3 +99,27 @@ def test_the_batch_read_brings_each_aggregate_after_its_known_version_in_order(
 def md5_uuid(index: int) -> str:
     """The id the fixture gave its `index`th aggregate."""
     return str(uuid.UUID(hashlib.md5(str(index).encode()).hexdigest()))
+
+
+def test_the_followers_binary_reads_return_what_the_librarys_read_does(
+        store: tuple[str, EventStore]) -> None:
+    dsn, event_store = store
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL(
+            "INSERT INTO {} (originator_id, originator_version, topic, state) "
+            "SELECT gen_random_uuid(), 1, 'other:Event', '\\x01ff'::bytea "
+            "FROM generate_series(1, 50)").format(events_table(event_store)))
+    recorder: Any = event_store.recorder
+    head = recorder.max_notification_id()
+    after, last = head - 120, head - 10
+    cases = [(after, 500, None, ()), (after, 40, None, ()), (after, 500, last, ()),
+             (after, 500, last, ("other:Event",)), (after, 25, None, ("bench:Event",))]
+    for start, limit, stop, topics in cases:
+        ours = select_notifications(recorder, start, limit, stop, topics)
+        library = recorder.select_notifications(start=start, limit=limit, stop=stop,
+                                                topics=topics, inclusive_of_start=False)
+        assert ours == list(library), (start, limit, stop, topics)
+        assert ours, "every case finds something"
+    assert select_final_notifications(recorder, after, last) == list(
+        recorder.select_notifications(start=after, limit=1000, stop=last,
+                                      inclusive_of_start=False))
