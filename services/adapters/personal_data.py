@@ -285,11 +285,16 @@ class KeyRing:
         self.lock = threading.Lock()
 
     def refresh(self, subjects: Iterable[UUID]) -> None:
+        """Reads these subjects' keys again. A row read before what another thread has
+        applied meanwhile (an older generation, or a key that the other read already found
+        erased) does not bring it back: a key's life only goes forward."""
         wanted = [subject for subject in set(subjects) if subject not in self.pending]
         rows = self.table.read(wanted)
         with self.lock:
             for subject in wanted:
                 row = rows.get(subject)
+                if self._older(subject, row):
+                    continue
                 if row is None:
                     self.keys.pop(subject, None)
                     self.generations[subject] = 0
@@ -299,6 +304,17 @@ class KeyRing:
                             or row.wrapped is None):  # else: the same key, already unwrapped
                         self.keys[subject] = self._unwrapped(subject, row)
                     self.generations[subject] = row.generation
+
+    def _older(self, subject: UUID, row: KeyRow | None) -> bool:
+        """Whether `row` was read before the state already known of `subject` (under the
+        lock): generations only grow, and within one an erasure is final."""
+        known = self.generations.get(subject)
+        if known is None:
+            return False
+        generation = 0 if row is None else row.generation
+        erased = subject in self.keys and self.keys[subject] is None
+        return generation < known or (
+            generation == known and erased and row is not None and row.wrapped is not None)
 
     def clear(self) -> None:
         """Forgets every key read (those still to store stay): the next use reads it again."""

@@ -88,6 +88,29 @@ def test_a_refresh_unwraps_a_known_key_once_and_still_sees_an_erasure_made_elsew
     assert reader.open(ANN, token) is None, "the key read before the erasure is not used"
 
 
+def test_a_read_from_before_an_erasure_that_another_thread_applies_last_does_not_revive_the_key(
+        ) -> None:
+    keys = MemoryKeys()
+    writer = ring(keys)
+    token = writer.seal(ANN, "+79160000003")
+    stored(writer)
+    reader = ring(keys)
+    before = {ANN: dataclasses.replace(keys.rows[ANN])}  # a thread's read, still to be applied
+    keys.erase(None, [ANN])
+    reader.refresh([ANN])  # another thread reads after the erasure, and applies first
+    assert reader.open(ANN, token) is None
+
+    stale = MemoryKeys()
+    stale.rows = before
+    reader.table = stale
+    reader.refresh([ANN])  # the first thread applies its older read last
+
+    assert reader.open(ANN, token) is None, "the erased key stays erased"
+    reader.table = keys
+    made = reader.key_for_sealing(ANN)
+    assert made.generation == 2, "a new key for the erased customer is of the next generation"
+
+
 def test_a_key_wrapped_by_a_previous_master_key_still_opens() -> None:
     keys = MemoryKeys()
     first = ring(keys)
