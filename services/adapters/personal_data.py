@@ -86,7 +86,7 @@ class DataKey:
         return AESGCM(self.secret)
 
     @cached_property
-    def _aad(self) -> bytes:
+    def _associated_data(self) -> bytes:
         return _aad(self.subject, self.generation)
 
     def seal(self, value: str) -> str:
@@ -101,7 +101,7 @@ class DataKey:
 
     def seal_bytes(self, value: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._cipher.encrypt(nonce, value, self._aad)
+        sealed = self._cipher.encrypt(nonce, value, self._associated_data)
         return (f"{PREFIX}{self.generation}:".encode()
                 + base64.urlsafe_b64encode(nonce + sealed))
 
@@ -111,7 +111,8 @@ class DataKey:
             return ERASED
         raw = base64.urlsafe_b64decode(encoded)
         try:
-            return self._cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], self._aad)
+            return self._cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:],
+                                        self._associated_data)
         except InvalidTag:
             return ERASED
 

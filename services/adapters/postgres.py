@@ -12,17 +12,17 @@ The recorders that reach into eventsourcing's internals are in
   where `repository.get` takes one per aggregate (before the events it replays).
 - `select_final_notifications` reads the events table under a lock the public API does not
   take (see `services.adapters.following`).
+- `select_notifications` is the library's query of the same name (the relay's and the read
+  models' writer's read), in binary.
 - `tracked_names` reads the tracking table directly: the positions stored for every incarnation
   of a topic, which the public `max_tracking_id` (one exact name) cannot list.
-
-- `select_notifications` is the library's query of the same name, in binary.
 
 Arrays of ids go as binary parameters (`%b`) of `UUID`s: psycopg quotes a text array element by
 element in Python, 5.4 ms for the 1,750 ids and versions of a 500-item batch against 0.75 ms in
 binary (about 9 us per item, some 4 % of the processor's CPU). Events are read back in binary
-too, as tuples: PostgreSQL sends a `bytea` as hex text otherwise, which psycopg decodes again,
-and dictionaries per row cost more still; 1,000 notifications take 2.6 ms so, 6.4 ms as the
-library reads them, and each event is read by the relay and the read models' writer.
+too, as tuples: PostgreSQL sends a `bytea` as hex text otherwise, which psycopg decodes back to
+bytes, and dictionaries per row cost more still; 1,000 notifications take 2.6 ms so, 6.4 ms as
+the library reads them, and each event is read by the relay and the read models' writer.
 """
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -78,6 +78,16 @@ def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[
     }
 
 
+def events_table(recorder: Any) -> Composed:
+    """The schema-qualified table of a recorder's events (or snapshots)."""
+    return SQL("{}.{}").format(Identifier(recorder.datastore.schema),
+                               Identifier(recorder.events_table_name))
+
+
+NOTIFICATION_COLUMNS = SQL("notification_id, originator_id, originator_version, topic, state")
+"""The columns of a notification, in the order `notifications` reads them."""
+
+
 def newer_events_query(recorder: Any) -> Composed:
     """The query of `select_newer_events` (parameters: the aggregates' ids, their versions).
 
@@ -93,11 +103,11 @@ def newer_events_query(recorder: Any) -> Composed:
     return SQL(
         "SELECT e.originator_id, e.originator_version, e.topic, e.state "
         "FROM unnest(%b::uuid[], %b::int[]) AS known(id, version) CROSS JOIN LATERAL ("
-        "SELECT originator_id, originator_version, topic, state FROM {}.{} "
+        "SELECT originator_id, originator_version, topic, state FROM {} "
         "WHERE originator_id = known.id AND originator_version > known.version "
         "ORDER BY originator_version) e "
         "ORDER BY e.originator_id, e.originator_version"
-    ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+    ).format(events_table(recorder))
 
 
 def select_newer_events(recorder: Any, known: Mapping[UUID, int]) -> list[StoredEvent]:
@@ -115,9 +125,9 @@ def select_latest_snapshots(recorder: Any, aggregate_ids: Collection[UUID]) -> l
     query = SQL(
         "SELECT s.originator_id, s.originator_version, s.topic, s.state "
         "FROM unnest(%b::uuid[]) AS wanted(id) CROSS JOIN LATERAL ("
-        "SELECT originator_id, originator_version, topic, state FROM {}.{} "
+        "SELECT originator_id, originator_version, topic, state FROM {} "
         "WHERE originator_id = wanted.id ORDER BY originator_version DESC LIMIT 1) s"
-    ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+    ).format(events_table(recorder))
     with (recorder.datastore.get_connection() as conn,
           conn.cursor(row_factory=tuple_row, binary=True) as cursor):
         cursor.execute(query, (list(aggregate_ids),))
@@ -130,16 +140,14 @@ SHARE_LOCK_TIMEOUT_SECONDS = 30
 def select_final_notifications(recorder: Any, after: int, last: int) -> list[Notification]:
     """The notifications after `after` up to `last`, read once every transaction inserting
     events has ended: an id missing from them never comes (`services.adapters.following`)."""
-    table = SQL("{}.{}").format(Identifier(recorder.datastore.schema),
-                                Identifier(recorder.events_table_name))
+    table = events_table(recorder)
     with recorder.datastore.transaction(commit=False) as cursor:
         cursor.execute(SQL("SET LOCAL lock_timeout = '{}s'").format(SHARE_LOCK_TIMEOUT_SECONDS))
         cursor.execute(SQL("LOCK TABLE {} IN SHARE MODE").format(table))
         with cursor.connection.cursor(row_factory=tuple_row, binary=True) as rows:
             rows.execute(SQL(
-                "SELECT notification_id, originator_id, originator_version, topic, state "
-                "FROM {} WHERE notification_id > %s AND notification_id <= %s "
-                "ORDER BY notification_id").format(table), (after, last))
+                "SELECT {} FROM {} WHERE notification_id > %s AND notification_id <= %s "
+                "ORDER BY notification_id").format(NOTIFICATION_COLUMNS, table), (after, last))
             return notifications(rows.fetchall())
 
 
@@ -149,8 +157,6 @@ def select_notifications(recorder: Any, after: int, limit: int, last: int | None
     """At most `limit` notifications after `after` (up to `last`; of these topics only), in
     order: what the library's `select_notifications` returns, as binary rows, tried again as
     it is when a pooled connection turns out broken (a read: safe to repeat)."""
-    table = SQL("{}.{}").format(Identifier(recorder.datastore.schema),
-                                Identifier(recorder.events_table_name))
     conditions = [SQL("notification_id > %s")]
     params: list[Any] = [after]
     if last is not None:
@@ -159,9 +165,8 @@ def select_notifications(recorder: Any, after: int, limit: int, last: int | None
     if topics:
         conditions.append(SQL("topic = ANY(%s)"))
         params.append(list(topics))
-    query = SQL("SELECT notification_id, originator_id, originator_version, topic, state "
-                "FROM {} WHERE {} ORDER BY notification_id LIMIT %s").format(
-        table, SQL(" AND ").join(conditions))
+    query = SQL("SELECT {} FROM {} WHERE {} ORDER BY notification_id LIMIT %s").format(
+        NOTIFICATION_COLUMNS, events_table(recorder), SQL(" AND ").join(conditions))
     with (recorder.datastore.get_connection() as conn,
           conn.cursor(row_factory=tuple_row, binary=True) as cursor):
         cursor.execute(query, (*params, limit))

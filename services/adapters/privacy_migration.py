@@ -33,7 +33,6 @@ from services.adapters.personal_data import (
     KEYS_TABLE,
     KeyRing,
     MasterKeys,
-    fingerprint,
     is_sealed,
     seal_state,
 )
@@ -183,7 +182,7 @@ def rotate_master_key(dsn: str, masters: MasterKeys, progress: Progress | None =
     """Wraps every data key that an earlier master key wrapped with the current one; returns
     how many. Run it while `LOYALTY_PREVIOUS_MASTER_KEYS` still holds the earlier keys. A key
     erased while it runs stays erased: only a row that still holds a key is written."""
-    current = fingerprint(masters.current)
+    current = masters.current_fingerprint
     rotated = 0
     with psycopg.connect(dsn) as conn:
         rows = conn.execute(sql.SQL(

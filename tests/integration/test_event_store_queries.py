@@ -16,6 +16,7 @@ from psycopg import sql
 from services import bootstrap
 from services.adapters.event_store import EventStore
 from services.adapters.postgres import (
+    events_table,
     newer_events_query,
     select_final_notifications,
     select_newer_events,
@@ -40,14 +41,9 @@ def store(postgres_server_dsn: str) -> Iterator[tuple[str, EventStore]]:
                 "INSERT INTO {} (originator_id, originator_version, topic, state) "
                 "SELECT md5(a::text)::uuid, v, 'bench:Event', '\\x7b7d'::bytea "
                 "FROM generate_series(1, %s) a, generate_series(1, %s) v"
-            ).format(events_table(event_store)), (AGGREGATES, EVENTS_EACH))
+            ).format(events_table(event_store.recorder)), (AGGREGATES, EVENTS_EACH))
         yield dsn, event_store
         event_store.close()
-
-
-def events_table(event_store: EventStore) -> sql.Identifier:
-    recorder: Any = event_store.recorder  # PostgreSQL's, which names its schema and table
-    return sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
 
 
 def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -66,7 +62,7 @@ def test_the_batch_read_probes_the_primary_key_for_each_aggregate(
     ids = [str(uuid.uuid5(uuid.NAMESPACE_OID, str(index))) for index in range(1_500)]
     ids[::3] = [md5_uuid(index) for index in range(1, 501)]  # a third of them stored
     with psycopg.connect(dsn, autocommit=True) as conn:
-        table = events_table(event_store)
+        table = events_table(event_store.recorder)
         conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN originator_id SET (n_distinct = {})"
                              ).format(table, sql.Literal(n_distinct)))
         conn.execute(sql.SQL("ANALYZE {}").format(table))
@@ -108,7 +104,7 @@ def test_the_followers_binary_reads_return_what_the_librarys_read_does(
         conn.execute(sql.SQL(
             "INSERT INTO {} (originator_id, originator_version, topic, state) "
             "SELECT gen_random_uuid(), 1, 'other:Event', '\\x01ff'::bytea "
-            "FROM generate_series(1, 50)").format(events_table(event_store)))
+            "FROM generate_series(1, 50)").format(events_table(event_store.recorder)))
     recorder: Any = event_store.recorder
     head = recorder.max_notification_id()
     after, last = head - 120, head - 10

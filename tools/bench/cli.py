@@ -72,7 +72,7 @@ def bench(
         return
     from services.supervisor import instance_counts
     from tools.bench.harness import SERVICES
-    from tools.bench.profile import summary_table
+    from tools.bench.profile import py_spy, summary_table
     from tools.bench.report import as_json, table, usage_table, write_json
     from tools.bench.run import BenchOptions, run_bench
 
@@ -81,7 +81,6 @@ def bench(
     except ValueError as error:
         raise typer.BadParameter(f"--scale {error}") from None
     if profile is not None:
-        from tools.bench.profile import py_spy
         try:
             py_spy()
         except FileNotFoundError as error:
