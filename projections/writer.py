@@ -17,6 +17,7 @@ import functools
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
+from uuid import UUID
 
 import psycopg
 import structlog
@@ -34,9 +35,11 @@ from projections.view import (
     ReadModelView,
     changes_of,
     folds_of,
+    state_fold_of,
 )
 from services.adapters.backoff import backoff
 from services.adapters.event_store import EventStore, is_unavailable
+from services.adapters.eventsourcing_internals import CompiledJSONTranscoder
 from services.adapters.following import EventLog, Step, Wakeups
 from services.adapters.health import Watchdog
 from services.adapters.metrics import ServiceMetrics
@@ -72,6 +75,29 @@ def folded_topic(topic: str) -> bool:
         return True  # a topic that cannot be resolved: decoding it quarantines the event
 
 
+def folded_from_state(plain: Callable[[bytes], Any] | None,
+                      notification: Notification) -> Folded | None:
+    """The event's changes made from its stored JSON as it is (`plain`: the compiled
+    transcoder's reading), or None: it is not of a kind folded so, not of its class's current
+    version, or needs decoding after all (then decoding it folds it, or quarantines it with
+    the error)."""
+    state_fold = state_fold_of(notification.topic)
+    if state_fold is None or plain is None:
+        return None
+    fold, version = state_fold
+    try:
+        state = plain(notification.state)
+        if state.pop("class_version", 1) != version:
+            return None
+        originator = notification.originator_id
+        changes = fold(originator if isinstance(originator, UUID) else UUID(originator), state)
+    except Exception:
+        return None
+    if changes is None:
+        return None
+    return Folded(notification.id, str(notification.originator_id), notification.topic, changes)
+
+
 class ReadModelWriter:
     """Folds the event store into the read models, one step at a time, never skipping."""
 
@@ -83,6 +109,8 @@ class ReadModelWriter:
         self.metrics = metrics
         self.position = view.position()
         """Where the read models are, as this writer last wrote or found them."""
+        transcoder = store.mapper.transcoder
+        self.plain = transcoder.plain if isinstance(transcoder, CompiledJSONTranscoder) else None
 
     def step(self) -> Step | None:
         """Folds and writes the next step; returns it (None: nothing new). A step another
@@ -110,16 +138,26 @@ class ReadModelWriter:
             self.metrics.handled("event-store", len(step.notifications), "folded")
         return step
 
-    def fold_all(self, notifications: Sequence[Notification]
+    def fold_all(self, notifications: Sequence[Notification], *, from_state: bool = True
                  ) -> list[Folded | Quarantined | None]:
         """Each stored event's changes, its quarantine when it cannot be decoded or folded, or
         None when no read model folds it; decoded together (the data keys they need in one
-        query)."""
-        wanted = [notification for notification in notifications
-                  if folded_topic(notification.topic)]
+        query). With `from_state`, an event whose read model folds it from its stored JSON
+        (`projections.view.state_fold_of`) is not decoded at all."""
+        early: dict[int, Folded] = {}
+        wanted = []
+        for notification in notifications:
+            if not folded_topic(notification.topic):
+                continue
+            folded = folded_from_state(self.plain, notification) if from_state else None
+            if folded is None:
+                wanted.append(notification)
+            else:
+                early[notification.id] = folded
         decoded = dict(zip((notification.id for notification in wanted),
                            domain_events(self.store.mapper, wanted), strict=True))
-        return [self.fold(notification, decoded[notification.id])
+        return [early[notification.id] if notification.id in early
+                else self.fold(notification, decoded[notification.id])
                 if notification.id in decoded else None for notification in notifications]
 
     def fold(self, notification: Notification, event: Any) -> Folded | Quarantined:

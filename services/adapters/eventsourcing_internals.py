@@ -143,13 +143,20 @@ class CompiledJSONTranscoder(JSONTranscoder):
         return value
 
     def _plain(self, value: Any) -> Any:
+        """`value` (freshly parsed: changed in place) with registered types as their data.
+        Only objects and arrays are walked into: most values of a state are strings."""
         if type(value) is dict:
             if len(value) == 2 and "_type_" in value and "_data_" in value:
                 data = value["_data_"]
                 return str(UUID(data)) if value["_type_"] == UUIDAsHex.name else data
-            return {key: self._plain(item) for key, item in value.items()}
+            for key, item in value.items():
+                if type(item) is dict or type(item) is list:
+                    value[key] = self._plain(item)
+            return value
         if type(value) is list:
-            return [self._plain(item) for item in value]
+            for index, item in enumerate(value):
+                if type(item) is dict or type(item) is list:
+                    value[index] = self._plain(item)
         return value
 
 
