@@ -293,3 +293,19 @@ def test_pending_items_come_from_validation_results_on_kafka(
         assert (item["status"], item["login"], item["commandId"]) == ("pending", "u1", "k1")
         assert client.get("/v1/items/beta-kafka", headers={"X-Api-Key": "key-a"}).status_code \
             == 404
+
+
+def test_set_based_folding_is_measured_on_the_rows_the_folds_write(settings: Settings) -> None:
+    """`python -m tools.bench.set_folding` times SQL over the stored JSON against the writer's
+    folds only after both wrote the same rows, and leaves the read models as they were."""
+    from tools.bench.set_folding import MODELS, measure
+
+    project(settings)
+    before = read_model(settings)
+
+    measured = measure(settings.postgres_dsn, repeats=1)
+
+    assert [model for model, _, _ in measured] == list(MODELS)
+    assert all(python.events > 0 and in_sql.events == python.events and in_sql.server > 0
+               for _, python, in_sql in measured)
+    assert read_model(settings) == before

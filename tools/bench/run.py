@@ -170,6 +170,11 @@ def run_bench(options: BenchOptions, profiled: dict[str, dict[str, float]] | Non
         services.stop()
         if not options.keep:
             clean_up(environment)
+        else:
+            key = os.environ.get("LOYALTY_MASTER_KEY") or environment.master_key
+            print(f"loyalty bench: kept topics {environment.prefix}* and database "
+                  f"{environment.dsn}; its personal fields are sealed under the master key "
+                  f"{key} (LOYALTY_MASTER_KEY)", file=sys.stderr)
 
 
 def clean_up(environment: BenchEnvironment) -> None:
