@@ -28,7 +28,7 @@ from events.customer import (
     SpendCancelled,
 )
 from events.published import event_id
-from projections.folding import Change, Insert, NotificationId, Table
+from projections.folding import Change, Insert, NotificationId, StateFold, Table
 from projections.schema import SCHEMA
 
 TABLE = f"{SCHEMA}.bonus_operations"
@@ -84,6 +84,10 @@ FOLDED: tuple[type, ...] = (
     PointsAccrued, PointsReversed, PointsSpent, SpendCancelled, PointsExpired, PointsActivated,
 )
 """The event classes (and their subclasses) `fold` turns into changes; others: none."""
+
+
+STATE_FOLDS: dict[type, StateFold] = {}
+"""No class of this read model is folded from its stored JSON (`projections.view`)."""
 
 
 def fold(event: object, notification_id: NotificationId) -> list[Change]:

@@ -24,7 +24,7 @@ from events.customer import (
     LinksRevoked,
     PhoneChanged,
 )
-from projections.folding import Change, Insert, Table, Update
+from projections.folding import Change, Insert, StateFold, Table, Update
 from projections.schema import SCHEMA
 
 TABLE = f"{SCHEMA}.customers"
@@ -63,6 +63,10 @@ FOLDED: tuple[type, ...] = (
     CustomerBlocked, CustomerErased,
 )
 """The event classes (and their subclasses) `fold` turns into changes; others: none."""
+
+
+STATE_FOLDS: dict[type, StateFold] = {}
+"""No class of this read model is folded from its stored JSON (`projections.view`)."""
 
 
 def fold(event: object, _: object) -> list[Change]:

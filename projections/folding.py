@@ -18,6 +18,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from uuid import UUID
 
 from psycopg import sql
 
@@ -94,6 +95,10 @@ NotificationId = int
 Fold = Callable[[object, NotificationId], list[Change]]
 """(domain event, its notification id) -> changes; the id orders rows deterministically.
 Each read model's `fold` matches on the event classes of `events` it needs."""
+
+StateFold = Callable[[UUID, Mapping[str, Any]], list[Change] | None]
+"""(aggregate id, an event's stored state as JSON carries it) -> the changes of its `Fold`, or
+None when the event itself is needed. Each read model's `STATE_FOLDS` names those it has."""
 
 
 def without_nul(value: object) -> object:

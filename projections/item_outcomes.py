@@ -27,7 +27,7 @@ from psycopg.types.json import Jsonb
 from events.customer import CustomerErased
 from events.outcomes import GuidReused, ItemProcessed
 from projections.customers import TABLE as CUSTOMERS
-from projections.folding import Change, Delete, Insert, Statement, Table
+from projections.folding import Change, Delete, Insert, StateFold, Statement, Table
 from projections.schema import SCHEMA
 from services.contract.mapping import ERROR_OBJECTS, result_of
 from services.domain.outcomes import answer_of
@@ -122,12 +122,18 @@ def fold(event: object, _: object) -> list[Change]:
     return []
 
 
+TEXTS = ("programme", "guid", "login", "command_id", "type_of_command", "timestamp")
+"""What a current `ItemProcessed`'s stored state holds as text (the time in ISO 8601)."""
+
+
 def fold_state(outcome_id: UUID, state: Mapping[str, Any]) -> list[Change] | None:
     """`fold` of an `ItemProcessed` of the current version from its stored state as JSON
     carries it (`CompiledJSONTranscoder.plain`: date-times as ISO text), or None when that
     needs the event: messages shown, whose texts are sealed with the customer's key."""
-    if state["messages"] is not None:
-        return None
+    if state["messages"] is not None or not all(
+            type(state[name]) is str for name in TEXTS):
+        return None  # anything but what the event's own fold would accept: decoded, and
+        # folded or quarantined with its error
     code = state["error_code"]
     error = None if code is None else ERROR_OBJECTS[code]
     programme, guid = state["programme"], state["guid"]
@@ -143,7 +149,7 @@ def fold_state(outcome_id: UUID, state: Mapping[str, Any]) -> list[Change] | Non
     return [Insert(ROWS, row), Delete(PENDING_ROWS, (programme, guid))]
 
 
-STATE_FOLDS = {ItemProcessed: fold_state}
+STATE_FOLDS: dict[type, StateFold] = {ItemProcessed: fold_state}
 """The classes this read model also folds from their stored JSON (`fold_state`)."""
 
 

@@ -34,7 +34,7 @@ from events.customer import (
     PointsSpent,
     SpendCancelled,
 )
-from projections.folding import Change, Insert, Statement, Table, Update
+from projections.folding import Change, Insert, StateFold, Statement, Table, Update
 from projections.schema import SCHEMA
 
 TABLE = f"{SCHEMA}.lots"
@@ -84,6 +84,10 @@ FOLDED: tuple[type, ...] = (
     SpendCancelled,
 )
 """The event classes (and their subclasses) `fold` turns into changes; others: none."""
+
+
+STATE_FOLDS: dict[type, StateFold] = {}
+"""No class of this read model is folded from its stored JSON (`projections.view`)."""
 
 
 def fold(event: object, _: object) -> list[Change]:

@@ -9,7 +9,7 @@ from psycopg.rows import class_row
 
 from events.customer import CustomerErased, MessageQueued, MessageShown
 from projections.customers import TABLE as CUSTOMERS
-from projections.folding import Change, Insert, Statement, Table, Update
+from projections.folding import Change, Insert, StateFold, Statement, Table, Update
 from projections.schema import SCHEMA
 
 TABLE = f"{SCHEMA}.messages"
@@ -45,6 +45,10 @@ FOLDED: tuple[type, ...] = (
     MessageQueued, MessageShown, CustomerErased,
 )
 """The event classes (and their subclasses) `fold` turns into changes; others: none."""
+
+
+STATE_FOLDS: dict[type, StateFold] = {}
+"""No class of this read model is folded from its stored JSON (`projections.view`)."""
 
 
 def fold(event: object, _: object) -> list[Change]:

@@ -16,10 +16,9 @@ folds it.
 """
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 import structlog
 from eventsourcing.persistence import Tracking
@@ -28,7 +27,7 @@ from eventsourcing.utils import get_topic
 from psycopg import sql
 
 from projections import bonus_operations, customers, item_outcomes, lots, messages
-from projections.folding import Batch, Change, Fold
+from projections.folding import Batch, Change, Fold, StateFold
 from projections.schema import (
     APPLICATION_NAME,
     CREATE_SCHEMA,
@@ -56,11 +55,6 @@ def folds_of(event_class: type) -> tuple[Fold, ...]:
                  if issubclass(event_class, model.FOLDED))
 
 
-StateFold = Callable[[UUID, Mapping[str, Any]], list[Change] | None]
-"""A fold from an event's stored state as JSON carries it: its changes, or None when the event
-itself is needed."""
-
-
 @functools.cache
 def state_fold_of(topic: str) -> tuple[StateFold, int] | None:
     """The fold of the events stored under `topic` straight from their stored JSON, with the
@@ -68,7 +62,7 @@ def state_fold_of(topic: str) -> tuple[StateFold, int] | None:
     (`STATE_FOLDS`), for the class's own topic (a legacy topic's states are older). None
     otherwise: the event is decoded and every fold of its class meets it."""
     for event_class, fold in ((cls, fold) for model in READ_MODELS
-                              for cls, fold in getattr(model, "STATE_FOLDS", {}).items()):
+                              for cls, fold in model.STATE_FOLDS.items()):
         if get_topic(event_class) == topic and len(folds_of(event_class)) == 1:
             return fold, getattr(event_class, "class_version", 1)
     return None

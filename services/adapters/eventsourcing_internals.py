@@ -39,6 +39,7 @@ from eventsourcing.persistence import (
     StoredEvent,
     Tracking,
     Transcoding,
+    TranscodingNotRegisteredError,
     UUIDAsHex,
 )
 from eventsourcing.postgres import (
@@ -144,11 +145,14 @@ class CompiledJSONTranscoder(JSONTranscoder):
 
     def _plain(self, value: Any) -> Any:
         """`value` (freshly parsed: changed in place) with registered types as their data.
-        Only objects and arrays are walked into: most values of a state are strings."""
+        Only objects and arrays are walked into: most values of a state are strings. A type
+        not registered is refused, as decoding refuses it."""
         if type(value) is dict:
             if len(value) == 2 and "_type_" in value and "_data_" in value:
-                data = value["_data_"]
-                return str(UUID(data)) if value["_type_"] == UUIDAsHex.name else data
+                data, name = value["_data_"], value["_type_"]
+                if name not in self.names:
+                    raise TranscodingNotRegisteredError(f"data type not registered: {name!r}")
+                return str(UUID(data)) if name == UUIDAsHex.name else data
             for key, item in value.items():
                 if type(item) is dict or type(item) is list:
                     value[key] = self._plain(item)

@@ -9,6 +9,7 @@ from typing import Any
 from eventsourcing.utils import get_topic
 
 from events.customer import PointsAccrued
+from events.legacy import legacy_topics
 from events.outcomes import ItemProcessed
 from projections.view import changes_of, state_fold_of
 from projections.writer import folded_from_state
@@ -74,9 +75,14 @@ def test_an_answer_of_an_older_version_or_unreadable_is_left_to_be_decoded() -> 
     unreadable = dataclasses.replace(stored, state=b"{not json")
     unknown_code = dataclasses.replace(stored, state=stored.state.replace(
         b'"error_code":null', b'"error_code":"NO_SUCH_CODE"'))
+    no_login = dataclasses.replace(stored, state=stored.state.replace(
+        b'"login":"u1"', b'"login":null'))
+    unregistered = dataclasses.replace(stored, state=stored.state.replace(
+        b'"_type_":"datetime_iso"', b'"_type_":"no_such_type"', 1))
+    assert no_login.state != stored.state and unregistered.state != stored.state
 
     assert folded_from_state(transcoder.plain, stored) is not None
-    for left in (older, unreadable, unknown_code):
+    for left in (older, unreadable, unknown_code, no_login, unregistered):
         assert folded_from_state(transcoder.plain, left) is None
     assert folded_from_state(None, stored) is None, "no compiled transcoder: decoded"
 
@@ -84,4 +90,5 @@ def test_an_answer_of_an_older_version_or_unreadable_is_left_to_be_decoded() -> 
 def test_only_a_class_that_one_read_model_folds_and_offers_is_folded_from_its_json() -> None:
     assert state_fold_of(get_topic(ItemProcessed)) is not None
     assert state_fold_of(get_topic(PointsAccrued)) is None
-    assert state_fold_of("services.customers.domain.outcomes:ItemOutcome.ItemProcessed") is None
+    (legacy,) = [topic for topic, cls in legacy_topics().items() if cls is ItemProcessed]
+    assert state_fold_of(legacy) is None, "an earlier layout's states are older"

@@ -148,3 +148,17 @@ def test_what_json_has_no_type_for_is_refused_as_before_not_written_in_a_form_of
     for value in (date(2026, 1, 1), datetime(2026, 1, 1, tzinfo=UTC)):
         with pytest.raises(TypeError):
             encoded({"data": {"when": value}})
+
+
+def test_a_stored_value_of_a_type_not_registered_is_dead_lettered_not_published() -> None:
+    world = World()
+    world.apply(add("u1", amount="5.00"))
+    relay = relay_of(world)
+    (accrued,) = [n for n in notifications(world) if n.topic.endswith("PointsAccrued")]
+    foreign = dataclasses.replace(accrued, state=accrued.state.replace(
+        b'"_type_":"decimal_str"', b'"_type_":"no_such_type"', 1))
+    assert foreign.state != accrued.state
+
+    ((_, publication),) = relay.records([foreign])
+
+    assert publication.record.topic == relay.settings.dead_letter_topic
