@@ -171,10 +171,11 @@ def run_bench(options: BenchOptions, profiled: dict[str, dict[str, float]] | Non
         if not options.keep:
             clean_up(environment)
         else:
-            key = os.environ.get("LOYALTY_MASTER_KEY") or environment.master_key
+            own_key = not os.environ.get("LOYALTY_MASTER_KEY")
             print(f"loyalty bench: kept topics {environment.prefix}* and database "
-                  f"{environment.dsn}; its personal fields are sealed under the master key "
-                  f"{key} (LOYALTY_MASTER_KEY)", file=sys.stderr)
+                  f"{environment.database}; its personal fields are sealed under "
+                  + (f"this run's master key {environment.master_key}" if own_key
+                     else "your LOYALTY_MASTER_KEY"), file=sys.stderr)
 
 
 def clean_up(environment: BenchEnvironment) -> None:

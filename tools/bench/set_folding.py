@@ -1,10 +1,11 @@
 """Set-based folding measured per read model: the writer's Python path against SQL over the
 stored JSON, on the events of a kept bench database.
 
-    loyalty bench --items 20000 --keep          # names the database it keeps, and its DSN
-    python -m tools.bench.set_folding --dsn postgresql://...
+    loyalty bench --items 20000 --keep          # names the database it keeps, and its key
+    LOYALTY_MASTER_KEY=... python -m tools.bench.set_folding --dsn postgresql://.../loyalty_bench_...
 
-For each read model that can be filled from the stored JSON alone (no sealed field), the
+For each read model that can be filled from the stored JSON (no sealed field; the operations
+copy the programme and uniqId from the customers' rows, as the writer's statement does), the
 events it folds are taken in steps of the writer's size (1,000 notifications), and the model's
 rows are written twice, each time into its emptied table in a transaction that is rolled back:
 - **Python**: the writer's own path. Decoding each event (the mapper, with its data keys),
@@ -35,6 +36,8 @@ from events.outcomes import ItemProcessed
 from projections import bonus_operations, item_outcomes, lots
 from projections.customers import TABLE as CUSTOMERS
 from projections.folding import Batch
+from projections.view import state_fold_of
+from projections.writer import folded_from_state
 from services.adapters.personal_data import domain_events
 from services.adapters.postgres import events_table
 from services.contract.mapping import ERROR_OBJECTS
@@ -127,6 +130,8 @@ MODELS = (
 
 @dataclass
 class Timing:
+    """One path's time over a model's events, in seconds, by part (`server`: PostgreSQL's)."""
+
     events: int = 0
     decode: float = 0.0
     fold: float = 0.0
@@ -134,6 +139,7 @@ class Timing:
     server: float = 0.0
 
     def per_event(self, seconds: float) -> float:
+        """Microseconds per event."""
         return seconds * 1e6 / max(self.events, 1)
 
 
@@ -155,6 +161,7 @@ def steps(connection: psycopg.Connection[Any], events: sql.Composable,
 
 
 def emptied(connection: psycopg.Connection[Any], model: Model) -> None:
+    """Empties the model's table (within the caller's transaction, which is rolled back)."""
     connection.execute(sql.SQL(f"DELETE FROM {model.table}"))
 
 
@@ -169,18 +176,29 @@ Chunks = Sequence[tuple[int, int, list[Notification]]]
 
 
 def python_path(connection: psycopg.Connection[Any], mapper: Any, model: Model,
-                chunks: Chunks, written: list[Any] | None = None) -> Timing:
+                chunks: Chunks, written: list[Any] | None = None, *,
+                from_state: bool = False) -> Timing:
+    """The writer's path over the chunks: decode, fold, merge, send; the rows it wrote are
+    added to `written` (when given) before the rollback. With `from_state`, as the writer
+    folds events from their stored JSON (`projections.writer.folded_from_state`), decoding
+    only those it leaves; "decode" then counts the reading of the JSON too."""
     timing = Timing()
     with connection.transaction(force_rollback=True):
         emptied(connection, model)
         cursor = connection.cursor()
         for _, _, notifications in chunks:
             started = time.process_time()
-            decoded = domain_events(mapper, notifications)
+            early = {notification.id: folded for notification in notifications
+                     if from_state and (folded := folded_from_state(
+                         mapper.transcoder.plain, notification)) is not None}
+            left = [notification for notification in notifications
+                    if notification.id not in early]
+            decoded = dict(zip((n.id for n in left), domain_events(mapper, left), strict=True))
             folded_at = time.process_time()
             batch = Batch()
-            for notification, event in zip(notifications, decoded, strict=True):
-                batch.add(model.fold(event, notification.id))
+            for notification in notifications:
+                batch.add(early[notification.id].changes if notification.id in early
+                          else model.fold(decoded[notification.id], notification.id))
             batch.seal()
             sending, wall = time.process_time(), time.perf_counter()
             with connection.pipeline():
@@ -198,6 +216,8 @@ def python_path(connection: psycopg.Connection[Any], mapper: Any, model: Model,
 
 def sql_path(connection: psycopg.Connection[Any], model: Model, events: sql.Composable,
              chunks: Chunks, written: list[Any] | None = None) -> Timing:
+    """One `INSERT ... SELECT` per chunk over the stored JSON; the rows it wrote are added to
+    `written` (when given) before the rollback."""
     timing = Timing()
     statement = sql.SQL(model.statement.replace("{events}", "{}")).format(events)
     errors = list(ERROR_OBJECTS.items())
@@ -217,12 +237,32 @@ def sql_path(connection: psycopg.Connection[Any], model: Model, events: sql.Comp
     return timing
 
 
-def measure(dsn: str, repeats: int) -> list[tuple[Model, Timing, Timing]]:
+@dataclass(frozen=True)
+class Measured:
+    """A model's best time by each path, and how many of its rows both wrote alike."""
+
+    model: Model
+    python: Timing
+    in_sql: Timing
+    rows: int
+    from_state: Timing | None = None
+    """The writer's path folding from the stored JSON, for a model that does so."""
+
+
+def measure(dsn: str, repeats: int) -> list[Measured]:
     """The best of `repeats` of each path, for each model; first, a check that both paths
     write the same rows (else the measurement would compare unlike work)."""
     from services.bootstrap import event_store
 
     store = event_store(Settings(postgres_dsn=dsn))
+    try:
+        return measure_on(store, dsn, repeats)
+    finally:
+        store.close()
+
+
+def measure_on(store: Any, dsn: str, repeats: int) -> list[Measured]:
+    """`measure` with the event store of the database at `dsn` (whose mapper decodes)."""
     events = events_table(store.recorder)
     results = []
     with psycopg.connect(dsn, autocommit=True) as connection:
@@ -240,20 +280,35 @@ def measure(dsn: str, repeats: int) -> list[tuple[Model, Timing, Timing]]:
                          key=lambda t: t.decode + t.fold + t.client + t.server)
             in_sql = min((sql_path(connection, model, events, chunks) for _ in range(repeats)),
                          key=lambda t: t.server)
-            results.append((model, python, in_sql))
+            from_state = None
+            if state_fold_of(get_topic(model.event_class)) is not None:
+                by_state: list[Any] = []
+                python_path(connection, store.mapper, model, chunks, by_state, from_state=True)
+                if by_state != by_python:
+                    raise SystemExit(f"{model.name}: folding from the stored JSON wrote other "
+                                     "rows than folding the events")
+                from_state = min((python_path(connection, store.mapper, model, chunks,
+                                              from_state=True) for _ in range(repeats)),
+                                 key=lambda t: t.decode + t.fold + t.client + t.server)
+            results.append(Measured(model, python, in_sql, len(by_python), from_state))
     return results
 
 
-def report(results: list[tuple[Model, Timing, Timing]]) -> str:
+def report(results: list[Measured]) -> str:
+    """The figures as a Markdown table."""
     lines = ["| read model | events | Python: decode / fold and merge / send / PostgreSQL, "
              "us per event | Python in all | SQL: PostgreSQL, us per event |",
              "|---|---|---|---|---|"]
-    for model, python, in_sql in results:
-        parts = [python.per_event(seconds) for seconds in
-                 (python.decode, python.fold, python.client, python.server)]
-        lines.append(f"| {model.name} | {python.events:,} | "
-                     + " / ".join(f"{part:.1f}" for part in parts)
-                     + f" | {sum(parts):.1f} | {in_sql.per_event(in_sql.server):.1f} |")
+    for one in results:
+        for name, python in ((one.model.name, one.python),
+                             (f"{one.model.name}, from the stored JSON", one.from_state)):
+            if python is None:
+                continue
+            parts = [python.per_event(seconds) for seconds in
+                     (python.decode, python.fold, python.client, python.server)]
+            lines.append(f"| {name} | {python.events:,} | "
+                         + " / ".join(f"{part:.1f}" for part in parts)
+                         + f" | {sum(parts):.1f} | {one.in_sql.per_event(one.in_sql.server):.1f} |")
     return "\n".join(lines)
 
 
