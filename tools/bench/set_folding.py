@@ -39,7 +39,7 @@ from projections.folding import Batch
 from projections.view import state_fold_of
 from projections.writer import folded_from_state
 from services.adapters.personal_data import domain_events
-from services.adapters.postgres import events_table
+from services.adapters.postgres import events_table, select_notifications
 from services.contract.mapping import ERROR_OBJECTS
 from services.settings import Settings
 
@@ -143,21 +143,13 @@ class Timing:
         return seconds * 1e6 / max(self.events, 1)
 
 
-def steps(connection: psycopg.Connection[Any], events: sql.Composable,
-          topic: str) -> Iterator[tuple[int, int, list[Notification]]]:
+def steps(recorder: Any, topic: str) -> Iterator[tuple[int, int, list[Notification]]]:
     """The model's events in steps of `STEP` notifications: (low, high, notifications)."""
-    found = connection.execute(
-        sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}").format(events)).fetchone()
-    head = 0 if found is None else int(found[0])
+    head = recorder.max_notification_id() or 0
     for low in range(1, head + 1, STEP):
         high = low + STEP - 1
-        rows = connection.execute(sql.SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
-            "WHERE topic = %s AND notification_id BETWEEN %s AND %s ORDER BY notification_id"
-        ).format(events), (topic, low, high)).fetchall()
-        yield low, high, [Notification(id=row[0], originator_id=row[1],
-                                       originator_version=row[2], topic=row[3],
-                                       state=bytes(row[4])) for row in rows]
+        yield low, high, select_notifications(recorder, low - 1, STEP, last=high,
+                                              topics=[topic])
 
 
 def emptied(connection: psycopg.Connection[Any], model: Model) -> None:
@@ -267,7 +259,7 @@ def measure_on(store: Any, dsn: str, repeats: int) -> list[Measured]:
     results = []
     with psycopg.connect(dsn, autocommit=True) as connection:
         for model in MODELS:
-            chunks = list(steps(connection, events, get_topic(model.event_class)))
+            chunks = list(steps(store.recorder, get_topic(model.event_class)))
             by_python: list[Any] = []
             by_sql: list[Any] = []
             python_path(connection, store.mapper, model, chunks, by_python)
